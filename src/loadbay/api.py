@@ -1,0 +1,80 @@
+"""The FastAPI app: routers, envelope, error mapping, request logs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from loadbay import __version__
+from loadbay.db import get_database, migrate
+from loadbay.errors import install_error_handlers
+from loadbay.logs import setup_logging
+from loadbay.responses import JsonResponse
+from loadbay.settings import get_settings
+
+log = logging.getLogger("loadbay.request")
+
+API = "/api/v3"
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    setup_logging(settings.log_level)
+    migrate(get_database())
+    yield
+
+
+def create_app(*, run_migrations: bool = True) -> FastAPI:
+    from loadbay.catalog.routes import router as catalog_router
+    from loadbay.exports.routes import router as exports_router
+    from loadbay.files.routes import router as files_router
+    from loadbay.imports.routes import router as imports_router
+    from loadbay.metrics import router as metrics_router
+
+    app = FastAPI(
+        title="loadbay",
+        version=__version__,
+        description="Bulk import and export of field-operations data "
+        "(wire-compatible with the MileApp v3 ImportExport API).",
+        lifespan=lifespan if run_migrations else None,
+        redirect_slashes=False,
+        default_response_class=JsonResponse,
+    )
+    install_error_handlers(app)
+    app.include_router(catalog_router, prefix=API)
+    app.include_router(imports_router, prefix=API)
+    app.include_router(exports_router, prefix=API)
+    app.include_router(files_router)
+    app.include_router(metrics_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, object]:
+        with get_database().read() as session:
+            session.connection().exec_driver_sql("SELECT 1")
+        return {"status": True, "message": "ok", "version": __version__}
+
+    @app.middleware("http")
+    async def request_log(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        principal = getattr(request.state, "principal", None)
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+                "org": getattr(principal, "org", None),
+            },
+        )
+        return response
+
+    return app

@@ -1,0 +1,159 @@
+"""Engines, sessions and migrations.
+
+SQLite runs in WAL mode with two engines: writes begin IMMEDIATE (a deferred
+BEGIN that later writes fails at once with SQLITE_BUSY under WAL, ignoring the
+busy timeout), reads begin deferred so they never hold the write lock.
+PostgreSQL uses one engine for both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from loadbay.ids import new_id, utcnow
+from loadbay.settings import Settings
+
+JsonType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: sa.DateTime(), dict[str, Any]: JsonType}
+
+
+def id_column() -> Mapped[str]:
+    return mapped_column(sa.String(24), primary_key=True, default=new_id)
+
+
+def created_column() -> Mapped[datetime]:
+    return mapped_column(sa.DateTime(), default=utcnow, nullable=False)
+
+
+def updated_column() -> Mapped[datetime]:
+    return mapped_column(sa.DateTime(), default=utcnow, onupdate=utcnow, nullable=False)
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class Database:
+    """The engines and session factories of one configured database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        common: dict[str, Any] = {
+            "json_serializer": _json_dumps,
+            "json_deserializer": orjson.loads,
+        }
+        if self.is_sqlite:
+            path = url.split("///", 1)[1] if "///" in url else ""
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            connect_args = {"timeout": 60, "check_same_thread": False}
+            self.engine = sa.create_engine(url, connect_args=connect_args, **common)
+            self.read_engine = sa.create_engine(url, connect_args=connect_args, **common)
+            _sqlite_setup(self.engine, begin="BEGIN IMMEDIATE")
+            _sqlite_setup(self.read_engine, begin="BEGIN")
+        else:
+            self.engine = sa.create_engine(
+                url, pool_pre_ping=True, pool_size=10, max_overflow=20, **common
+            )
+            self.read_engine = self.engine
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.read_sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+
+def _sqlite_setup(engine: Engine, begin: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+
+_db: Database | None = None
+
+
+def get_database(settings: Settings | None = None) -> Database:
+    global _db
+    if _db is None:
+        from loadbay.settings import get_settings
+
+        _db = Database((settings or get_settings()).effective_database_url)
+    return _db
+
+
+def set_database(db: Database | None) -> None:
+    """Swap the process-wide database (tests, CLI)."""
+    global _db
+    if _db is not None and db is not _db:
+        _db.dispose()
+    _db = db
+
+
+def migrate(db: Database) -> None:
+    """Apply the Alembic migrations up to head."""
+    from alembic import command
+    from alembic.config import Config
+
+    import loadbay.models  # noqa: F401  (register every table)
+
+    here = Path(__file__).parent / "migrations"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(here))
+    cfg.attributes["connection_url"] = db.url
+    with db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        conn.commit()
+
+
+def _forget_after_fork() -> None:
+    # A forked worker must not share the parent's pooled connections.
+    global _db
+    if _db is not None:
+        _db.engine.dispose(close=False)
+        if _db.read_engine is not _db.engine:
+            _db.read_engine.dispose(close=False)
+        _db = None
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)

@@ -1,0 +1,115 @@
+"""One error type with a status and a code; one handler renders the spec's envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from loadbay.responses import JsonResponse
+
+log = logging.getLogger("loadbay.api")
+
+
+class ApiError(Exception):
+    """An error the client gets as `{"status": false, "message", "failedCode"}`."""
+
+    status_code = 400
+
+    def __init__(self, failed_code: str, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.failed_code = failed_code
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class BadRequest(ApiError):
+    status_code = 400
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+
+    def __init__(self, message: str = "Unauthorized") -> None:
+        super().__init__("auth-001", message)
+
+
+class Forbidden(ApiError):
+    status_code = 403
+
+    def __init__(self, message: str = "Forbidden", failed_code: str = "auth-003") -> None:
+        super().__init__(failed_code, message)
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class Conflict(ApiError):
+    status_code = 409
+
+
+class Gone(ApiError):
+    status_code = 410
+
+
+class TooLarge(ApiError):
+    status_code = 413
+
+
+class Unprocessable(ApiError):
+    status_code = 422
+
+
+def envelope(message: str, failed_code: str) -> dict[str, Any]:
+    return {"status": False, "message": message, "failedCode": failed_code}
+
+
+def module_of(path: str) -> str:
+    """The `{module}` of an error code, from the request path."""
+    parts = [p for p in path.split("/") if p and p not in ("api", "v3")]
+    head = parts[0] if parts else "api"
+    if head.startswith("import") or (len(parts) > 1 and parts[1] == "import"):
+        return "import"
+    if head.startswith("export") or (len(parts) > 1 and parts[1] in ("export", "export-log")):
+        return "export"
+    return {
+        "data-type": "datatype",
+        "data-types": "datatype",
+        "hubs": "hub",
+        "flows": "flow",
+        "tasks": "task",
+        "files": "file",
+    }.get(head, head)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JsonResponse:
+        return JsonResponse(envelope(exc.message, exc.failed_code), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JsonResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "Malformed body"
+        code = f"{module_of(request.url.path)}-003"
+        return JsonResponse(envelope(message, code), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JsonResponse:
+        module = module_of(request.url.path)
+        codes = {404: "033", 405: "003", 401: "034", 403: "035", 413: "040", 429: "036"}
+        code = f"{module}-{codes.get(exc.status_code, '003')}"
+        message = "Not found" if exc.status_code == 404 else str(exc.detail)
+        return JsonResponse(envelope(message, code), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JsonResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        code = f"{module_of(request.url.path)}-045"
+        return JsonResponse(envelope("Internal server error", code), status_code=500)

@@ -1,0 +1,35 @@
+"""Ids and times as the vendor writes them: 24-hex ids, `Y-m-d H:i:s` UTC."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from datetime import UTC, datetime
+
+_counter = int.from_bytes(os.urandom(3), "big")
+_ID_RE = re.compile(r"^[0-9a-f]{24}$")
+
+
+def new_id() -> str:
+    """An ObjectId-shaped id: 4 bytes of seconds, 5 random, 3 of counter (sorts by time)."""
+    global _counter
+    _counter = (_counter + 1) & 0xFFFFFF
+    return f"{int(time.time()):08x}{os.urandom(5).hex()}{_counter:06x}"
+
+
+def is_id(value: str) -> bool:
+    return bool(_ID_RE.match(value))
+
+
+def utcnow() -> datetime:
+    """Naive UTC now (the database stores naive UTC on every engine)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def fmt_time(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
+
+
+def fmt_iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None

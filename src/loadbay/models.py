@@ -1,0 +1,22 @@
+"""Every table, imported once so metadata (and Alembic) sees them all."""
+
+from loadbay.catalog.models import DataType, Flow, Hub, Organization, Record, Task
+from loadbay.db import Base
+from loadbay.exports.models import ExportConfig, ExportLog
+from loadbay.imports.models import ImportChunk, ImportConfig, ImportJob, ImportRowIssue
+
+__all__ = [
+    "Base",
+    "DataType",
+    "ExportConfig",
+    "ExportLog",
+    "Flow",
+    "Hub",
+    "ImportChunk",
+    "ImportConfig",
+    "ImportJob",
+    "ImportRowIssue",
+    "Organization",
+    "Record",
+    "Task",
+]

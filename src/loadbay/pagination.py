@@ -1,0 +1,71 @@
+"""The Laravel paginator envelope the vendor's lists use."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+
+from loadbay.errors import BadRequest
+
+
+def page_params(
+    page: str | None, limit: str | None, module: str, max_limit: int = 100, default_limit: int = 20
+) -> tuple[int, int]:
+    try:
+        p = int(page) if page not in (None, "") else 1
+        n = int(limit) if limit not in (None, "") else default_limit
+    except ValueError:
+        raise BadRequest(f"{module}-003", "page and limit must be integers") from None
+    if p < 1:
+        raise BadRequest(f"{module}-003", "page must be at least 1")
+    if n < 1 or n > max_limit:
+        raise BadRequest(f"{module}-003", f"limit must be between 1 and {max_limit}")
+    return p, n
+
+
+def paginate(
+    request: Request, items: list[Any], total: int, page: int, per_page: int
+) -> dict[str, Any]:
+    base = str(request.url.replace(query="")).rstrip("?")
+    query = {k: v for k, v in request.query_params.items() if k != "page"}
+
+    def url(n: int) -> str:
+        return f"{base}?{urlencode({**query, 'page': n})}"
+
+    last = max(1, math.ceil(total / per_page)) if total else 1
+    start = (page - 1) * per_page
+    links: list[dict[str, Any]] = [
+        {"url": url(page - 1) if page > 1 else None, "label": "&laquo; Previous", "active": False}
+    ]
+    links += [{"url": url(n), "label": str(n), "active": n == page} for n in range(1, last + 1)][
+        :50
+    ]
+    links.append(
+        {"url": url(page + 1) if page < last else None, "label": "Next &raquo;", "active": False}
+    )
+    return {
+        "current_page": page,
+        "data": items,
+        "first_page_url": url(1),
+        "from": start + 1 if items else None,
+        "last_page": last,
+        "last_page_url": url(last),
+        "links": links,
+        "next_page_url": url(page + 1) if page < last else None,
+        "path": base,
+        "per_page": per_page,
+        "prev_page_url": url(page - 1) if page > 1 else None,
+        "to": start + len(items) if items else None,
+        "total": total,
+    }
+
+
+def ok(data: Any = None, message: str = "Success", **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": True, "message": message}
+    if data is not None:
+        body["data"] = data
+    body.update(extra)
+    return body

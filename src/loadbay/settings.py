@@ -1,0 +1,144 @@
+"""One Settings object, read once from LOADBAY_* environment variables and `.env`."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """A setting is wrong; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LOADBAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path(".loadbay")
+    database_url: str = ""  # default: sqlite file in data_dir
+    queue_url: str = ""  # default: sqlite file in data_dir; redis://… for Redis
+    storage_url: str = ""  # default: local folder in data_dir; s3://bucket/prefix for S3
+    public_url: str = "http://127.0.0.1:8000"
+    jwt_secret: str = ""  # default: generated once and kept in data_dir
+    link_secret: str = ""  # HMAC key for local download links; default: generated like jwt_secret
+    link_ttl_seconds: Annotated[int, Field(gt=0)] = 7 * 24 * 3600
+    token_days: Annotated[int, Field(gt=0)] = 30
+
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+
+    smtp_host: str | None = None
+    smtp_port: Annotated[int, Field(gt=0, lt=65536)] = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "loadbay@localhost"
+    smtp_starttls: bool = False
+
+    retention_days: Annotated[int, Field(gt=0)] = 30
+    preview_retention_hours: Annotated[int, Field(gt=0)] = 24
+    chunk_size: Annotated[int, Field(gt=0, le=100_000)] = 5000
+    lease_seconds: Annotated[int, Field(gt=0)] = 120
+    sweep_interval_seconds: Annotated[int, Field(gt=0)] = 30
+    confirm_wait_seconds: Annotated[float, Field(ge=0)] = 10.0
+
+    max_upload_bytes: Annotated[int, Field(gt=0)] = 512 * 1024 * 1024
+    max_rows: Annotated[int, Field(gt=0)] = 1_000_000
+    max_columns: Annotated[int, Field(gt=0)] = 500
+    max_cell_chars: Annotated[int, Field(gt=0)] = 32_767
+    max_xlsx_uncompressed_bytes: Annotated[int, Field(gt=0)] = 2 * 1024 * 1024 * 1024
+    max_xlsx_ratio: Annotated[int, Field(gt=0)] = 200
+    xlsx_calamine_max_bytes: Annotated[int, Field(gt=0)] = 32 * 1024 * 1024
+    date_formats: list[str] = [
+        "%d/%m/%Y",
+        "%d-%m-%Y",
+        "%Y/%m/%d",
+        "%d/%m/%Y %H:%M",
+        "%d/%m/%Y %H:%M:%S",
+    ]
+
+    max_export_rows: Annotated[int, Field(gt=0)] = 1_000_000
+    direct_export_max_rows: Annotated[int, Field(gt=0)] = 100_000
+    direct_export_concurrency: Annotated[int, Field(gt=0)] = 2
+    json_export_part_rows: Annotated[int, Field(gt=0)] = 10_000
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url", "queue_url", "storage_url")
+    @classmethod
+    def _known_scheme(cls, value: str, info: object) -> str:
+        name = getattr(info, "field_name", "")
+        allowed = {
+            "database_url": ("sqlite", "postgresql"),
+            "queue_url": ("sqlite", "redis", "memory"),
+            "storage_url": ("file", "s3"),
+        }[name]
+        if value and value.split(":", 1)[0].split("+", 1)[0] not in allowed:
+            raise ValueError(f"must start with one of {', '.join(a + '://' for a in allowed)}")
+        return value
+
+    # Derived values: the embedded defaults all live under data_dir.
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'loadbay.db').resolve()}"
+
+    @property
+    def effective_queue_url(self) -> str:
+        return self.queue_url or f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
+
+    @property
+    def effective_storage_url(self) -> str:
+        return self.storage_url or f"file://{(self.data_dir / 'files').resolve()}"
+
+    @property
+    def secret(self) -> str:
+        return self.jwt_secret or _kept_secret(self.data_dir, "jwt.secret")
+
+    @property
+    def signing_key(self) -> bytes:
+        return (self.link_secret or _kept_secret(self.data_dir, "link.secret")).encode()
+
+
+def _kept_secret(data_dir: Path, name: str) -> str:
+    """A secret generated once and kept in the data folder so every process agrees."""
+    path = data_dir / name
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(".tmp" + secrets.token_hex(4))
+    tmp.write_text(value)
+    tmp.chmod(0o600)
+    try:
+        tmp.rename(path) if not path.exists() else tmp.unlink()
+    except OSError:
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"LOADBAY_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid setting: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

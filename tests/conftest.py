@@ -1,0 +1,130 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when configured), the app, tokens.
+
+The environment is set before `loadbay` is imported: the queue runs in
+immediate mode (tasks run inline when enqueued) unless a test starts real
+worker processes, and everything lands in one throwaway data folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+_DATA_DIR = Path(tempfile.mkdtemp(prefix="loadbay-test-"))
+os.environ["LOADBAY_DATA_DIR"] = str(_DATA_DIR)
+os.environ["LOADBAY_QUEUE_URL"] = "memory://"
+os.environ["LOADBAY_JWT_SECRET"] = "test-secret-" + "x" * 40
+os.environ["LOADBAY_LINK_SECRET"] = "link-secret-" + "y" * 40
+os.environ.pop("LOADBAY_DATABASE_URL", None)
+os.environ.pop("LOADBAY_STORAGE_URL", None)
+os.environ.pop("LOADBAY_SMTP_HOST", None)
+
+import sqlalchemy as sa  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from loadbay.auth import issue_token  # noqa: E402
+from loadbay.db import Base, Database, migrate, set_database  # noqa: E402
+
+POSTGRES_URL = os.environ.get("LOADBAY_TEST_POSTGRES_URL", "")
+
+
+def _postgres_schema_url(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    url = base.replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_database() -> Iterator[Database]:
+    db = Database(f"sqlite:///{_DATA_DIR / 'test.db'}")
+    migrate(db)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[Database]:
+    if not POSTGRES_URL:
+        pytest.skip("LOADBAY_TEST_POSTGRES_URL is not set")
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    db = Database(_postgres_schema_url(POSTGRES_URL, schema))
+    migrate(db)
+    yield db
+    db.dispose()
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+def _truncate(db: Database) -> None:
+    with db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A migrated, empty database on each engine; set as the process-wide one."""
+    database: Database = request.getfixturevalue(f"{request.param}_database")
+    set_database(database)
+    yield database
+    _truncate(database)
+
+
+@pytest.fixture
+def sqlite_db(sqlite_database: Database) -> Iterator[Database]:
+    """SQLite only, for tests whose subject is not the engine."""
+    set_database(sqlite_database)
+    yield sqlite_database
+    _truncate(sqlite_database)
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return _DATA_DIR
+
+
+@pytest.fixture
+def app_client(db: Database) -> Iterator[TestClient]:
+    from loadbay.api import create_app
+
+    with TestClient(create_app(run_migrations=False), raise_server_exceptions=False) as client:
+        yield client
+
+
+TokenFactory = Callable[..., str]
+
+
+@pytest.fixture
+def make_org(db: Database) -> Callable[[str], str]:
+    from loadbay.catalog.service import ensure_organization
+
+    def _make(name: str) -> str:
+        with db.write() as session:
+            return ensure_organization(session, name).id
+
+    return _make
+
+
+@pytest.fixture
+def token_for(make_org: Callable[[str], str]) -> TokenFactory:
+    def _token(
+        org: str = "acme", email: str = "ops@acme.test", perms: str = "import,export"
+    ) -> str:
+        org_id = make_org(org)
+        return issue_token(org_id, email, [p for p in perms.split(",") if p])
+
+    return _token
+
+
+@pytest.fixture
+def auth(token_for: TokenFactory) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for()}"}
