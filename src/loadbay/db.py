@@ -157,3 +157,15 @@ def _forget_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def table_of(model: type[Base]) -> sa.Table:
+    """A model's Table, typed as such (`__table__` is typed as a FromClause)."""
+    table = model.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
+def rowcount(result: sa.Result[Any]) -> int:
+    """Rows an UPDATE/DELETE changed (`Result` is typed without it)."""
+    return int(getattr(result, "rowcount", 0))

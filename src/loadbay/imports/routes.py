@@ -1,7 +1,161 @@
-"""HTTP routes of this feature."""
+"""HTTP routes: uploads, monitoring."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from loadbay.auth import CurrentPrincipal, Principal
+from loadbay.db import get_database
+from loadbay.deps import ReadSession
+from loadbay.errors import BadRequest, Forbidden, NotFound
+from loadbay.imports import service
+from loadbay.imports.models import ImportJob
+from loadbay.imports.schemas import monitoring_record
+from loadbay.imports.target import load_target
+from loadbay.imports.template import ensure_template
+from loadbay.imports.upload import Upload, receive
+from loadbay.pagination import ok, page_params, paginate
 from loadbay.routing import Router
+from loadbay.settings import get_settings
 
 router = Router()
+
+MONITORING_TYPES = ("datasource", "task", "visit", "route")
+MONITORING_STATUSES = ("onprocess", "success", "partially", "failed", "cancelled")
+SORTABLE: dict[str, Any] = {
+    "createdTime": ImportJob.created_time,
+    "updatedTime": ImportJob.updated_time,
+    "status": ImportJob.status,
+    "filename": ImportJob.filename,
+    "totalRows": ImportJob.total_rows,
+    "processedAt": ImportJob.processed_at,
+}
+
+
+def require_import(principal: Principal) -> None:
+    if not principal.can("import"):
+        raise Forbidden("You do not have permission to import data")
+
+
+def records_for(session: Any, jobs: list[ImportJob]) -> list[dict[str, Any]]:
+    names = service.target_names(session, jobs)
+    templates: dict[tuple[str, str], str | None] = {}
+    out = []
+    for job in jobs:
+        target_id = str(job.data_type_id or job.flow_id)
+        key = (job.type, target_id)
+        if key not in templates:
+            try:
+                templates[key] = ensure_template(
+                    job.organization_id, load_target(session, job.organization_id, *key)
+                )
+            except Exception:  # a deleted data type has no template; the record still shows
+                templates[key] = None
+        out.append(monitoring_record(job, names, templates[key]))
+    return out
+
+
+async def _create(request: Request, principal: Principal, kind: str) -> dict[str, Any]:
+    require_import(principal)
+    settings = get_settings()
+    upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
+    try:
+        job_id = await run_in_threadpool(_accept, principal, kind, upload)
+    finally:
+        upload.discard()
+    from loadbay.imports.tasks import enqueue_plan
+
+    enqueue_plan(job_id)  # after the commit: a worker never sees a job its database lacks
+    with get_database().read() as session:
+        job = service.get_job(session, principal.org, job_id)
+        return ok(records_for(session, [job])[0])
+
+
+def _accept(principal: Principal, kind: str, upload: Upload) -> str:
+    with get_database().write() as session:
+        job, _target = service.prepare(session, principal, kind, upload.fields, upload)
+        service.store_upload(job, upload)
+        session.add(job)
+        return job.id
+
+
+@router.post("/data/import")
+async def import_data(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    return await _create(request, principal, "datasource")
+
+
+@router.post("/tasks/import")
+async def import_tasks(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    return await _create(request, principal, "task")
+
+
+def _enum_list(raw: str | None, allowed: tuple[str, ...], label: str) -> list[str]:
+    if not raw:
+        return []
+    values = [v.strip() for v in raw.split(",") if v.strip()]
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise BadRequest("import-003", f"Invalid {label} value: {', '.join(bad)}")
+    return values
+
+
+@router.get("/import-monitoring")
+def list_monitoring(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    page: str | None = None,
+    limit: str | None = None,
+    type: str | None = None,
+    status: str | None = None,
+    dataTypeId: str | None = None,
+    sortBy: str | None = None,
+    sortOrder: str | None = None,
+) -> dict[str, Any]:
+    page_no, per_page = page_params(page, limit, "import")
+    types = _enum_list(type, MONITORING_TYPES, "type")
+    statuses = _enum_list(status, MONITORING_STATUSES, "status")
+    sort_key = sortBy or "createdTime"
+    if sort_key not in SORTABLE:
+        raise BadRequest("import-003", f"Invalid sortBy value: {sort_key}")
+    order = (sortOrder or "desc").lower()
+    if order not in ("asc", "desc"):
+        raise BadRequest("import-003", f"Invalid sortOrder value: {sortOrder}")
+    where = [ImportJob.organization_id == principal.org, ImportJob.confirmed.is_(True)]
+    if types:
+        where.append(ImportJob.type.in_(types))
+    if statuses:
+        where.append(ImportJob.status.in_(statuses))
+    if dataTypeId:
+        where.append(ImportJob.data_type_id == dataTypeId)
+    total = session.scalar(sa.select(sa.func.count()).select_from(ImportJob).where(*where)) or 0
+    column = SORTABLE[sort_key]
+    ordering = (
+        [column.asc(), ImportJob.id.asc()]
+        if order == "asc"
+        else [column.desc(), ImportJob.id.desc()]
+    )
+    jobs = list(
+        session.scalars(
+            sa.select(ImportJob)
+            .where(*where)
+            .order_by(*ordering)
+            .offset((page_no - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    return ok(paginate(request, records_for(session, jobs), total, page_no, per_page))
+
+
+@router.get("/import-monitoring/{job_id}")
+def get_monitoring(
+    job_id: str, principal: CurrentPrincipal, session: ReadSession
+) -> dict[str, Any]:
+    job = service.get_job(session, principal.org, job_id)
+    if not job.confirmed:
+        raise NotFound("import-004", "Import record not found")
+    return ok(records_for(session, [job])[0])

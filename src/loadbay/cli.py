@@ -1,0 +1,162 @@
+"""The `loadbay` command: serve, worker, migrate, token, demo, import, export."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from loadbay.settings import SettingsError, get_settings
+
+app = typer.Typer(
+    help="loadbay: bulk import and export of field-operations data.", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+
+def _settings_or_exit() -> None:
+    try:
+        get_settings()
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@app.callback()
+def main() -> None:
+    _settings_or_exit()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations."""
+    from loadbay.db import get_database
+    from loadbay.db import migrate as run
+
+    run(get_database())
+    console.print("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="worker processes started beside the API (0: API alone)")
+    ] = 2,
+) -> None:
+    """Run the API, with worker processes beside it."""
+    import uvicorn
+
+    from loadbay.db import get_database
+    from loadbay.db import migrate as run
+    from loadbay.logs import setup_logging
+
+    settings = get_settings()
+    setup_logging(settings.log_level)
+    run(get_database())
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "loadbay", "worker", "--concurrency", "1"], env=os.environ.copy()
+        )
+        for _ in range(max(0, workers))
+    ]
+    console.print(f"loadbay on http://{host}:{port} (docs at /docs), {len(children)} worker(s)")
+    try:
+        uvicorn.run(
+            "loadbay.api:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="worker processes in this consumer")] = 1,
+    periodic: Annotated[bool, typer.Option(help="also run the sweeper and purge schedules")] = True,
+) -> None:
+    """Run a queue worker alone (scale out by starting more, anywhere)."""
+    from loadbay.logs import setup_logging
+    from loadbay.queue import run_consumer
+
+    setup_logging(get_settings().log_level)
+    run_consumer(concurrency, periodic=periodic)
+
+
+@app.command()
+def token(
+    org: Annotated[str, typer.Option(help="organisation id or name (created if missing)")],
+    email: Annotated[str, typer.Option(help="the user's e-mail (the token's subject)")],
+    perms: Annotated[
+        str, typer.Option(help="comma list of import, export, admin")
+    ] = "import,export",
+    days: Annotated[int | None, typer.Option(help="days until the token expires")] = None,
+) -> None:
+    """Print a signed bearer token (alone on the last line)."""
+    from loadbay.auth import PERMISSIONS, issue_token
+    from loadbay.catalog.service import ensure_organization
+    from loadbay.db import get_database
+    from loadbay.db import migrate as run
+
+    wanted = [p.strip() for p in perms.split(",") if p.strip()]
+    unknown = [p for p in wanted if p not in PERMISSIONS]
+    if unknown:
+        console.print(
+            f"[red]unknown permission: {', '.join(unknown)} (use {', '.join(PERMISSIONS)})[/red]"
+        )
+        raise typer.Exit(2)
+    db = get_database()
+    run(db)
+    with db.write() as session:
+        org_id = ensure_organization(session, org).id
+    console.print(f"organisation {org} → {org_id}")
+    print(issue_token(org_id, email, wanted, days))
+
+
+@app.command()
+def demo(org: Annotated[str, typer.Option(help="organisation name")] = "demo") -> None:
+    """Seed a demo organisation (hub, data type Outlet, flow Delivery, records, tasks)."""
+    from loadbay.auth import issue_token
+    from loadbay.catalog.demo import seed_demo
+    from loadbay.db import get_database
+    from loadbay.db import migrate as run
+
+    db = get_database()
+    run(db)
+    with db.write() as session:
+        ids = seed_demo(session, org)
+    settings = get_settings()
+    tok = issue_token(ids["organizationId"], f"admin@{org}.test", ["import", "export", "admin"])
+    base = f"{settings.public_url}/api/v3"
+    console.print(f"seeded: {ids}")
+    console.print("try:")
+    print(f'curl -s -H "Authorization: Bearer {tok}" {base}/data-types')
+    print(
+        f'curl -s -H "Authorization: Bearer {tok}" "{base}/data?dataTypeId={ids.get("dataTypeId", "")}"'
+    )
+    print(
+        f'curl -s -H "Authorization: Bearer {tok}" -F file=@outlets.csv -F dataTypeId={ids.get("dataTypeId", "")} '
+        f"-F hubId={ids.get('hubId', '')} {base}/data/import"
+    )
+    print(f'curl -s -H "Authorization: Bearer {tok}" {base}/import-monitoring')
+    print(
+        f'curl -s -H "Authorization: Bearer {tok}" -H "Content-Type: application/json" '
+        f'-d \'{{"download": "xlsx"}}\' {base}/tasks/export'
+    )
+    print(tok)

@@ -1,0 +1,70 @@
+"""Keys seen earlier in the same file, for "duplicate of row N".
+
+A duplicate cannot be decided inside one chunk, and a Python set of a million
+keys costs ~100 MB, so the plan step keeps the keys in a throwaway SQLite file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+
+class KeyIndex:
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="loadbay-keys-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "keys.db", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("PRAGMA cache_size=-32768")
+        self._db.execute(
+            "CREATE TABLE k (key TEXT PRIMARY KEY, row INTEGER NOT NULL) WITHOUT ROWID"
+        )
+        self._db.execute("BEGIN")
+
+    def first_rows(self, batch: Sequence[tuple[str, int]]) -> dict[int, int]:
+        """For the rows in `batch` (key, row number) whose key came earlier: row → first row."""
+        dupes: dict[int, int] = {}
+        first: dict[str, int] = {}
+        fresh: list[tuple[str, int]] = []
+        for key, row in batch:
+            seen = first.get(key)
+            if seen is None:
+                first[key] = row
+                fresh.append((key, row))
+            else:
+                dupes[row] = seen
+        before = self._db.total_changes
+        self._db.executemany("INSERT OR IGNORE INTO k (key, row) VALUES (?, ?)", fresh)
+        if self._db.total_changes - before == len(fresh):
+            return dupes
+        clashing: dict[str, int] = {}
+        keys = [k for k, _ in fresh]
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            marks = ",".join("?" * len(part))
+            clashing.update(
+                self._db.execute(f"SELECT key, row FROM k WHERE key IN ({marks})", part)
+            )
+        for key, row in fresh:
+            if clashing.get(key, row) != row:
+                dupes[row] = clashing[key]
+        for key, row in batch:  # later repeats inside this batch point at the first overall
+            if row in dupes and key in clashing:
+                dupes[row] = clashing[key]
+        return dupes
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+    def __enter__(self) -> KeyIndex:
+        return self
+
+    def __exit__(
+        self, *_exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
+    ) -> None:
+        self.close()

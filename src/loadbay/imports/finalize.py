@@ -1,0 +1,157 @@
+"""The last step of a job: status, counts, times, and the files of rows not imported."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from loadbay.db import get_database, rowcount, table_of
+from loadbay.ids import utcnow
+from loadbay.imports.models import ImportJob, ImportRowIssue
+from loadbay.settings import get_settings
+from loadbay.storage import get_storage
+from loadbay.tabular.writers import open_writer
+
+log = logging.getLogger("loadbay.imports")
+jobs = table_of(ImportJob)
+issues_table = table_of(ImportRowIssue)
+FAILED_FORMAT = {
+    "csv": "csv",
+    "tsv": "csv",
+    "xlsx": "xlsx",
+    "xls": "xlsx",
+    "json": "json",
+    "ndjson": "ndjson",
+}
+
+
+def final_status(job: ImportJob) -> str:
+    if job.cancel_requested:
+        return "cancelled"
+    if job.failed_count == 0:
+        return "success"
+    if job.created_count + job.updated_count == 0:
+        return "failed"
+    return "partially"
+
+
+def finalize_job(job_id: str) -> None:
+    from loadbay.imports.pipeline import WORKER
+
+    now = utcnow()
+    lease = now + timedelta(seconds=get_settings().lease_seconds)
+    with get_database().write() as session:
+        claimed = rowcount(
+            session.execute(
+                jobs.update()
+                .where(
+                    jobs.c.id == job_id,
+                    sa.or_(
+                        sa.and_(
+                            jobs.c.phase == "running",
+                            jobs.c.processed_chunks >= jobs.c.total_chunks,
+                        ),
+                        sa.and_(jobs.c.phase == "finalizing", jobs.c.lease_expires < now),
+                    ),
+                )
+                .values(phase="finalizing", lease_owner=WORKER, lease_expires=lease)
+            )
+        )
+        job = session.get(ImportJob, job_id)
+        if not claimed or job is None:
+            return
+        session.expunge(job)
+    failed_key = not_imported_key = None
+    if job.failed_count:
+        failed_key = _write_issues(job, outcomes=("failed",), not_imported=False)
+    if job.failed_count or job.skipped_count:
+        not_imported_key = _write_issues(job, outcomes=("failed", "skipped"), not_imported=True)
+    status = final_status(job)
+    done = utcnow()
+    with get_database().write() as session:
+        session.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id, jobs.c.phase == "finalizing", jobs.c.lease_owner == WORKER)
+            .values(
+                phase="done",
+                status=status,
+                processed_at=done,
+                failed_key=failed_key,
+                not_imported_key=not_imported_key,
+                lease_owner=None,
+                lease_expires=None,
+                updated_time=done,
+                updated_by="system",
+            )
+        )
+    log.info(
+        "job finalized",
+        extra={
+            "job": job_id,
+            "status": status,
+            "created": job.created_count,
+            "updated": job.updated_count,
+            "skipped": job.skipped_count,
+            "failed": job.failed_count,
+        },
+    )
+
+
+def _issues(job_id: str, outcomes: tuple[str, ...]) -> Iterator[Any]:
+    """Rows not imported, in file order, read in short keyset transactions."""
+    last = (-1, -1)
+    while True:
+        with get_database().read() as session:
+            batch = session.execute(
+                sa.select(
+                    issues_table.c.row_number,
+                    issues_table.c.id,
+                    issues_table.c.outcome,
+                    issues_table.c.cells,
+                    issues_table.c.reasons,
+                )
+                .where(
+                    issues_table.c.job_id == job_id,
+                    issues_table.c.outcome.in_(outcomes),
+                    sa.tuple_(issues_table.c.row_number, issues_table.c.id) > sa.tuple_(*last),
+                )
+                .order_by(issues_table.c.row_number, issues_table.c.id)
+                .limit(5000)
+            ).all()
+        if not batch:
+            return
+        yield from batch
+        last = (batch[-1].row_number, batch[-1].id)
+
+
+def _write_issues(job: ImportJob, outcomes: tuple[str, ...], not_imported: bool) -> str:
+    headers = list(job.headers or [])
+    fmt = "csv" if not_imported else FAILED_FORMAT.get(job.file_format, "csv")
+    stem = Path(job.filename).stem or "import"
+    name = f"{'not_imported' if not_imported else 'failed'}_{stem}_{job.id}.{fmt}"
+    columns = ["Row", *headers, *(["Outcome"] if not_imported else []), "Error"]
+    key = f"{job.organization_id}/imports/{job.id}/{name}"
+    with tempfile.TemporaryDirectory(prefix="loadbay-") as tmp:
+        path = Path(tmp) / name
+        writer = open_writer(fmt, path, columns, sheet_name="Failed rows", base_name=stem)  # type: ignore[arg-type]
+        try:
+            width = len(headers)
+
+            def rows() -> Iterator[list[Any]]:
+                for issue in _issues(job.id, outcomes):
+                    cells = list(issue.cells[:width]) + [None] * (width - len(issue.cells))
+                    reason = "; ".join(r["message"] for r in issue.reasons)
+                    extra = [issue.outcome] if not_imported else []
+                    yield [issue.row_number, *cells, *extra, reason]
+
+            writer.write_rows(rows())
+        finally:
+            writer.close()
+        get_storage().save_file(key, path)
+    return key

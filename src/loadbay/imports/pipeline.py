@@ -1,0 +1,467 @@
+"""The import pipeline: plan → chunks → finalize, each step safe to run twice.
+
+The database row is the truth, not the queue. Every step claims its work with
+an atomic UPDATE (a lease), and a chunk's writes, its done mark and the job's
+counters commit in one transaction, so a chunk retried after a crash never
+writes twice. The plan step hands out chunks while it still reads the file, so
+reading and writing overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from loadbay.catalog.fields import cell_text
+from loadbay.db import get_database, rowcount, table_of
+from loadbay.errors import ApiError
+from loadbay.ids import utcnow
+from loadbay.imports import mapping
+from loadbay.imports.dedupe import KeyIndex
+from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
+from loadbay.imports.target import Target, check_match_field, load_target
+from loadbay.imports.validate import Checked, compile_validator
+from loadbay.imports.writes import WriteContext, write_rows
+from loadbay.settings import get_settings
+from loadbay.storage import get_storage
+from loadbay.tabular.readers import Limits, TableError, open_table
+
+log = logging.getLogger("loadbay.imports")
+jobs = table_of(ImportJob)
+chunks = table_of(ImportChunk)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+# Set by loadbay.imports.tasks: how the pipeline hands work to the queue.
+enqueue_chunk: Callable[[str, int], None] = lambda chunk_id, seq: None  # noqa: E731
+enqueue_finalize: Callable[[str], None] = lambda job_id: None  # noqa: E731
+
+
+def limits() -> Limits:
+    s = get_settings()
+    return Limits(
+        max_rows=s.max_rows,
+        max_columns=s.max_columns,
+        max_cell_chars=s.max_cell_chars,
+        max_xlsx_uncompressed_bytes=s.max_xlsx_uncompressed_bytes,
+        max_xlsx_ratio=s.max_xlsx_ratio,
+        xlsx_calamine_max_bytes=s.xlsx_calamine_max_bytes,
+    )
+
+
+def normalize_cells(cells: list[Any]) -> list[Any]:
+    """Dates from spreadsheets become ISO text, the form every converter reads."""
+    return [cell_text(c) if isinstance(c, (datetime, date, dtime)) else c for c in cells]
+
+
+def _lease() -> datetime:
+    return utcnow() + timedelta(seconds=get_settings().lease_seconds)
+
+
+def _fail_job(job_id: str, message: str) -> None:
+    now = utcnow()
+    with get_database().write() as session:
+        session.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id, jobs.c.phase != "done")
+            .values(
+                status="failed",
+                phase="done",
+                error_message=message,
+                processed_at=now,
+                updated_time=now,
+                updated_by="system",
+                lease_owner=None,
+            )
+        )
+    log.info("job failed", extra={"job": job_id, "reason": message})
+
+
+def _target_of(session: Any, job: ImportJob) -> Target:
+    target_id = job.data_type_id if job.type == "datasource" else job.flow_id
+    return load_target(session, job.organization_id, job.type, str(target_id))
+
+
+# ---- plan --------------------------------------------------------------------------------
+
+
+def plan_job(job_id: str) -> None:
+    db = get_database()
+    now = utcnow()
+    with db.write() as session:
+        claimed = rowcount(
+            session.execute(
+                jobs.update()
+                .where(
+                    jobs.c.id == job_id,
+                    jobs.c.confirmed.is_(True),
+                    sa.or_(
+                        jobs.c.phase == "queued",
+                        sa.and_(jobs.c.phase == "planning", jobs.c.lease_expires < now),
+                    ),
+                )
+                .values(
+                    phase="planning",
+                    lease_owner=WORKER,
+                    lease_expires=_lease(),
+                    started_at=sa.func.coalesce(jobs.c.started_at, now),
+                    attempts=jobs.c.attempts + 1,
+                    updated_time=now,
+                )
+            )
+        )
+        job = session.get(ImportJob, job_id)
+        if not claimed or job is None:
+            return
+        if job.cancel_requested:
+            session.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id)
+                .values(status="cancelled", phase="done", processed_at=now, lease_owner=None)
+            )
+            return
+        target = _target_of(session, job)
+        done_seqs = set(
+            session.scalars(sa.select(ImportChunk.seq).where(ImportChunk.job_id == job_id))
+        )
+    log.info("plan start", extra={"job": job_id, "format": job.file_format})
+    started = time.perf_counter()
+    try:
+        total_rows, total_chunks = _plan(job, target, done_seqs)
+    except (TableError, ApiError) as exc:
+        _fail_job(job_id, getattr(exc, "message", None) or str(exc))
+        return
+    with db.write() as session:
+        row = session.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id, jobs.c.phase == "planning")
+            .values(
+                phase="running",
+                total_rows=total_rows,
+                total_chunks=total_chunks,
+                lease_owner=None,
+                lease_expires=None,
+                updated_time=utcnow(),
+            )
+            .returning(jobs.c.processed_chunks)
+        ).first()
+    log.info(
+        "plan done",
+        extra={
+            "job": job_id,
+            "rows": total_rows,
+            "chunks": total_chunks,
+            "seconds": round(time.perf_counter() - started, 2),
+        },
+    )
+    if row is not None and row[0] >= total_chunks:
+        enqueue_finalize(job_id)
+
+
+def _plan(job: ImportJob, target: Target, done_seqs: set[int]) -> tuple[int, int]:
+    settings = get_settings()
+    storage = get_storage()
+    size = settings.chunk_size
+    columns: dict[str, int] = {}
+    with (
+        storage.local_copy(job.file_key) as path,
+        open_table(
+            path,
+            job.file_format,
+            has_header_row=job.has_header_row,
+            sheet=job.sheet_name,
+            limits=limits(),
+        ) as table,
+    ):
+        headers = table.headers
+        columns = mapping.resolve(headers, target.specs, job.mapping)
+        match = check_match_field(target, job.match_field)
+        key_col = columns.get(match) if match else None
+        with get_database().write() as session:
+            session.execute(
+                jobs.update()
+                .where(jobs.c.id == job.id)
+                .values(
+                    headers=headers,
+                    mapping=[{"id": f, "headerColumn": headers[c]} for f, c in columns.items()],
+                    match_field=match,
+                )
+            )
+        seq = 0
+        total = 0
+        batch: list[list[Any]] = []
+        with KeyIndex() as seen:
+            xlsx = job.file_format in ("xlsx", "xls")
+            for number, cells in table.rows():
+                batch.append([number, normalize_cells(cells) if xlsx else cells, 0])
+                if len(batch) >= size:
+                    _emit(job, seq, batch, key_col, seen, done_seqs)
+                    total += len(batch)
+                    seq += 1
+                    batch = []
+                    if seq % 10 == 0 and _cancel_requested(job.id):
+                        break
+            else:
+                if batch:
+                    _emit(job, seq, batch, key_col, seen, done_seqs)
+                    total += len(batch)
+                    seq += 1
+    if total == 0:
+        raise TableError("import-015", "File has no data rows")
+    return total, seq
+
+
+def _cancel_requested(job_id: str) -> bool:
+    with get_database().read() as session:
+        return bool(
+            session.scalar(sa.select(ImportJob.cancel_requested).where(ImportJob.id == job_id))
+        )
+
+
+def _emit(
+    job: ImportJob,
+    seq: int,
+    batch: list[list[Any]],
+    key_col: int | None,
+    seen: KeyIndex,
+    done_seqs: set[int],
+) -> None:
+    """Write one chunk file, record it and hand it to the queue (after the commit)."""
+    if key_col is not None:
+        keyed = [(cell_text(r[1][key_col]), r[0]) for r in batch if r[1][key_col] not in (None, "")]
+        dupes = seen.first_rows(keyed)
+        if dupes:
+            by_number = {r[0]: r for r in batch}
+            for row, first in dupes.items():
+                by_number[row][2] = first
+    if seq in done_seqs:  # a re-run plan: this chunk was recorded before the crash
+        return
+    key = f"{job.organization_id}/imports/{job.id}/chunks/{seq:06d}.json"
+    with get_storage().writer(key) as out:
+        out.write(orjson.dumps(batch))
+    with get_database().write() as session:
+        chunk = ImportChunk(
+            job_id=job.id, seq=seq, key=key, row_count=len(batch), lease_expires=_lease()
+        )
+        session.add(chunk)
+        session.execute(jobs.update().where(jobs.c.id == job.id).values(lease_expires=_lease()))
+        session.flush()
+        chunk_id = chunk.id
+    enqueue_chunk(chunk_id, seq)
+
+
+# ---- chunks ------------------------------------------------------------------------------
+
+
+def run_chunk(chunk_id: str) -> None:
+    db = get_database()
+    now = utcnow()
+    with db.write() as session:
+        claimed = rowcount(
+            session.execute(
+                chunks.update()
+                .where(
+                    chunks.c.id == chunk_id,
+                    chunks.c.state == "pending",
+                    sa.or_(chunks.c.lease_owner.is_(None), chunks.c.lease_expires < now),
+                )
+                .values(lease_owner=WORKER, lease_expires=_lease(), attempts=chunks.c.attempts + 1)
+            )
+        )
+        chunk = session.get(ImportChunk, chunk_id)
+        if not claimed or chunk is None:
+            return
+        job = session.get(ImportJob, chunk.job_id)
+        assert job is not None
+        target = _target_of(session, job)
+        session.expunge_all()
+    started = time.perf_counter()
+    try:
+        _process(job, chunk, target)
+    except Exception:
+        with db.write() as session:  # give the lease back so a retry can claim it at once
+            session.execute(
+                chunks.update()
+                .where(chunks.c.id == chunk_id, chunks.c.lease_owner == WORKER)
+                .values(lease_owner=None, lease_expires=_lease())
+            )
+        raise
+    log.info(
+        "chunk done",
+        extra={
+            "job": job.id,
+            "seq": chunk.seq,
+            "rows": chunk.row_count,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+
+
+def _process(job: ImportJob, chunk: ImportChunk, target: Target) -> None:
+    settings = get_settings()
+    with get_storage().open(chunk.key) as f:
+        batch = orjson.loads(f.read())
+    cancelled = _cancel_requested(job.id)
+    checked: list[Checked] = []
+    columns: dict[str, int] = {}
+    issues: list[dict[str, Any]] = []
+    if not cancelled:
+        headers = job.headers or []
+        columns = {m["id"]: headers.index(m["headerColumn"]) for m in job.mapping or []}
+        check = compile_validator(target, headers, columns, settings.date_formats)
+        for number, cells, dup_of in batch:
+            row = check(number, cells)
+            if dup_of:
+                match = job.match_field or ""
+                col = columns.get(match)
+                row.reasons.append(
+                    {
+                        "column": headers[col] if col is not None else match,
+                        "message": f"duplicate of row {dup_of}",
+                    }
+                )
+            if row.reasons:
+                issues.append(
+                    {
+                        "job_id": job.id,
+                        "row_number": number,
+                        "outcome": "failed",
+                        "cells": cells,
+                        "reasons": row.reasons,
+                    }
+                )
+            else:
+                checked.append(row)
+    now = utcnow()
+    ctx = WriteContext(
+        org=job.organization_id,
+        kind=job.type,
+        target_id=str(job.data_type_id if job.type == "datasource" else job.flow_id),
+        hub_id=job.hub_id,
+        scope="" if target.common_data else (job.hub_id or ""),
+        primary_key=target.primary_key,
+        match_field=job.match_field,
+        mode=job.import_mode,
+        user=job.created_by or "system",
+        now=now,
+    )
+    by_number = {r.row_number: r for r in checked}
+    match_col = columns.get(job.match_field or "") if not cancelled else None
+    match_header = (
+        (job.headers or [])[match_col] if match_col is not None else (job.match_field or "")
+    )
+    with get_database().write() as session:
+        conn = session.connection()
+        counts = {"created": 0, "updated": 0, "skipped": 0, "failed": len(issues)}
+        if not cancelled:
+            for number, (outcome, reason) in write_rows(conn, ctx, checked).items():
+                counts[outcome] += 1
+                if outcome in ("skipped", "failed"):
+                    issues.append(
+                        {
+                            "job_id": job.id,
+                            "row_number": number,
+                            "outcome": outcome,
+                            "cells": by_number[number].cells,
+                            "reasons": [{"column": match_header, "message": reason}],
+                        }
+                    )
+        if issues:
+            conn.execute(sa.insert(table_of(ImportRowIssue)), issues)
+        done = rowcount(
+            conn.execute(
+                chunks.update()
+                .where(
+                    chunks.c.id == chunk.id,
+                    chunks.c.state == "pending",
+                    chunks.c.lease_owner == WORKER,
+                )
+                .values(
+                    state="cancelled" if cancelled else "done",
+                    lease_owner=None,
+                    done_time=now,
+                    created_count=counts["created"],
+                    updated_count=counts["updated"],
+                    skipped_count=counts["skipped"],
+                    failed_count=counts["failed"],
+                )
+            )
+        )
+        if done != 1:  # our lease was taken over: someone else owns this chunk now
+            session.rollback()
+            log.warning("chunk lease lost", extra={"job": job.id, "seq": chunk.seq})
+            return
+        processed = 0 if cancelled else len(batch)
+        progress = conn.execute(
+            jobs.update()
+            .where(jobs.c.id == job.id)
+            .values(
+                processed_chunks=jobs.c.processed_chunks + 1,
+                processed_rows=jobs.c.processed_rows + processed,
+                created_count=jobs.c.created_count + counts["created"],
+                updated_count=jobs.c.updated_count + counts["updated"],
+                skipped_count=jobs.c.skipped_count + counts["skipped"],
+                failed_count=jobs.c.failed_count + counts["failed"],
+                updated_time=now,
+                updated_by="system",
+            )
+            .returning(jobs.c.processed_chunks, jobs.c.total_chunks, jobs.c.phase)
+        ).one()
+    if progress.phase == "running" and progress.processed_chunks >= progress.total_chunks:
+        enqueue_finalize(job.id)
+
+
+def fail_chunk(chunk_id: str, reason: str) -> None:
+    """A chunk that will not be retried again: its rows are recorded as failed, not lost."""
+    with get_database().read() as session:
+        chunk = session.get(ImportChunk, chunk_id)
+        if chunk is None or chunk.state != "pending":
+            return
+        job_id = chunk.job_id
+    with get_storage().open(chunk.key) as f:
+        batch = orjson.loads(f.read())
+    now = utcnow()
+    with get_database().write() as session:
+        done = rowcount(
+            session.execute(
+                chunks.update()
+                .where(chunks.c.id == chunk_id, chunks.c.state == "pending")
+                .values(state="done", lease_owner=None, done_time=now, failed_count=len(batch))
+            )
+        )
+        if done != 1:
+            return
+        session.execute(
+            sa.insert(table_of(ImportRowIssue)),
+            [
+                {
+                    "job_id": job_id,
+                    "row_number": n,
+                    "outcome": "failed",
+                    "cells": cells,
+                    "reasons": [{"column": "", "message": f"not imported: {reason}"}],
+                }
+                for n, cells, _dup in batch
+            ],
+        )
+        progress = session.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id)
+            .values(
+                processed_chunks=jobs.c.processed_chunks + 1,
+                processed_rows=jobs.c.processed_rows + len(batch),
+                failed_count=jobs.c.failed_count + len(batch),
+                updated_time=now,
+            )
+            .returning(jobs.c.processed_chunks, jobs.c.total_chunks, jobs.c.phase)
+        ).one()
+    if progress.phase == "running" and progress.processed_chunks >= progress.total_chunks:
+        enqueue_finalize(job_id)

@@ -1,0 +1,88 @@
+"""Response shapes: the vendor's ImportMonitoring record and the CsvImportJobDto view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loadbay.ids import fmt_iso, fmt_time
+from loadbay.imports.models import ImportJob
+from loadbay.settings import get_settings
+from loadbay.storage import get_storage
+
+JOB_VIEW_STATUS = {
+    "success": "Completed",
+    "partially": "Completed",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+
+
+def _link(job: ImportJob, key: str | None, filename: str | None = None) -> str | None:
+    if not key:
+        return None
+    name = filename or key.rsplit("/", 1)[-1]
+    return get_storage().link(job.organization_id, key, name, get_settings().link_ttl_seconds)
+
+
+def monitoring_record(
+    job: ImportJob, names: dict[str, str], template_key: str | None
+) -> dict[str, Any]:
+    """Fields without a value in this state are left out, never null (DECISIONS.md)."""
+    finished = job.phase == "done"
+    record: dict[str, Any] = {
+        "_id": job.id,
+        "organizationId": job.organization_id,
+        "type": job.type,
+        "hubId": job.hub_id,
+        "filename": job.filename,
+        "totalRows": job.total_rows,
+        "totalValid": job.created_count + job.updated_count,
+        "totalInvalid": job.failed_count + job.skipped_count,
+        "status": job.status,
+    }
+    if job.type == "datasource":
+        record["dataTypeId"] = job.data_type_id
+        record["dataTypeName"] = names.get(str(job.data_type_id))
+    else:
+        record["flowId"] = job.flow_id
+        record["flowName"] = names.get(str(job.flow_id))
+    record["fileTemplate"] = _link(job, template_key)
+    record["fileFailedImported"] = _link(job, job.failed_key)
+    record["errorMessage"] = job.error_message
+    if finished and job.processed_at is not None:
+        record["processedAt"] = fmt_time(job.processed_at)
+        record["processingDuration"] = int((job.processed_at - job.created_time).total_seconds())
+    record.update(
+        totalChunks=job.total_chunks,
+        processedChunks=job.processed_chunks,
+        createdBy=job.created_by,
+        updatedBy=job.updated_by or job.created_by,
+        createdTime=fmt_time(job.created_time),
+        updatedTime=fmt_time(job.updated_time),
+    )
+    return {k: v for k, v in record.items() if v is not None}
+
+
+def job_status(job: ImportJob) -> str:
+    if job.status in JOB_VIEW_STATUS:
+        return JOB_VIEW_STATUS[job.status]
+    return "Queued" if job.phase in ("preview", "queued") else "InProgress"
+
+
+def job_view(job: ImportJob) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "code": job.id,
+        "status": job_status(job),
+        "fileName": job.filename,
+        "totalItems": job.total_rows,
+        "processedItems": job.processed_rows,
+        "createdCount": job.created_count,
+        "updatedCount": job.updated_count,
+        "skippedCount": job.skipped_count,
+        "errorCount": job.failed_count,
+        "startedDate": fmt_iso(job.started_at),
+        "completedDate": fmt_iso(job.processed_at) if job.phase == "done" else None,
+        "createdDate": fmt_iso(job.created_time),
+        "notImportedDownloadUrl": _link(job, job.not_imported_key),
+    }
+    return {k: v for k, v in view.items() if v is not None}

@@ -1,0 +1,123 @@
+"""Import jobs: creation from an upload, queries, cancel. Services never commit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loadbay.auth import Principal
+from loadbay.catalog.models import DataType, Flow, Hub
+from loadbay.errors import BadRequest, NotFound, Unprocessable
+from loadbay.ids import new_id, utcnow
+from loadbay.imports.models import ImportConfig, ImportJob
+from loadbay.imports.target import Target, check_match_field, load_target
+from loadbay.imports.upload import Upload
+from loadbay.storage import get_storage
+from loadbay.tabular.readers import TableError
+from loadbay.tabular.sniff import detect_format
+
+IMPORT_MODES = ("CreateOnly", "UpdateOnly", "CreateAndUpdate")
+
+
+def _required(fields: dict[str, str], name: str) -> str:
+    value = (fields.get(name) or "").strip()
+    if not value:
+        raise BadRequest("import-001", f"The {name} field is required")
+    return value
+
+
+def prepare(
+    session: Session, principal: Principal, kind: str, fields: dict[str, str], upload: Upload
+) -> tuple[ImportJob, Target]:
+    """Validate the form and the file's type and build the job (not yet added)."""
+    target_id = _required(fields, "dataTypeId" if kind == "datasource" else "flowId")
+    target = load_target(session, principal.org, kind, target_id)
+    hub_id = (fields.get("hubId") or "").strip() or None
+    if kind == "datasource" and not target.common_data and hub_id is None:
+        raise BadRequest("import-001", "The hubId field is required for this data type")
+    if hub_id is not None:
+        hub = session.get(Hub, hub_id)
+        if hub is None or hub.organization_id != principal.org:
+            raise NotFound("import-033", f"Hub {hub_id} not found")
+    mode = (fields.get("importMode") or "CreateAndUpdate").strip()
+    if mode not in IMPORT_MODES:
+        raise BadRequest("import-003", f"importMode must be one of {', '.join(IMPORT_MODES)}")
+    match = check_match_field(target, fields.get("matchField"))
+    config_id = (fields.get("importConfigId") or "").strip() or None
+    mapping = config_mapping(session, principal.org, target, config_id) if config_id else None
+    try:
+        fmt = detect_format(upload.filename or "", upload.head)
+    except TableError as exc:
+        raise Unprocessable(
+            "import-002", str(exc.message if hasattr(exc, "message") else exc)
+        ) from None
+    header_flag = (fields.get("hasHeaderRow") or "true").strip().lower() not in ("false", "0", "no")
+    job_id = new_id()
+    ext = Path(upload.filename or "").suffix.lower() or f".{fmt}"
+    job = ImportJob(
+        id=job_id,
+        organization_id=principal.org,
+        type=kind,
+        data_type_id=target.id if kind == "datasource" else None,
+        flow_id=target.id if kind == "task" else None,
+        hub_id=hub_id,
+        filename=upload.filename or f"upload{ext}",
+        file_key=f"{principal.org}/imports/{job_id}/upload{ext}",
+        file_format=fmt,
+        file_size=upload.size,
+        sheet_name=(fields.get("sheet") or fields.get("sheetName") or "").strip() or None,
+        has_header_row=header_flag,
+        import_mode=mode,
+        match_field=match,
+        mapping=mapping,
+        import_config_id=config_id,
+        created_by=principal.email,
+        updated_by=principal.email,
+        lease_expires=utcnow(),
+    )
+    return job, target
+
+
+def store_upload(job: ImportJob, upload: Upload) -> None:
+    assert upload.path is not None
+    get_storage().save_file(job.file_key, upload.path)
+
+
+def config_mapping(
+    session: Session, org: str, target: Target, config_id: str
+) -> list[dict[str, Any]]:
+    config = session.get(ImportConfig, config_id)
+    if config is None or config.organization_id != org:
+        raise NotFound("import-033", f"Import config {config_id} not found")
+    if config.reference_id != target.id:
+        raise BadRequest(
+            "import-003", f"Import config {config_id} is for another {config.reference_type}"
+        )
+    return list(config.fields)
+
+
+def get_job(session: Session, org: str, job_id: str) -> ImportJob:
+    job = session.get(ImportJob, job_id)
+    if job is None or job.organization_id != org:
+        raise NotFound("import-004", "Import record not found")
+    return job
+
+
+def target_names(session: Session, jobs: list[ImportJob]) -> dict[str, str]:
+    type_ids = {j.data_type_id for j in jobs if j.data_type_id}
+    flow_ids = {j.flow_id for j in jobs if j.flow_id}
+    names: dict[str, str] = {}
+    if type_ids:
+        names.update(
+            session.execute(
+                sa.select(DataType.id, DataType.name).where(DataType.id.in_(type_ids))
+            ).tuples()
+        )
+    if flow_ids:
+        names.update(
+            session.execute(sa.select(Flow.id, Flow.name).where(Flow.id.in_(flow_ids))).tuples()
+        )
+    return names

@@ -1,0 +1,134 @@
+"""Huey tasks of the import pipeline. They take ids, reload state, and are safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+from huey import crontab
+
+from loadbay.db import get_database, table_of
+from loadbay.ids import utcnow
+from loadbay.imports import finalize, pipeline
+from loadbay.imports.models import ImportChunk, ImportJob
+from loadbay.queue import huey
+from loadbay.settings import get_settings
+
+log = logging.getLogger("loadbay.imports")
+CHUNK_RETRIES = 3
+jobs = table_of(ImportJob)
+chunks = table_of(ImportChunk)
+
+
+@huey.task(retries=2, retry_delay=2)
+def plan_task(job_id: str) -> None:
+    try:
+        pipeline.plan_job(job_id)
+    except Exception as exc:
+        log.exception("plan failed", extra={"job": job_id})
+        # A broken file is not retried into success; an infrastructure error is, by the sweeper.
+        with get_database().read() as session:
+            attempts = (
+                session.scalar(sa.select(ImportJob.attempts).where(ImportJob.id == job_id)) or 0
+            )
+        if attempts >= 3:
+            pipeline._fail_job(job_id, f"Import could not be read: {exc}")
+            return
+        with get_database().write() as session:  # release the lease so the retry can claim it
+            session.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.phase == "planning")
+                .values(lease_expires=utcnow())
+            )
+        raise
+
+
+@huey.task(retries=CHUNK_RETRIES, retry_delay=1)
+def chunk_task(chunk_id: str) -> None:
+    try:
+        pipeline.run_chunk(chunk_id)
+    except Exception as exc:
+        with get_database().read() as session:
+            attempts = (
+                session.scalar(sa.select(ImportChunk.attempts).where(ImportChunk.id == chunk_id))
+                or 0
+            )
+        log.exception("chunk failed", extra={"chunk": chunk_id, "attempts": attempts})
+        if attempts > CHUNK_RETRIES:
+            pipeline.fail_chunk(chunk_id, type(exc).__name__)
+            return
+        raise
+
+
+@huey.task(retries=3, retry_delay=2)
+def finalize_task(job_id: str) -> None:
+    finalize.finalize_job(job_id)
+
+
+def _enqueue_chunk(chunk_id: str, seq: int) -> None:
+    # Early chunks of every job go first, so one big import cannot starve the others.
+    chunk_task(chunk_id, priority=-seq)
+
+
+def _enqueue_finalize(job_id: str) -> None:
+    finalize_task(job_id)
+
+
+pipeline.enqueue_chunk = _enqueue_chunk
+pipeline.enqueue_finalize = _enqueue_finalize
+
+
+def enqueue_plan(job_id: str) -> None:
+    plan_task(job_id)
+
+
+def sweep() -> dict[str, int]:
+    """Re-enqueue work whose worker died (lease expired) or whose queue message was lost."""
+    now = utcnow()
+    later = now + timedelta(seconds=get_settings().lease_seconds)
+    counts = {"plans": 0, "chunks": 0, "finalizes": 0}
+    db = get_database()
+    with db.write() as session:
+        plan_ids = session.scalars(
+            sa.update(ImportJob)
+            .where(
+                ImportJob.confirmed.is_(True),
+                ImportJob.phase.in_(("queued", "planning")),
+                sa.or_(ImportJob.lease_expires.is_(None), ImportJob.lease_expires < now),
+            )
+            .values(lease_expires=later)
+            .returning(ImportJob.id)
+        ).all()
+        chunk_rows = session.execute(
+            sa.update(ImportChunk)
+            .where(ImportChunk.state == "pending", ImportChunk.lease_expires < now)
+            .values(lease_expires=later)
+            .returning(ImportChunk.id, ImportChunk.seq)
+        ).all()
+        final_ids = session.scalars(
+            sa.select(ImportJob.id).where(
+                sa.or_(
+                    sa.and_(
+                        ImportJob.phase == "running",
+                        ImportJob.processed_chunks >= ImportJob.total_chunks,
+                    ),
+                    sa.and_(ImportJob.phase == "finalizing", ImportJob.lease_expires < now),
+                )
+            )
+        ).all()
+    for job_id in plan_ids:
+        enqueue_plan(job_id)
+    for chunk_id, seq in chunk_rows:
+        pipeline.enqueue_chunk(chunk_id, seq)
+    for job_id in final_ids:
+        pipeline.enqueue_finalize(job_id)
+    counts.update(plans=len(plan_ids), chunks=len(chunk_rows), finalizes=len(final_ids))
+    if any(counts.values()):
+        log.info("sweep re-enqueued", extra=counts)
+    return counts
+
+
+@huey.periodic_task(crontab(minute="*"))
+def sweep_task() -> None:
+    sweep()

@@ -1,0 +1,393 @@
+"""Writing one chunk's valid rows: upsert by the match field in the import mode.
+
+Runs inside the chunk's transaction. On SQLite that transaction holds the write
+lock (BEGIN IMMEDIATE), so what the prefetch saw is still true at insert time;
+on PostgreSQL a concurrent job may insert the same key in between, so inserts
+use ON CONFLICT DO NOTHING and a conflicted row is handled as a match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection
+
+from loadbay.catalog.models import Record, Task
+from loadbay.db import table_of
+from loadbay.ids import new_id
+from loadbay.imports.validate import Checked
+
+records = table_of(Record)
+tasks = table_of(Task)
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    org: str
+    kind: str  # datasource | task
+    target_id: str  # data type id or flow id
+    hub_id: str | None
+    scope: str  # hub id, or "" for commonData types
+    primary_key: str | None
+    match_field: str | None
+    mode: str  # CreateOnly | UpdateOnly | CreateAndUpdate
+    user: str
+    now: datetime
+
+
+Outcomes = dict[int, tuple[str, str]]  # row number → (created|updated|skipped|failed, reason)
+
+
+def write_rows(conn: Connection, ctx: WriteContext, rows: Sequence[Checked]) -> Outcomes:
+    if not rows:
+        return {}
+    if ctx.kind == "datasource":
+        return _write_records(conn, ctx, rows)
+    return _write_tasks(conn, ctx, rows)
+
+
+# ---- lookups -----------------------------------------------------------------------------
+
+
+def _batches(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _match_key(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _lookup(
+    conn: Connection,
+    table: sa.Table,
+    scope: list[Any],
+    column: Any,
+    keys: Sequence[str],
+    key_column: Any,
+) -> dict[str, list[str]]:
+    """match key → ids of the rows that carry it (more than one means ambiguous)."""
+    found: dict[str, list[str]] = {}
+    unique = list(dict.fromkeys(keys))
+    for batch in _batches(unique):
+        query = sa.select(key_column, table.c.id).where(*scope, column.in_(batch))
+        for key, rid in conn.execute(query):
+            found.setdefault(_match_key(key), []).append(rid)
+    return found
+
+
+def _json_text(table: sa.Table, field: str) -> Any:
+    return table.c.data[field].as_string()
+
+
+# ---- records -----------------------------------------------------------------------------
+
+
+def _write_records(conn: Connection, ctx: WriteContext, rows: Sequence[Checked]) -> Outcomes:
+    pk = ctx.primary_key or "dataId"
+    match = ctx.match_field or pk
+    scope = [
+        records.c.organization_id == ctx.org,
+        records.c.data_type_id == ctx.target_id,
+        records.c.scope == ctx.scope,
+    ]
+    if match == "_id":
+        column = key_col = records.c.id
+    elif match == pk:
+        column = key_col = records.c.data_id
+    else:
+        column = key_col = _json_text(records, match)
+    keys = [_match_key(r.values.get(match)) for r in rows]
+    found = _lookup(conn, records, scope, column, keys, key_col)
+
+    outcomes: Outcomes = {}
+    inserts: list[Checked] = []
+    updates: list[tuple[Checked, str]] = []
+    for row, key in zip(rows, keys, strict=True):
+        ids = found.get(key, [])
+        if len(ids) > 1:
+            outcomes[row.row_number] = (
+                "failed",
+                f"ambiguous match: {len(ids)} records have {match} '{key}'",
+            )
+        elif ids:
+            if ctx.mode == "CreateOnly":
+                outcomes[row.row_number] = (
+                    "skipped",
+                    f"a record with {match} '{key}' already exists",
+                )
+            else:
+                updates.append((row, ids[0]))
+        elif ctx.mode == "UpdateOnly":
+            outcomes[row.row_number] = ("skipped", f"no record with {match} '{key}' to update")
+        elif match == "_id":
+            outcomes[row.row_number] = ("skipped", f"no record with _id '{key}'")
+        else:
+            inserts.append(row)
+
+    if inserts and match != pk:  # a new row must not collide with an unmatched record's key
+        taken = _lookup(
+            conn,
+            records,
+            scope,
+            records.c.data_id,
+            [_match_key(r.values[pk]) for r in inserts],
+            records.c.data_id,
+        )
+        kept = []
+        for row in inserts:
+            key = _match_key(row.values[pk])
+            if key in taken:
+                outcomes[row.row_number] = (
+                    "failed",
+                    f"{pk} '{key}' already exists on another record",
+                )
+            else:
+                kept.append(row)
+        inserts = kept
+
+    conflicted = _insert_records(conn, ctx, inserts, pk)
+    for row in inserts:
+        if row.row_number not in conflicted:
+            outcomes[row.row_number] = ("created", "")
+    if conflicted:  # inserted meanwhile by a concurrent job (PostgreSQL only)
+        late = _lookup(
+            conn,
+            records,
+            scope,
+            records.c.data_id,
+            [_match_key(r.values[pk]) for r in conflicted.values()],
+            records.c.data_id,
+        )
+        for number, row in conflicted.items():
+            key = _match_key(row.values[pk])
+            if ctx.mode == "CreateOnly" or key not in late:
+                outcomes[number] = ("skipped", f"a record with {pk} '{key}' already exists")
+            else:
+                updates.append((row, late[key][0]))
+
+    _update_records(conn, ctx, updates, drop=pk if match != pk else None)
+    for row, _rid in updates:
+        outcomes[row.row_number] = ("updated", "")
+    return outcomes
+
+
+def _insert_records(
+    conn: Connection, ctx: WriteContext, rows: Sequence[Checked], pk: str
+) -> dict[int, Checked]:
+    """Insert; returns the rows that hit an existing key (only possible on PostgreSQL)."""
+    if not rows:
+        return {}
+    params = [
+        {
+            "id": new_id(),
+            "organization_id": ctx.org,
+            "data_type_id": ctx.target_id,
+            "hub_id": ctx.hub_id,
+            "scope": ctx.scope,
+            "data_id": _match_key(r.values[pk]),
+            "data": {k: v for k, v in r.values.items() if k != "_id"},
+            "created_by": ctx.user,
+            "updated_by": ctx.user,
+            "created_time": ctx.now,
+            "updated_time": ctx.now,
+        }
+        for r in rows
+    ]
+    if conn.dialect.name == "sqlite":
+        _sqlite_insert(conn, "records", params)
+        return {}
+    stmt = postgresql.insert(records).on_conflict_do_nothing().returning(records.c.data_id)
+    inserted: set[str] = set()
+    for batch in _batches(params, 1000):
+        inserted.update(k for (k,) in conn.execute(stmt, list(batch)))
+    return {
+        r.row_number: r for r, p in zip(rows, params, strict=True) if p["data_id"] not in inserted
+    }
+
+
+def _sqlite_insert(conn: Connection, table: str, params: Sequence[dict[str, Any]]) -> None:
+    """executemany straight on the driver: the SQLAlchemy layer costs more than SQLite here."""
+    cols = list(params[0])
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    dumps = orjson.dumps
+    conn.exec_driver_sql(
+        sql,
+        [
+            tuple(
+                dumps(v).decode() if isinstance(v, dict) else _sqlite_value(v) for v in p.values()
+            )
+            for p in params
+        ],
+    )
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def _update_records(
+    conn: Connection, ctx: WriteContext, updates: Sequence[tuple[Checked, str]], drop: str | None
+) -> None:
+    if not updates:
+        return
+    patches = [
+        (
+            orjson.dumps({k: v for k, v in row.values.items() if k not in ("_id", drop)}).decode(),
+            rid,
+        )
+        for row, rid in updates
+    ]
+    if conn.dialect.name == "sqlite":
+        stamp = ctx.now.strftime("%Y-%m-%d %H:%M:%S.%f")
+        conn.exec_driver_sql(
+            "UPDATE records SET data = json_patch(data, ?), updated_time = ?, updated_by = ? WHERE id = ?",
+            [(patch, stamp, ctx.user, rid) for patch, rid in patches],
+        )
+        return
+    stmt = (
+        sa.update(records)
+        .where(records.c.id == sa.bindparam("rid"))
+        .values(
+            data=records.c.data.op("||")(
+                sa.cast(sa.bindparam("patch", type_=sa.Text()), postgresql.JSONB)
+            ),
+            updated_time=ctx.now,
+            updated_by=ctx.user,
+        )
+    )
+    conn.execute(stmt, [{"patch": patch, "rid": rid} for patch, rid in patches])
+
+
+# ---- tasks -------------------------------------------------------------------------------
+
+_TASK_COLUMNS = {
+    "title": "title",
+    "status": "status",
+    "assignee": "assignee",
+    "hubId": "hub_id",
+    "startTime": "start_time",
+    "endTime": "end_time",
+    "doneBy": "done_by",
+    "doneTime": "done_time",
+}
+_TASK_TIMES = {"startTime", "endTime", "doneTime"}
+
+
+def _naive_utc(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _task_columns(
+    ctx: WriteContext, values: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    columns: dict[str, Any] = {}
+    data: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "_id":
+            continue
+        column = _TASK_COLUMNS.get(key)
+        if column is None:
+            data[key] = value
+        elif key in _TASK_TIMES and value is not None:
+            columns[column] = _naive_utc(value)
+        else:
+            columns[column] = value
+    if not columns.get("hub_id"):
+        columns["hub_id"] = ctx.hub_id
+    return columns, data
+
+
+def _write_tasks(conn: Connection, ctx: WriteContext, rows: Sequence[Checked]) -> Outcomes:
+    outcomes: Outcomes = {}
+    match = ctx.match_field
+    updates: list[tuple[Checked, str]] = []
+    inserts: list[Checked] = list(rows)
+    if match:
+        scope = [tasks.c.organization_id == ctx.org, tasks.c.flow_id == ctx.target_id]
+        if match == "_id":
+            column = tasks.c.id
+        elif match in _TASK_COLUMNS:
+            column = tasks.c[_TASK_COLUMNS[match]]
+        else:
+            column = _json_text(tasks, match)
+        keys = [_match_key(r.values.get(match)) for r in rows]
+        found = _lookup(conn, tasks, scope, column, keys, column)
+        inserts = []
+        for row, key in zip(rows, keys, strict=True):
+            ids = found.get(key, [])
+            if len(ids) > 1:
+                outcomes[row.row_number] = (
+                    "failed",
+                    f"ambiguous match: {len(ids)} tasks have {match} '{key}'",
+                )
+            elif ids:
+                if ctx.mode == "CreateOnly":
+                    outcomes[row.row_number] = (
+                        "skipped",
+                        f"a task with {match} '{key}' already exists",
+                    )
+                else:
+                    updates.append((row, ids[0]))
+            elif ctx.mode == "UpdateOnly" or match == "_id":
+                outcomes[row.row_number] = ("skipped", f"no task with {match} '{key}' to update")
+            else:
+                inserts.append(row)
+    if inserts:
+        params = []
+        for row in inserts:
+            columns, data = _task_columns(ctx, row.values)
+            params.append(
+                {
+                    "id": new_id(),
+                    "organization_id": ctx.org,
+                    "flow_id": ctx.target_id,
+                    "hub_id": columns.get("hub_id"),
+                    "title": columns.get("title"),
+                    "status": columns.get("status") or "UNASSIGNED",
+                    "assignee": columns.get("assignee"),
+                    "start_time": columns.get("start_time"),
+                    "end_time": columns.get("end_time"),
+                    "done_by": columns.get("done_by"),
+                    "done_time": columns.get("done_time"),
+                    "data": data,
+                    "created_by": ctx.user,
+                    "created_time": ctx.now,
+                    "updated_time": ctx.now,
+                }
+            )
+            outcomes[row.row_number] = ("created", "")
+        if conn.dialect.name == "sqlite":
+            _sqlite_insert(conn, "tasks", params)
+        else:
+            for batch in _batches(params, 1000):
+                conn.execute(sa.insert(tasks), list(batch))
+    for row, tid in updates:
+        columns, data = _task_columns(ctx, row.values)
+        patch = orjson.dumps(data).decode()
+        merged = (
+            sa.func.json_patch(tasks.c.data, patch)
+            if conn.dialect.name == "sqlite"
+            else tasks.c.data.op("||")(sa.cast(sa.literal(patch, sa.Text()), postgresql.JSONB))
+        )
+        conn.execute(
+            sa.update(tasks)
+            .where(tasks.c.id == tid)
+            .values(**columns, data=merged, updated_time=ctx.now)
+        )
+        outcomes[row.row_number] = ("updated", "")
+    return outcomes

@@ -1,0 +1,282 @@
+"""Importing data-source records end to end through the API, on every engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from loadbay.catalog.models import Record
+from loadbay.db import Database
+from tests.imports.conftest import csv_bytes
+
+HEADER = [
+    "Outlet Code",
+    "Name",
+    "Phone",
+    "Email",
+    "Category",
+    "Location",
+    "Open Since",
+    "Last Visit",
+    "Credit Limit",
+    "Visits",
+    "Active",
+]
+
+
+def records(db: Database) -> dict[str, dict[str, Any]]:
+    with db.read() as session:
+        return {r.data_id: r.data for r in session.scalars(sa.select(Record))}
+
+
+def test_valid_file_creates_every_record_keeping_values(upload, monitoring, db) -> None:
+    content = csv_bytes(
+        [
+            HEADER,
+            [
+                "007",
+                "Toko Satu",
+                "0812345",
+                "a@b.co",
+                "retail",
+                "-6.2,106.8",
+                "2024-01-31",
+                "2024-01-31 08:30",
+                "1500.50",
+                "3",
+                "yes",
+            ],
+            [
+                "198000000000000001",
+                "Toko Dua",
+                "+62 21 555",
+                "",
+                "Wholesale",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ],
+            ["", "", "", "", "", "", "", "", "", "", ""],
+        ]
+    )
+    response = upload(content)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] is True and body["message"] == "Success"
+    job = monitoring(body["data"]["_id"])
+    assert job["status"] == "success"
+    assert (job["totalRows"], job["totalValid"], job["totalInvalid"]) == (2, 2, 0)
+    assert job["type"] == "datasource" and job["dataTypeName"] == "Outlet"
+    assert job["totalChunks"] == job["processedChunks"] == 1
+    assert "processedAt" in job and "fileFailedImported" not in job
+    assert job["fileTemplate"].startswith("http")
+    saved = records(db)
+    assert saved["007"]["name"] == "Toko Satu"
+    assert saved["007"]["phone"] == "0812345"
+    assert saved["007"]["category"] == "Retail"
+    assert saved["007"]["openSince"] == "2024-01-31"
+    assert saved["007"]["lastVisit"] == "2024-01-31T08:30:00"
+    assert saved["007"]["creditLimit"] == 1500.5
+    assert saved["007"]["visits"] == 3
+    assert saved["007"]["active"] is True
+    assert saved["198000000000000001"]["phone"] == "+62 21 555"
+    assert saved["198000000000000001"]["email"] is None
+
+
+def test_every_failed_row_lists_each_reason_and_the_file_says_why(
+    upload, monitoring, app_client, db
+) -> None:
+    content = csv_bytes(
+        [
+            HEADER,
+            ["A1", "Good", "", "", "", "", "", "", "", "", ""],
+            [
+                "A2",
+                "",
+                "abc",
+                "not-an-email",
+                "Other",
+                "91,10",
+                "31/02/2024",
+                "",
+                "1,5",
+                "2.5",
+                "maybe",
+            ],
+            ["A1", "Again", "", "", "", "", "", "", "", "", ""],
+            ["A3", '=HYPERLINK("x")', "", "", "", "", "", "", "", "", ""],
+        ]
+    )
+    job = monitoring(upload(content).json()["data"]["_id"])
+    assert job["status"] == "partially"
+    assert (job["totalRows"], job["totalValid"], job["totalInvalid"]) == (4, 2, 2)
+    link = job["fileFailedImported"]
+    response = app_client.get(link.split("127.0.0.1:8000", 1)[1])
+    assert response.status_code == 200
+    text = response.content.decode("utf-8-sig")
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("Row,Outlet Code,Name")
+    assert lines[0].endswith(",Error")
+    row3 = next(line for line in lines if line.startswith("3,"))
+    for reason in (
+        "Name is required",
+        "Phone: 'abc' is not a phone number",
+        "Email: 'not-an-email' is not an e-mail address",
+        "Category: 'Other' is not one of",
+        "latitude 91 is out of range",
+        "Open Since: '31/02/2024'",
+        "Credit Limit: '1,5' is not a number",
+        "Visits: '2.5' is not a whole number",
+        "Active: 'maybe' is not a boolean",
+    ):
+        assert reason in row3, reason
+    row4 = next(line for line in lines if line.startswith("4,"))
+    assert "duplicate of row 2" in row4
+    assert set(records(db)) == {"A1", "A3"}
+    assert records(db)["A3"]["name"] == '=HYPERLINK("x")'
+
+
+def test_import_modes(upload, monitoring, db) -> None:
+    base = csv_bytes([["Outlet Code", "Name"], ["K1", "one"], ["K2", "two"]])
+    assert monitoring(upload(base).json()["data"]["_id"])["status"] == "success"
+
+    again = csv_bytes([["Outlet Code", "Name"], ["K1", "uno"], ["K3", "tres"]])
+    job = monitoring(upload(again, importMode="CreateOnly").json()["data"]["_id"])
+    assert (job["totalValid"], job["totalInvalid"], job["status"]) == (1, 1, "success")
+    assert records(db)["K1"]["name"] == "one"
+
+    job = monitoring(
+        upload(
+            csv_bytes([["Outlet Code", "Name"], ["K2", "dos"], ["K9", "nine"]]),
+            importMode="UpdateOnly",
+        ).json()["data"]["_id"]
+    )
+    assert (job["totalValid"], job["totalInvalid"]) == (1, 1)
+    assert records(db)["K2"]["name"] == "dos" and "K9" not in records(db)
+
+    job = monitoring(
+        upload(csv_bytes([["Outlet Code", "Name"], ["K1", "uno"], ["K4", "four"]])).json()["data"][
+            "_id"
+        ]
+    )
+    assert (job["totalValid"], job["totalInvalid"]) == (2, 0)
+    assert records(db)["K1"]["name"] == "uno" and records(db)["K4"]["name"] == "four"
+    assert len(records(db)) == 5
+
+
+def test_missing_required_column_fails_the_job_with_a_clear_message(upload, monitoring) -> None:
+    job = monitoring(
+        upload(csv_bytes([["Outlet Code", "Phone"], ["X", "0812"]])).json()["data"]["_id"]
+    )
+    assert job["status"] == "failed"
+    assert "Required column(s) not found in the file: Name (name)" in job["errorMessage"]
+
+
+def test_upload_errors_use_the_spec_codes(app_client, auth, catalog, upload) -> None:
+    no_file = app_client.post(
+        "/api/v3/data/import", headers=auth, data={"dataTypeId": catalog["outlet"]}
+    )
+    assert no_file.status_code == 400 and no_file.json()["failedCode"] == "import-001"
+    bad_type = upload(b"\x00\x01binary", filename="photo.png")
+    assert bad_type.status_code == 422 and bad_type.json()["failedCode"] == "import-002"
+    no_hub = upload(csv_bytes([["Outlet Code", "Name"], ["1", "a"]]), hubId="")
+    assert no_hub.status_code == 400 and no_hub.json() == {
+        "status": False,
+        "message": "The hubId field is required for this data type",
+        "failedCode": "import-001",
+    }
+    bad_mode = upload(csv_bytes([["Outlet Code", "Name"]]), importMode="Sometimes")
+    assert bad_mode.status_code == 400 and bad_mode.json()["failedCode"] == "import-003"
+    unknown = upload(csv_bytes([["a"]]), dataTypeId="0" * 24)
+    assert unknown.status_code == 404 and unknown.json()["failedCode"] == "import-033"
+    empty = upload(b"")
+    assert empty.status_code == 400
+
+
+def test_upload_over_the_size_limit_is_refused_while_streaming(upload, monkeypatch) -> None:
+    from loadbay.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "max_upload_bytes", 1000)
+    response = upload(b"Outlet Code,Name\r\n" + b"x,y\r\n" * 1000)
+    assert response.status_code == 413
+    assert response.json()["failedCode"] == "import-040"
+
+
+def test_common_data_types_need_no_hub_and_are_unique_per_organisation(
+    upload, monitoring, catalog, db
+) -> None:
+    content = csv_bytes([["dataId", "Name"], ["B1", "Brand one"]])
+    job = monitoring(upload(content, dataTypeId=catalog["brand"], hubId="").json()["data"]["_id"])
+    assert job["status"] == "success"
+    job = monitoring(upload(content, dataTypeId=catalog["brand"], hubId="").json()["data"]["_id"])
+    assert (job["totalValid"], job["status"]) == (1, "success")
+    with db.read() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == 1
+
+
+def test_monitoring_lists_filters_and_rejects_bad_values(
+    upload, app_client, auth, token_for
+) -> None:
+    upload(csv_bytes([["Outlet Code", "Name"], ["1", "a"]]))
+    upload(csv_bytes([["Outlet Code"], ["1"]]))
+    listing = app_client.get("/api/v3/import-monitoring?limit=1", headers=auth).json()["data"]
+    assert listing["total"] == 2 and listing["per_page"] == 1 and listing["last_page"] == 2
+    assert len(listing["data"]) == 1 and listing["next_page_url"].endswith("page=2")
+    failed = app_client.get("/api/v3/import-monitoring?status=failed", headers=auth).json()["data"]
+    assert [r["status"] for r in failed["data"]] == ["failed"]
+    bad = app_client.get("/api/v3/import-monitoring?status=done", headers=auth)
+    assert bad.status_code == 400
+    assert bad.json() == {
+        "status": False,
+        "message": "Invalid status value: done",
+        "failedCode": "import-003",
+    }
+    other = {"Authorization": f"Bearer {token_for('other-org', 'x@other.test')}"}
+    assert app_client.get("/api/v3/import-monitoring", headers=other).json()["data"]["total"] == 0
+    job_id = listing["data"][0]["_id"]
+    hidden = app_client.get(f"/api/v3/import-monitoring/{job_id}", headers=other)
+    assert hidden.status_code == 404 and hidden.json()["failedCode"] == "import-004"
+
+
+def test_tasks_import_creates_tasks_of_the_flow(upload, monitoring, db, catalog) -> None:
+    from loadbay.catalog.models import Task
+
+    content = csv_bytes(
+        [
+            ["Title", "Order Number", "Weight", "Status", "Start Time"],
+            ["Drop 1", "SO-001", "12.5", "ongoing", "2024-05-01 09:00"],
+            ["Drop 2", "", "x", "LOST", ""],
+        ]
+    )
+    job = monitoring(
+        upload(
+            content, filename="tasks.csv", path="/api/v3/tasks/import", hubId=catalog["hub"]
+        ).json()["data"]["_id"]
+    )
+    assert job["type"] == "task" and job["flowName"] == "Delivery"
+    assert (job["totalValid"], job["totalInvalid"], job["status"]) == (1, 1, "partially")
+    with db.read() as session:
+        task = session.scalars(sa.select(Task)).one()
+    assert (
+        task.title == "Drop 1"
+        and task.status == "ONGOING"
+        and task.data == {"orderNumber": "SO-001", "weight": 12.5}
+    )
+    assert (
+        task.start_time is not None and task.start_time.hour == 9 and task.hub_id == catalog["hub"]
+    )
+
+
+def test_no_permission_is_403(app_client, token_for, catalog) -> None:
+    headers = {"Authorization": f"Bearer {token_for(perms='export')}"}
+    response = app_client.post(
+        "/api/v3/data/import",
+        headers=headers,
+        data={"dataTypeId": catalog["outlet"]},
+        files={"file": ("a.csv", b"a\n1\n")},
+    )
+    assert response.status_code == 403 and response.json()["failedCode"] == "auth-003"
