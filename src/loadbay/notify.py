@@ -22,7 +22,8 @@ def send_mail(to: str, subject: str, body: str, settings: Settings | None = None
     It never raises for a delivery problem: the work it reports on is already done,
     and a mail server being down must not turn that work into a failure.
     """
-    settings = settings or get_settings()
+    if settings is None:
+        settings = get_settings()
     if not settings.smtp_host:
         # The embedded default: the operator finds the link in the log.
         detail = " ".join(_LINK.findall(body)) or " ".join(body.split())[:500]

@@ -210,6 +210,7 @@ class LocalStorage:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
+            _fsync(path)
             os.replace(path, target)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
@@ -227,6 +228,7 @@ class LocalStorage:
 
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
+        # The stored file itself: readers must treat it as read-only.
         path = self.path(key)
         if not path.is_file():
             raise FileNotFoundError(key)
@@ -540,7 +542,8 @@ def storage_from_settings(settings: Settings) -> Storage:
 def get_storage(settings: Settings | None = None) -> Storage:
     """One adapter per distinct configuration and process (boto3 clients do not survive fork)."""
     global _cache_pid
-    settings = settings or get_settings()
+    if settings is None:
+        settings = get_settings()
     ident = (
         settings.effective_storage_url,
         settings.s3_endpoint_url,

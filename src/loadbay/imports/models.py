@@ -88,6 +88,8 @@ class ImportChunk(Base):
     skipped_count: Mapped[int] = mapped_column(default=0)
     failed_count: Mapped[int] = mapped_column(default=0)
     done_time: Mapped[datetime | None] = mapped_column()
+    duration_ms: Mapped[int | None] = mapped_column()
+    requeued: Mapped[int] = mapped_column(default=0)  # times the sweeper re-enqueued it
 
 
 class ImportRowIssue(Base):

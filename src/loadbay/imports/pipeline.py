@@ -307,6 +307,7 @@ def run_chunk(chunk_id: str) -> None:
 
 def _process(job: ImportJob, chunk: ImportChunk, target: Target) -> None:
     settings = get_settings()
+    started = time.perf_counter()
     with get_storage().open(chunk.key) as f:
         batch = orjson.loads(f.read())
     cancelled = _cancel_requested(job.id)
@@ -385,6 +386,7 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target) -> None:
                     chunks.c.lease_owner == WORKER,
                 )
                 .values(
+                    duration_ms=int((time.perf_counter() - started) * 1000),
                     state="cancelled" if cancelled else "done",
                     lease_owner=None,
                     done_time=now,

@@ -103,7 +103,7 @@ def sweep() -> dict[str, int]:
         chunk_rows = session.execute(
             sa.update(ImportChunk)
             .where(ImportChunk.state == "pending", ImportChunk.lease_expires < now)
-            .values(lease_expires=later)
+            .values(lease_expires=later, requeued=ImportChunk.requeued + 1)
             .returning(ImportChunk.id, ImportChunk.seq)
         ).all()
         final_ids = session.scalars(
@@ -132,3 +132,12 @@ def sweep() -> dict[str, int]:
 @huey.periodic_task(crontab(minute="*"))
 def sweep_task() -> None:
     sweep()
+
+
+@huey.on_startup()
+def sweep_on_start() -> None:
+    """A worker that starts (say, to replace a dead one) picks up what has gone stale at once."""
+    try:
+        sweep()
+    except Exception:  # the database may still be coming up; the periodic sweep retries
+        log.exception("startup sweep failed")

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from loadbay.catalog.models import Record, Task
 from loadbay.db import table_of
 from loadbay.ids import new_id
+from loadbay.imports import pg_bulk
 from loadbay.imports.validate import Checked
 
 records = table_of(Record)
@@ -206,10 +207,7 @@ def _insert_records(
     if conn.dialect.name == "sqlite":
         _sqlite_insert(conn, "records", params)
         return {}
-    stmt = postgresql.insert(records).on_conflict_do_nothing().returning(records.c.data_id)
-    inserted: set[str] = set()
-    for batch in _batches(params, 1000):
-        inserted.update(k for (k,) in conn.execute(stmt, list(batch)))
+    inserted = pg_bulk.insert_records(conn, params)
     return {
         r.row_number: r for r, p in zip(rows, params, strict=True) if p["data_id"] not in inserted
     }
@@ -256,18 +254,7 @@ def _update_records(
             [(patch, stamp, ctx.user, rid) for patch, rid in patches],
         )
         return
-    stmt = (
-        sa.update(records)
-        .where(records.c.id == sa.bindparam("rid"))
-        .values(
-            data=records.c.data.op("||")(
-                sa.cast(sa.bindparam("patch", type_=sa.Text()), postgresql.JSONB)
-            ),
-            updated_time=ctx.now,
-            updated_by=ctx.user,
-        )
-    )
-    conn.execute(stmt, [{"patch": patch, "rid": rid} for patch, rid in patches])
+    pg_bulk.update_records(conn, patches, ctx.user, ctx.now)
 
 
 # ---- tasks -------------------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""Shared bench helpers: a loadbay server in subprocesses, data generation, peak memory."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+FIELDS = [
+    {"id": "dataId", "title": "Outlet Code", "type": "string", "primaryKey": True},
+    {"id": "name", "title": "Name", "type": "string", "required": True},
+    {"id": "owner", "title": "Owner", "type": "string"},
+    {"id": "phone", "title": "Phone", "type": "phone"},
+    {"id": "email", "title": "Email", "type": "email"},
+    {"id": "category", "title": "Category", "type": "option", "optionData": ["Retail", "Wholesale", "Horeca"]},
+    {"id": "location", "title": "Location", "type": "coordinate"},
+    {"id": "openSince", "title": "Open Since", "type": "date"},
+    {"id": "creditLimit", "title": "Credit Limit", "type": "number"},
+    {"id": "visits", "title": "Visits", "type": "integer"},
+    {"id": "active", "title": "Active", "type": "boolean"},
+    {"id": "notes", "title": "Notes", "type": "string"},
+]
+HEADERS = [f["title"] for f in FIELDS]
+
+
+def rows(n: int, seed: int = 7) -> Iterator[list[Any]]:
+    rnd = random.Random(seed)
+    cats = ["Retail", "Wholesale", "Horeca"]
+    start = date(2015, 1, 1)
+    for i in range(n):
+        yield [
+            f"{i:012d}", f"Toko {i}", f"Owner {rnd.randrange(100000)}", f"0812{rnd.randrange(10**7):07d}",
+            f"user{i}@example.com", cats[i % 3], f"{rnd.uniform(-8, -6):.6f},{rnd.uniform(106, 108):.6f}",
+            (start + timedelta(days=i % 3000)).isoformat(), f"{rnd.randrange(10**6) / 100:.2f}",
+            str(rnd.randrange(500)), "true" if i % 2 else "false", f"note {rnd.randrange(10**9)}",
+        ]  # fmt: skip
+
+
+def write_csv(path: Path, n: int) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(HEADERS)
+        w.writerows(rows(n))
+
+
+def write_xlsx(path: Path, n: int) -> None:
+    from loadbay.tabular.xlsx_writer import XlsxWriter
+
+    def typed() -> Iterator[list[Any]]:
+        for r in rows(n):
+            yield [r[0], r[1], r[2], r[3], r[4], r[5], r[6], date.fromisoformat(r[7]), float(r[8]),
+                   int(r[9]), r[10] == "true", r[11]]  # fmt: skip
+
+    with XlsxWriter(path) as book:
+        book.add_sheet("Outlets", HEADERS)
+        book.write_rows(typed())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def peak_rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+    return found
+
+
+class Server:
+    """`loadbay serve` with its workers, on a fresh data folder, on loopback."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str], workers: int = 2) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "LOADBAY_DATA_DIR": str(data_dir), "LOADBAY_LOG_LEVEL": "WARNING",
+                    "LOADBAY_PUBLIC_URL": self.base, **env}  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "loadbay", "serve", "--port", str(self.port), "--workers", str(workers)],
+            env=self.env,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("server did not start")
+            time.sleep(0.2)
+
+    def token(self, org: str = "bench") -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "loadbay", "token", "--org", org, "--email", "bench@loadbay.test",
+             "--perms", "import,export,admin"], env=self.env, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        return out.stdout.strip().splitlines()[-1]
+
+    def peak_memory(self) -> dict[str, float]:
+        procs = {"api": self.proc.pid} | {f"worker{i}": p for i, p in enumerate(children(self.proc.pid))}
+        return {name: round(peak_rss_mb(pid), 1) for name, pid in procs.items()}
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()

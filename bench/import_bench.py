@@ -1,0 +1,94 @@
+"""End-to-end import benchmark: upload a generated file, wait for the final status.
+
+    .venv/bin/python bench/import_bench.py --rows 1000000 --format csv
+    .venv/bin/python bench/import_bench.py --rows 1000000 --format xlsx --database-url postgresql://postgres@127.0.0.1:5432/test
+
+Prints wall time (upload start → final status), rows/s, and the peak RSS of
+the API process and of every worker process (VmHWM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import FIELDS, Server, write_csv, write_xlsx  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    ap.add_argument("--database-url", default="")
+    ap.add_argument("--queue-url", default="")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="loadbay-bench-") as tmp:
+        data = Path(tmp) / f"outlets.{args.format}"
+        t0 = time.perf_counter()
+        (write_csv if args.format == "csv" else write_xlsx)(data, args.rows)
+        print(f"generated {data.name}: {data.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f}s")
+        env = {}
+        if args.database_url:
+            env["LOADBAY_DATABASE_URL"] = _fresh_schema(args.database_url)
+        if args.queue_url:
+            env["LOADBAY_QUEUE_URL"] = args.queue_url
+        server = Server(Path(tmp) / "data", env, workers=args.workers)
+        try:
+            auth = {"Authorization": f"Bearer {server.token()}"}
+            api = f"{server.base}/api/v3"
+            dt = httpx.post(f"{api}/data-type", headers=auth, timeout=30,
+                            json={"name": "Outlet", "commonData": True, "fields": FIELDS}).json()  # fmt: skip
+            type_id = (dt.get("data_type") or dt.get("data"))["_id"]
+            started = time.perf_counter()
+            with data.open("rb") as f:
+                response = httpx.post(f"{api}/data/import", headers=auth, timeout=600,
+                                      data={"dataTypeId": type_id}, files={"file": (data.name, f)})  # fmt: skip
+            response.raise_for_status()
+            uploaded = time.perf_counter() - started
+            job_id = response.json()["data"]["_id"]
+            while True:
+                job = httpx.get(f"{api}/import-monitoring/{job_id}", headers=auth, timeout=30).json()["data"]
+                if job["status"] != "onprocess":
+                    break
+                time.sleep(0.25)
+            wall = time.perf_counter() - started
+            memory = server.peak_memory()
+        finally:
+            server.stop()
+    engine = "postgresql" if args.database_url else "sqlite"
+    print(f"machine: {platform.machine()} {platform.processor() or ''} cpus={_cpus()} python={platform.python_version()}")
+    print(f"{args.format} on {engine}, {args.workers} workers: status={job['status']} rows={job['totalRows']} "
+          f"valid={job['totalValid']} invalid={job['totalInvalid']}")  # fmt: skip
+    print(f"upload {uploaded:.1f}s, end to end {wall:.1f}s, {args.rows / wall:,.0f} rows/s")
+    print(f"peak RSS MB: {memory}")
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def _fresh_schema(url: str) -> str:
+    """A throwaway schema, so runs never see each other's data."""
+    import secrets
+
+    import psycopg
+
+    schema = f"bench_{secrets.token_hex(4)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Downloads through signed links to the local storage folder."""

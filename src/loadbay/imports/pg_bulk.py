@@ -1,0 +1,62 @@
+"""PostgreSQL bulk path: COPY into a temporary table, then one set-based statement.
+
+psycopg's COPY runs on the same connection, inside the chunk's transaction, so
+it commits or rolls back together with the chunk's done mark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Connection
+
+RECORD_COLUMNS = (
+    "id", "organization_id", "data_type_id", "hub_id", "scope", "data_id", "data",
+    "created_by", "updated_by", "created_time", "updated_time",
+)  # fmt: skip
+
+
+def _driver(conn: Connection) -> Any:
+    return conn.connection.driver_connection
+
+
+def insert_records(conn: Connection, params: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert the rows whose key is free; returns the data ids that were inserted."""
+    cols = ", ".join(RECORD_COLUMNS)
+    dumps = orjson.dumps
+    with _driver(conn).cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE stage_records (LIKE records INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        with cur.copy(f"COPY stage_records ({cols}) FROM STDIN") as copy:
+            for p in params:
+                copy.write_row(
+                    tuple(dumps(p[c]).decode() if c == "data" else p[c] for c in RECORD_COLUMNS)
+                )
+        cur.execute(
+            f"INSERT INTO records ({cols}) SELECT {cols} FROM stage_records "
+            "ON CONFLICT (organization_id, data_type_id, scope, data_id) DO NOTHING RETURNING data_id"
+        )
+        inserted = {row[0] for row in cur.fetchall()}
+        cur.execute("DROP TABLE stage_records")
+    return inserted
+
+
+def update_records(
+    conn: Connection, patches: Sequence[tuple[str, str]], user: str, now: datetime
+) -> None:
+    """Merge each JSON patch into its record's data: (patch, record id) pairs."""
+    with _driver(conn).cursor() as cur:
+        cur.execute("CREATE TEMP TABLE stage_patches (id varchar(24), patch jsonb) ON COMMIT DROP")
+        with cur.copy("COPY stage_patches (id, patch) FROM STDIN") as copy:
+            for patch, rid in patches:
+                copy.write_row((rid, patch))
+        cur.execute(
+            "UPDATE records r SET data = r.data || s.patch, updated_time = %s, updated_by = %s "
+            "FROM stage_patches s WHERE r.id = s.id",
+            (now, user),
+        )
+        cur.execute("DROP TABLE stage_patches")

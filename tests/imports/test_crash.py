@@ -1,0 +1,99 @@
+"""A worker killed with SIGKILL in the middle of a job: a new worker finishes it exactly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from huey.storage import SqliteStorage
+
+from loadbay.catalog.models import Record
+from loadbay.db import Database
+from loadbay.imports.models import ImportChunk, ImportJob
+from loadbay.queue import huey
+from tests.imports.conftest import csv_bytes
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def real_queue(tmp_path: Path, db: Database) -> Iterator[dict[str, str]]:
+    """Point this process's queue at a SQLite file that real worker processes consume."""
+    queue = tmp_path / "queue.db"
+    saved = huey.storage, huey.immediate
+    huey.immediate = False
+    huey.storage = SqliteStorage(name="loadbay", filename=str(queue))
+    env = {
+        **os.environ,
+        "LOADBAY_QUEUE_URL": f"sqlite:///{queue}",
+        "LOADBAY_DATABASE_URL": db.url,
+        "LOADBAY_LEASE_SECONDS": "2",
+        "LOADBAY_CHUNK_SIZE": "200",
+        "LOADBAY_LOG_LEVEL": "WARNING",
+    }
+    yield env
+    huey.storage, huey.immediate = saved[0], saved[1]
+
+
+def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "loadbay", "worker", "--concurrency", "1", "--no-periodic"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _job(db: Database, job_id: str) -> ImportJob:
+    with db.read() as session:
+        job = session.get(ImportJob, job_id)
+        assert job is not None
+        return job
+
+
+def test_sigkill_mid_job_then_new_worker_gives_exact_counts(real_queue, upload, db) -> None:
+    rows = 20_000
+    content = csv_bytes([["Outlet Code", "Name"], *[[f"C{i:06d}", f"Outlet {i}"] for i in range(rows)]])
+    response = upload(content)
+    assert response.status_code == 200, response.text
+    job_id = response.json()["data"]["_id"]
+    assert _job(db, job_id).phase == "queued"  # nothing runs until a worker does
+
+    first = _worker(real_queue)
+    deadline = time.monotonic() + 60
+    while _job(db, job_id).processed_chunks < 15:
+        assert time.monotonic() < deadline, first.stderr.read() if first.poll() is not None else "slow"
+        time.sleep(0.02)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    killed_at = _job(db, job_id)
+    assert killed_at.phase != "done"
+
+    time.sleep(2.5)  # let the dead worker's leases expire
+    second = _worker(real_queue)
+    try:
+        deadline = time.monotonic() + 120
+        while _job(db, job_id).phase != "done":
+            assert second.poll() is None, second.stderr.read() if second.stderr else ""
+            assert time.monotonic() < deadline, "job did not finish"
+            time.sleep(0.1)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    job = _job(db, job_id)
+    assert job.status == "success"
+    assert (job.total_rows, job.created_count, job.updated_count, job.failed_count) == (rows, rows, 0, 0)
+    assert job.total_chunks == job.processed_chunks == rows // 200
+    with db.read() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == rows
+        assert session.scalar(sa.select(sa.func.count(sa.distinct(Record.data_id)))) == rows
+        states = session.execute(
+            sa.select(ImportChunk.state, sa.func.count()).where(ImportChunk.job_id == job_id)
+            .group_by(ImportChunk.state)
+        ).all()  # fmt: skip
+    assert states == [("done", rows // 200)]
