@@ -42,11 +42,12 @@ def real_queue(tmp_path: Path, db: Database) -> Iterator[dict[str, str]]:
     huey.storage, huey.immediate = saved[0], saved[1]
 
 
-def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "loadbay", "worker", "--concurrency", "1", "--no-periodic"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "loadbay", "worker", "--concurrency", "1", "--no-periodic"],
+            env=env, stdout=subprocess.DEVNULL, stderr=sink,
+        )  # fmt: skip
 
 
 def _job(db: Database, job_id: str) -> ImportJob:
@@ -56,18 +57,34 @@ def _job(db: Database, job_id: str) -> ImportJob:
         return job
 
 
-def test_sigkill_mid_job_then_new_worker_gives_exact_counts(real_queue, upload, db) -> None:
+def _state(db: Database, job_id: str) -> str:
+    job = _job(db, job_id)
+    with db.read() as session:
+        chunks = session.execute(
+            sa.select(ImportChunk.seq, ImportChunk.state, ImportChunk.lease_owner, ImportChunk.lease_expires)
+            .where(ImportChunk.job_id == job_id, ImportChunk.state != "done")
+        ).all()  # fmt: skip
+    return f"job {job.phase} {job.processed_chunks}/{job.total_chunks} lease={job.lease_expires}; open chunks {chunks}"
+
+
+def test_sigkill_mid_job_then_new_worker_gives_exact_counts(
+    real_queue, upload, db, tmp_path
+) -> None:
     rows = 20_000
-    content = csv_bytes([["Outlet Code", "Name"], *[[f"C{i:06d}", f"Outlet {i}"] for i in range(rows)]])
+    content = csv_bytes(
+        [["Outlet Code", "Name"], *[[f"C{i:06d}", f"Outlet {i}"] for i in range(rows)]]
+    )
     response = upload(content)
     assert response.status_code == 200, response.text
     job_id = response.json()["data"]["_id"]
     assert _job(db, job_id).phase == "queued"  # nothing runs until a worker does
 
-    first = _worker(real_queue)
+    first = _worker(real_queue, tmp_path / "first.log")
     deadline = time.monotonic() + 60
     while _job(db, job_id).processed_chunks < 15:
-        assert time.monotonic() < deadline, first.stderr.read() if first.poll() is not None else "slow"
+        assert time.monotonic() < deadline, (
+            first.stderr.read() if first.poll() is not None else "slow"
+        )
         time.sleep(0.02)
     first.send_signal(signal.SIGKILL)
     first.wait()
@@ -75,19 +92,26 @@ def test_sigkill_mid_job_then_new_worker_gives_exact_counts(real_queue, upload, 
     assert killed_at.phase != "done"
 
     time.sleep(2.5)  # let the dead worker's leases expire
-    second = _worker(real_queue)
+    second = _worker(real_queue, tmp_path / "second.log")
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 40
         while _job(db, job_id).phase != "done":
-            assert second.poll() is None, second.stderr.read() if second.stderr else ""
-            assert time.monotonic() < deadline, "job did not finish"
+            assert second.poll() is None, (tmp_path / "second.log").read_text()
+            assert time.monotonic() < deadline, (
+                _state(db, job_id) + (tmp_path / "second.log").read_text()[-3000:]
+            )
             time.sleep(0.1)
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
     job = _job(db, job_id)
     assert job.status == "success"
-    assert (job.total_rows, job.created_count, job.updated_count, job.failed_count) == (rows, rows, 0, 0)
+    assert (job.total_rows, job.created_count, job.updated_count, job.failed_count) == (
+        rows,
+        rows,
+        0,
+        0,
+    )
     assert job.total_chunks == job.processed_chunks == rows // 200
     with db.read() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Record)) == rows

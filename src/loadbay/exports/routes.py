@@ -1,7 +1,195 @@
-"""HTTP routes of this feature."""
+"""HTTP routes: the two exports, the export log, and (from `configs`) export configs."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from loadbay.auth import CurrentPrincipal, Principal
+from loadbay.deps import ReadSession
+from loadbay.errors import BadRequest, Forbidden, Unprocessable, envelope
+from loadbay.exports import configs, service
+from loadbay.exports.models import ExportLog
+from loadbay.exports.schemas import LOG_DATA_TYPES, LOG_STATUSES, SORT_ORDERS, parse_request
+from loadbay.ids import fmt_iso, utcnow
+from loadbay.responses import JsonResponse
 from loadbay.routing import Router
+from loadbay.settings import get_settings
 
 router = Router()
+router.include_router(configs.router)
+
+LOG_SORTS: dict[str, Any] = {
+    "requestAt": ExportLog.request_at,
+    "completedAt": ExportLog.completed_at,
+    "status": ExportLog.status,
+    "dataType": ExportLog.report_type,
+    "dataName": ExportLog.data_name,
+    "email": ExportLog.email,
+    "fileType": ExportLog.file_type,
+    "totalRecords": ExportLog.total,
+}
+
+
+def _require_export(principal: Principal, what: str) -> None:
+    if not principal.can("export"):
+        raise Forbidden(f"You do not have permission to {what}")
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise Unprocessable("export-003", "Malformed body: not JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("export-003", "The body must be a JSON object")
+    return body
+
+
+@router.post("/tasks/export")
+async def export_tasks(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    _require_export(principal, "export tasks")
+    req = parse_request("task", await _json_object(request))
+    # Counting and writing block: the thread pool, never the event loop.
+    return await run_in_threadpool(service.start_export, principal, req)
+
+
+@router.post("/data/export")
+async def export_data(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    _require_export(principal, "export data")
+    req = parse_request("data", request.query_params)
+    return await run_in_threadpool(service.start_export, principal, req)
+
+
+# ---- export log ------------------------------------------------------------------------------
+
+
+def _log_error(exc: BadRequest) -> JsonResponse:
+    # The vendor's 400 for this endpoint carries an empty `data` list.
+    return JsonResponse({**envelope(exc.message, exc.failed_code), "data": []}, status_code=400)
+
+
+def _positive(raw: str | None, default: int, name: str, most: int | None = None) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError:
+        value = 0
+    if value < 1 or (most is not None and value > most):
+        bounds = f"between 1 and {most}" if most else "at least 1"
+        raise BadRequest("export-003", f"Invalid {name} parameter. Must be {bounds}.")
+    return value
+
+
+def _enum(raw: str | None, allowed: tuple[str, ...], name: str) -> str | None:
+    if raw in (None, ""):
+        return None
+    if raw not in allowed:
+        raise BadRequest(
+            "export-017", f"Invalid {name} parameter: {raw} (use {', '.join(allowed)})."
+        )
+    return raw
+
+
+def log_entry(entry: ExportLog) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "organizationId": entry.organization_id,
+        "dataType": entry.report_type,
+        "dataName": entry.data_name,
+        "status": entry.status,
+        "requestAt": fmt_iso(entry.request_at),
+        "completedAt": fmt_iso(entry.completed_at) if entry.status != "Processing" else None,
+        "email": entry.email,
+        "fileUrl": service.file_link(entry),
+        "fileType": entry.file_type,
+        "totalRecords": entry.total,
+        "errorMessage": entry.error if entry.status == "Failed" else None,
+    }
+    return {
+        "_index": "export",
+        "_type": "_doc",
+        "_id": entry.id,
+        "_score": 1,
+        "_source": {k: v for k, v in source.items() if v is not None},
+    }
+
+
+@router.get("/tasks/export-log", response_model=None)
+def export_log(
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    page: str | None = None,
+    limit: str | None = None,
+    sortBy: str | None = None,
+    sortOrder: str | None = None,
+    dataName: str | None = None,
+    dataType: str | None = None,
+    status: str | None = None,
+    email: str | None = None,
+) -> dict[str, Any] | JsonResponse:
+    _require_export(principal, "view export logs")
+    try:
+        size = _positive(limit, 10, "limit", 100)
+        number = _positive(page, 1, "page")
+        sort_by = sortBy or "requestAt"
+        if sort_by not in LOG_SORTS:
+            raise BadRequest("export-003", f"Invalid sortBy parameter: {sort_by}.")
+        order = _enum((sortOrder or "desc").lower(), SORT_ORDERS, "sortOrder") or "desc"
+        kind = _enum(dataType, LOG_DATA_TYPES, "dataType")
+        state = _enum(status, LOG_STATUSES, "status")
+    except BadRequest as exc:
+        return _log_error(exc)
+    who = (email or "").strip() or principal.email
+    now = utcnow()
+    since = now - timedelta(days=get_settings().retention_days)
+    where = [
+        ExportLog.organization_id == principal.org,
+        sa.func.lower(ExportLog.email) == who.lower(),
+        ExportLog.request_at >= since,
+        ExportLog.request_at <= now,
+    ]
+    must: list[dict[str, Any]] = [
+        {"term": {"organizationId.keyword": principal.org}},
+        {"term": {"email.keyword": who}},
+    ]
+    if state:
+        where.append(ExportLog.status == state)
+        must.append({"term": {"status.keyword": state}})
+    if kind:
+        where.append(ExportLog.report_type == kind)
+        must.append({"term": {"dataType.keyword": kind}})
+    if dataName:
+        where.append(sa.func.lower(ExportLog.data_name).contains(dataName.lower(), autoescape=True))
+        must.append({"match": {"dataName": dataName}})
+    must.append({"range": {"requestAt": {"lte": fmt_iso(now), "gte": fmt_iso(since)}}})
+    column = LOG_SORTS[sort_by]
+    ordering = [column.desc(), ExportLog.id.desc()] if order == "desc" else [column, ExportLog.id]
+    total = session.scalar(sa.select(sa.func.count()).select_from(ExportLog).where(*where)) or 0
+    entries = session.scalars(
+        sa.select(ExportLog)
+        .where(*where)
+        .order_by(*ordering)
+        .offset((number - 1) * size)
+        .limit(size)
+    ).all()
+    return {
+        "status": True,
+        "message": "Success",
+        "total": int(total),
+        "data": [log_entry(e) for e in entries],
+        "params": {
+            "from": (number - 1) * size,
+            "size": size,
+            "query": {"bool": {"must": must}},
+            "sort": [{sort_by: {"order": order}}],
+        },
+    }

@@ -105,7 +105,10 @@ def plan_job(job_id: str) -> None:
                     jobs.c.confirmed.is_(True),
                     sa.or_(
                         jobs.c.phase == "queued",
-                        sa.and_(jobs.c.phase == "planning", jobs.c.lease_expires < now),
+                        sa.and_(
+                            jobs.c.phase == "planning",
+                            sa.or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires < now),
+                        ),
                     ),
                 )
                 .values(

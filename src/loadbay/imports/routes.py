@@ -159,3 +159,10 @@ def get_monitoring(
     if not job.confirmed:
         raise NotFound("import-004", "Import record not found")
     return ok(records_for(session, [job])[0])
+
+
+from loadbay.imports.configs_routes import router as configs_router  # noqa: E402
+from loadbay.imports.jobs_routes import router as jobs_router  # noqa: E402
+
+router.include_router(jobs_router)
+router.include_router(configs_router)

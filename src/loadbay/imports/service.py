@@ -111,13 +111,9 @@ def target_names(session: Session, jobs: list[ImportJob]) -> dict[str, str]:
     flow_ids = {j.flow_id for j in jobs if j.flow_id}
     names: dict[str, str] = {}
     if type_ids:
-        names.update(
-            session.execute(
-                sa.select(DataType.id, DataType.name).where(DataType.id.in_(type_ids))
-            ).tuples()
-        )
+        query = sa.select(DataType.id, DataType.name).where(DataType.id.in_(type_ids))
+        names.update((row[0], row[1]) for row in session.execute(query))
     if flow_ids:
-        names.update(
-            session.execute(sa.select(Flow.id, Flow.name).where(Flow.id.in_(flow_ids))).tuples()
-        )
+        query = sa.select(Flow.id, Flow.name).where(Flow.id.in_(flow_ids))
+        names.update((row[0], row[1]) for row in session.execute(query))
     return names

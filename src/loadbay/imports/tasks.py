@@ -97,13 +97,13 @@ def sweep() -> dict[str, int]:
                 ImportJob.phase.in_(("queued", "planning")),
                 sa.or_(ImportJob.lease_expires.is_(None), ImportJob.lease_expires < now),
             )
-            .values(lease_expires=later)
+            .values(lease_owner=None, lease_expires=later)
             .returning(ImportJob.id)
         ).all()
         chunk_rows = session.execute(
             sa.update(ImportChunk)
             .where(ImportChunk.state == "pending", ImportChunk.lease_expires < now)
-            .values(lease_expires=later, requeued=ImportChunk.requeued + 1)
+            .values(lease_owner=None, lease_expires=later, requeued=ImportChunk.requeued + 1)
             .returning(ImportChunk.id, ImportChunk.seq)
         ).all()
         final_ids = session.scalars(

@@ -276,6 +276,8 @@ def upgrade() -> None:
         sa.Column("skipped_count", sa.Integer(), nullable=False),
         sa.Column("failed_count", sa.Integer(), nullable=False),
         sa.Column("done_time", sa.DateTime(), nullable=True),
+        sa.Column("duration_ms", sa.Integer(), nullable=True),
+        sa.Column("requeued", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["job_id"], ["import_jobs.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("job_id", "seq", name="uq_import_chunks_job_seq"),

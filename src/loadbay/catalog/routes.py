@@ -1,0 +1,267 @@
+"""Catalog endpoints under /api/v3: hubs, flows, data types, data-source records, tasks.
+
+Reading needs a valid token; changing the catalog needs `import` (or `admin`).
+An id of another organisation answers 404 exactly like an unknown one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Body, Request
+from sqlalchemy.orm import Session
+
+from loadbay.auth import CurrentPrincipal, Principal
+from loadbay.catalog import queries, service, writes
+from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
+from loadbay.catalog.schemas import (
+    DataTypeChange,
+    DataTypeIn,
+    FlowIn,
+    HubIn,
+    data_type_out,
+    flow_out,
+    hub_out,
+    parse_body,
+    record_out,
+    task_out,
+)
+from loadbay.deps import ReadSession, WriteSession
+from loadbay.errors import BadRequest, Forbidden, NotFound
+from loadbay.pagination import ok, page_params, paginate
+from loadbay.routing import Router
+from loadbay.settings import get_settings
+
+router = Router()
+
+JsonBody = Annotated[Any, Body()]
+Answer = dict[str, Any]
+
+
+def _writer(principal: Principal) -> None:
+    if not principal.can("import"):
+        raise Forbidden()
+
+
+# ---- hubs --------------------------------------------------------------------------------
+
+
+@router.post("/hub", status_code=201, response_model=None, tags=["catalog"])
+def create_hub(principal: CurrentPrincipal, session: WriteSession, payload: JsonBody) -> Answer:
+    _writer(principal)
+    body = parse_body(HubIn, payload, "hub")
+    return ok(hub_out(service.create_hub(session, principal.org, body)))
+
+
+@router.get("/hubs", response_model=None, tags=["catalog"])
+def list_hubs(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    page: str | None = None,
+    limit: str | None = None,
+    search: str | None = None,
+) -> Answer:
+    number, size = page_params(page, limit, "hub")
+    query = queries.hubs(principal.org, search)
+    rows, total = queries.page(session, query, [Hub.name, Hub.id], number, size)
+    return ok(paginate(request, [hub_out(h) for h in rows], total, number, size))
+
+
+@router.get("/hub/{hub_id}", response_model=None, tags=["catalog"])
+def get_hub(hub_id: str, principal: CurrentPrincipal, session: ReadSession) -> Answer:
+    hub = queries.get_owned(session, Hub, principal.org, hub_id)
+    if hub is None:
+        raise NotFound("hub-033", "Hub not found")
+    return ok(hub_out(hub))
+
+
+# ---- flows -------------------------------------------------------------------------------
+
+
+@router.post("/flow", status_code=201, response_model=None, tags=["catalog"])
+def create_flow(principal: CurrentPrincipal, session: WriteSession, payload: JsonBody) -> Answer:
+    _writer(principal)
+    body = parse_body(FlowIn, payload, "flow")
+    return ok(flow_out(service.create_flow(session, principal.org, body)))
+
+
+@router.get("/flows", response_model=None, tags=["catalog"])
+def list_flows(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    page: str | None = None,
+    limit: str | None = None,
+) -> Answer:
+    number, size = page_params(page, limit, "flow")
+    query = queries.flows(principal.org)
+    rows, total = queries.page(session, query, queries.newest_first(Flow), number, size)
+    return ok(paginate(request, [flow_out(f) for f in rows], total, number, size))
+
+
+@router.get("/flow/{flow_id}", response_model=None, tags=["catalog"])
+def get_flow(flow_id: str, principal: CurrentPrincipal, session: ReadSession) -> Answer:
+    flow = queries.get_owned(session, Flow, principal.org, flow_id)
+    if flow is None:
+        raise NotFound("flow-033", "Flow not found")
+    return ok(flow_out(flow))
+
+
+# ---- data types (the vendor answers in `data_types` / `data_type`) ------------------------
+
+
+@router.post("/data-type", status_code=201, response_model=None, tags=["catalog"])
+def create_data_type(
+    principal: CurrentPrincipal, session: WriteSession, payload: JsonBody
+) -> Answer:
+    _writer(principal)
+    body = parse_body(DataTypeIn, payload, "datatype")
+    return ok(data_type=data_type_out(service.create_data_type(session, principal, body)))
+
+
+@router.get("/data-types", response_model=None, tags=["catalog"])
+def list_data_types(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    page: str | None = None,
+    limit: str | None = None,
+) -> Answer:
+    number, size = page_params(page, limit, "datatype")
+    query = queries.data_types(principal.org)
+    rows, total = queries.page(session, query, queries.newest_first(DataType), number, size)
+    return ok(data_types=paginate(request, [data_type_out(d) for d in rows], total, number, size))
+
+
+@router.get("/data-type/{data_type_id}", response_model=None, tags=["catalog"])
+def get_data_type(data_type_id: str, principal: CurrentPrincipal, session: ReadSession) -> Answer:
+    return ok(data_type=data_type_out(service.get_data_type(session, principal.org, data_type_id)))
+
+
+@router.put("/data-type/{data_type_id}", response_model=None, tags=["catalog"])
+def replace_data_type(
+    data_type_id: str, principal: CurrentPrincipal, session: WriteSession, payload: JsonBody
+) -> Answer:
+    return _change_data_type(data_type_id, principal, session, payload, replace=True)
+
+
+@router.patch("/data-type/{data_type_id}", response_model=None, tags=["catalog"])
+def patch_data_type(
+    data_type_id: str, principal: CurrentPrincipal, session: WriteSession, payload: JsonBody
+) -> Answer:
+    return _change_data_type(data_type_id, principal, session, payload, replace=False)
+
+
+def _change_data_type(
+    data_type_id: str, principal: Principal, session: Session, payload: Any, *, replace: bool
+) -> Answer:
+    _writer(principal)
+    change = parse_body(DataTypeChange, payload, "datatype")
+    changed = service.update_data_type(
+        session, principal.org, data_type_id, change, replace=replace
+    )
+    return ok(data_type=data_type_out(changed))
+
+
+@router.delete("/data-type/{data_type_id}", response_model=None, tags=["catalog"])
+def delete_data_type(
+    data_type_id: str, principal: CurrentPrincipal, session: WriteSession
+) -> Answer:
+    _writer(principal)
+    deleted = service.delete_data_type(session, principal.org, data_type_id)
+    return {
+        "status": True,
+        "data_type": data_type_out(deleted),
+    }  # the vendor's delete has no message
+
+
+# ---- data-source records -----------------------------------------------------------------
+
+
+@router.post("/data", status_code=201, response_model=None, tags=["catalog"])
+def create_record(principal: CurrentPrincipal, session: WriteSession, payload: JsonBody) -> Answer:
+    _writer(principal)
+    record, type_name = writes.create_record(
+        session, principal, payload, get_settings().date_formats
+    )
+    return ok(record_out(record, type_name))
+
+
+@router.post("/data/bulk/upsert", response_model=None, tags=["catalog"])
+def bulk_upsert(principal: CurrentPrincipal, session: WriteSession, payload: JsonBody) -> Answer:
+    _writer(principal)
+    results = writes.upsert_records(session, principal, payload, get_settings().date_formats)
+    success = sum(1 for r in results if r["status"])
+    return {"success": success, "failed": len(results) - success, "data": results}
+
+
+@router.get("/data", response_model=None, tags=["catalog"])
+def list_records(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    page: str | None = None,
+    limit: str | None = None,
+    dataTypeId: str | None = None,
+    hubId: str | None = None,
+    dataId: str | None = None,
+) -> Answer:
+    number, size = page_params(page, limit, "data")
+    keys = [k.strip() for k in (dataId or "").split(",") if k.strip()]
+    query = queries.records(principal.org, dataTypeId, hubId, keys)
+    rows, total = queries.page(session, query, queries.newest_first(Record), number, size)
+    names = queries.names(session, DataType, principal.org, (r.data_type_id for r in rows))
+    items = [record_out(r, names.get(r.data_type_id, "")) for r in rows]
+    return ok(paginate(request, items, total, number, size))
+
+
+@router.get("/data/{record_id}", response_model=None, tags=["catalog"])
+def get_record(record_id: str, principal: CurrentPrincipal, session: ReadSession) -> Answer:
+    record = queries.get_owned(session, Record, principal.org, record_id)
+    if record is None:
+        raise NotFound("data-033", "Data not found")
+    names = queries.names(session, DataType, principal.org, [record.data_type_id])
+    return ok(record_out(record, names.get(record.data_type_id, "")))
+
+
+# ---- tasks -------------------------------------------------------------------------------
+
+
+@router.post("/task", status_code=201, response_model=None, tags=["catalog"])
+def create_task(principal: CurrentPrincipal, session: WriteSession, payload: JsonBody) -> Answer:
+    _writer(principal)
+    task, flow_name = writes.create_task(session, principal, payload, get_settings().date_formats)
+    return ok(task_out(task, flow_name))
+
+
+@router.get("/tasks", response_model=None, tags=["catalog"])
+def list_tasks(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    page: str | None = None,
+    limit: str | None = None,
+    flowId: str | None = None,
+    hubId: str | None = None,
+    status: str | None = None,
+    assignee: str | None = None,
+) -> Answer:
+    number, size = page_params(page, limit, "task")
+    if status and status.strip().upper() not in writes.TASK_STATUSES:
+        raise BadRequest("task-017", f"status must be one of {', '.join(writes.TASK_STATUSES)}")
+    wanted = status.strip().upper() if status else None
+    query = queries.tasks(principal.org, flowId, hubId, wanted, assignee)
+    rows, total = queries.page(session, query, queries.newest_first(Task), number, size)
+    names = queries.names(session, Flow, principal.org, (t.flow_id for t in rows))
+    items = [task_out(t, names.get(t.flow_id, "")) for t in rows]
+    return ok(paginate(request, items, total, number, size))
+
+
+@router.get("/task/{task_id}", response_model=None, tags=["catalog"])
+def get_task(task_id: str, principal: CurrentPrincipal, session: ReadSession) -> Answer:
+    task = queries.get_owned(session, Task, principal.org, task_id)
+    if task is None:
+        raise NotFound("task-033", "Task not found")
+    names = queries.names(session, Flow, principal.org, [task.flow_id])
+    return ok(task_out(task, names.get(task.flow_id, "")))

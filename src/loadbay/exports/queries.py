@@ -1,0 +1,207 @@
+"""The exports' SQL: the filtered, ordered row stream and the export-log queries.
+
+Rows are read by keyset pagination, one short read transaction per batch: the
+sort key and `_id` of the last row written are the cursor of the next batch.
+SQLite then never holds a read snapshot for the length of an export (which
+would stop the WAL from being checkpointed), and no batch pays for an OFFSET.
+Nullable sort keys are ordered as (is-null flag, coalesced value), so every key
+compared is non-null and NULLs come last in either direction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+from loadbay.catalog.models import Flow, Hub, Record, Task
+from loadbay.db import Database, table_of
+from loadbay.exports.plan import NOT_NULL, Column, ExportPlan
+
+BATCH_ROWS = 5_000
+
+tasks = table_of(Task)
+records = table_of(Record)
+hubs = table_of(Hub)
+flows = table_of(Flow)
+
+_NUMERIC = ("number", "integer")
+
+
+@dataclass(frozen=True)
+class SortKey:
+    expr: sa.ColumnElement[Any]
+    descending: bool
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The statement a plan streams, and where each source sits in its rows."""
+
+    statement: sa.Select[Any]
+    index: dict[str, int]  # source ("id", "data", "flow_id", …) → position in a row
+    keys: tuple[SortKey, ...]
+
+
+def table_for(plan: ExportPlan) -> sa.Table:
+    return tasks if plan.kind == "task" else records
+
+
+def filters(plan: ExportPlan) -> list[sa.ColumnElement[bool]]:
+    table = table_for(plan)
+    where: list[sa.ColumnElement[bool]] = [table.c.organization_id == plan.org]
+    if plan.hub_id is not None:
+        where.append(table.c.hub_id == plan.hub_id)
+    if plan.kind == "data":
+        if plan.data_type_id is not None:
+            where.append(table.c.data_type_id == plan.data_type_id)
+        return where
+    if plan.flow_ids is not None:
+        where.append(table.c.flow_id.in_(plan.flow_ids) if plan.flow_ids else sa.false())
+    if plan.statuses:
+        where.append(table.c.status.in_(plan.statuses))
+    if plan.done_by is not None:
+        where.append(sa.func.lower(table.c.done_by) == plan.done_by.lower())
+    if plan.assignee is not None:
+        where.append(sa.func.lower(table.c.assignee) == plan.assignee.lower())
+    return where
+
+
+def count(db: Database, plan: ExportPlan) -> int:
+    """How many rows match the filters (before the window)."""
+    query = sa.select(sa.func.count()).select_from(table_for(plan)).where(*filters(plan))
+    with db.read() as session:
+        return int(session.scalar(query) or 0)
+
+
+def _json_value(table: sa.Table, column: Column, dialect: str) -> sa.ColumnElement[Any]:
+    if dialect != "postgresql":
+        # JSON_EXTRACT gives each value its own type back: numbers compare as numbers, and
+        # the value read back binds as the same type for the next batch's keyset.
+        path = '$."' + column.id.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return sa.func.json_extract(table.c.data, path, type_=sa.types.NullType())
+    element: Any = table.c.data[column.id]
+    if column.kind in _NUMERIC:
+        # A value that is not a number (an old row of another type) sorts with the NULLs
+        # instead of failing the cast.
+        return sa.case(
+            (sa.func.jsonb_typeof(element) == "number", element.as_float()),
+            else_=sa.null(),
+        )
+    as_text: sa.ColumnElement[Any] = element.as_string()
+    return as_text
+
+
+def _sort_keys(plan: ExportPlan, dialect: str) -> tuple[tuple[SortKey, ...], sa.FromClause]:
+    table = table_for(plan)
+    source: sa.FromClause = table
+    column = plan.sort
+    desc = plan.descending
+    nullable = True
+    expr: sa.ColumnElement[Any]
+    if column.source == "hub":
+        source = table.outerjoin(hubs, hubs.c.id == table.c.hub_id)
+        expr = hubs.c.name
+    elif column.source == "flow":
+        source = table.outerjoin(flows, flows.c.id == table.c.flow_id)
+        expr = flows.c.name
+    elif column.source == "data":
+        expr = _json_value(table, column, dialect)
+    else:
+        expr = table.c[column.source]
+        nullable = column.source not in NOT_NULL
+    id_key = SortKey(table.c.id, desc)
+    if column.source == "id":
+        return (id_key,), source
+    if not nullable:
+        return (SortKey(expr, desc), id_key), source
+    empty: Any = 0 if column.kind in _NUMERIC and column.source == "data" else ""
+    if column.kind == "timestamp":
+        empty = sa.literal(datetime(1970, 1, 1), sa.DateTime())
+    flag = sa.case((expr.is_(None), 1), else_=0)
+    value = sa.func.coalesce(expr, empty)
+    return (SortKey(flag, False), SortKey(value, desc), id_key), source
+
+
+def selection(plan: ExportPlan, dialect: str) -> Selection:
+    table = table_for(plan)
+    wanted = ["id"]
+    for column in plan.columns:
+        source = column.source
+        if source == "hub":
+            source = "hub_id"
+        elif source == "flow":
+            source = "flow_id"
+        if source not in wanted:
+            wanted.append(source)
+    keys, from_ = _sort_keys(plan, dialect)
+    selected: list[sa.ColumnElement[Any]] = [table.c[name] for name in wanted]
+    selected += [key.expr.label(f"k{i}") for i, key in enumerate(keys)]
+    order = [key.expr.desc() if key.descending else key.expr.asc() for key in keys]
+    statement = sa.select(*selected).select_from(from_).where(*filters(plan)).order_by(*order)
+    return Selection(statement, {name: i for i, name in enumerate(wanted)}, keys)
+
+
+def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """Rows strictly after `values` in the order of `keys`."""
+    branches = []
+    for i, key in enumerate(keys):
+        step = key.expr < values[i] if key.descending else key.expr > values[i]
+        branches.append(sa.and_(*[keys[j].expr == values[j] for j in range(i)], step))
+    first = keys[0]
+    # Redundant with the OR, but a plain range on the first key is what the planner can
+    # turn into an index range scan.
+    bound = first.expr <= values[0] if first.descending else first.expr >= values[0]
+    return sa.and_(bound, sa.or_(*branches))
+
+
+def stream(
+    db: Database, plan: ExportPlan, chosen: Selection, batch_rows: int | None = None
+) -> Iterator[Sequence[Row[Any]]]:
+    """The plan's rows in order, a batch at a time, each batch read in its own transaction."""
+    batch_rows = batch_rows or BATCH_ROWS
+    n_keys = len(chosen.keys)
+    cursor: Sequence[Any] | None = None
+    remaining = plan.limit
+    if plan.offset:
+        # The window's start is found once by OFFSET; from there on the keyset goes on.
+        start = chosen.statement.offset(plan.offset - 1).limit(1)
+        with db.read() as session:
+            before = session.execute(start).first()
+        if before is None:
+            return
+        cursor = tuple(before)[-n_keys:]
+    while remaining is None or remaining > 0:
+        size = batch_rows if remaining is None else min(batch_rows, remaining)
+        query = chosen.statement
+        if cursor is not None:
+            query = query.where(_after(chosen.keys, cursor))
+        with db.read() as session:
+            rows = session.execute(query.limit(size)).all()
+        if not rows:
+            return
+        yield rows
+        if remaining is not None:
+            remaining -= len(rows)
+        if len(rows) < size:
+            return
+        cursor = tuple(rows[-1])[-n_keys:]
+
+
+def names(db: Database, plan: ExportPlan) -> tuple[dict[str, str], dict[str, str]]:
+    """hub id → name and flow id → name of the organisation, when the columns need them."""
+    sources = {c.source for c in plan.columns}
+    hub_names: dict[str, str] = {}
+    flow_names: dict[str, str] = {}
+    with db.read() as session:
+        if "hub" in sources:
+            query = sa.select(hubs.c.id, hubs.c.name).where(hubs.c.organization_id == plan.org)
+            hub_names = {row.id: row.name for row in session.execute(query)}
+        if "flow" in sources:
+            query = sa.select(flows.c.id, flows.c.name).where(flows.c.organization_id == plan.org)
+            flow_names = {row.id: row.name for row in session.execute(query)}
+    return hub_names, flow_names

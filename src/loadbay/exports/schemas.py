@@ -1,0 +1,183 @@
+"""Export requests as the vendor takes them, and the vendor's answer shapes.
+
+`POST /tasks/export` takes a JSON body, `POST /data/export` query parameters;
+both become one `ExportRequest`. Parsing is done here rather than by FastAPI so
+that every bad value answers 400 with the spec's code and names the parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from loadbay.errors import BadRequest
+
+FORMATS = ("xlsx", "json", "csv")
+FILE_TYPES = {"xlsx": "xlsx", "csv": "csv", "json": "zip"}
+TASK_STATUSES = ("UNASSIGNED", "ONGOING", "DONE")
+SORT_ORDERS = ("asc", "desc")
+LOG_STATUSES = ("Processing", "Done", "Failed")
+LOG_DATA_TYPES = ("task", "data", "vehicle", "driver", "route")
+BACKGROUND_MESSAGE = (
+    "Export queued for background processing. Check status at GET /tasks/export-log"
+)
+
+_TRUE = ("true", "1")
+_FALSE = ("false", "0")
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    kind: str  # task | data
+    download: str
+    fields: tuple[str, ...] | None = None
+    done_by: str | None = None
+    assignee: str | None = None
+    statuses: tuple[str, ...] = ()
+    flow_ids: tuple[str, ...] | None = None
+    hub_id: str | None = None
+    data_type_id: str | None = None
+    page: int = 1
+    limit: int | None = None
+    sort_by: str = "createdTime"
+    sort_order: str = "desc"
+    background: bool = False
+    export_config_id: str | None = None
+
+
+def _text(raw: Any, name: str, word: str) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, (bool, dict, list)):
+        raise BadRequest("export-003", f"The {name} {word} must be a string.")
+    text = str(raw).strip()
+    if "\x00" in text:
+        raise BadRequest("export-003", f"The {name} {word} must not contain NUL characters.")
+    return text or None
+
+
+def _integer(raw: Any, name: str, word: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        raise BadRequest("export-003", f"The {name} {word} must be an integer.")
+    try:
+        value = int(raw.strip()) if isinstance(raw, str) else int(raw)
+    except (TypeError, ValueError):
+        raise BadRequest("export-003", f"The {name} {word} must be an integer.") from None
+    if value < 1:
+        raise BadRequest("export-003", f"The {name} {word} must be at least 1.")
+    return value
+
+
+def _boolean(raw: Any, name: str, word: str) -> bool:
+    if raw is None or raw == "":
+        return False
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise BadRequest("export-003", f"The {name} {word} must be true or false.")
+
+
+def _list(raw: str | None) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    items = tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+    return items or None
+
+
+def _enum(value: str | None, allowed: tuple[str, ...], name: str, word: str) -> None:
+    if value is not None and value not in allowed:
+        raise BadRequest(
+            "export-017", f"The selected {name} is invalid: {value} (use {', '.join(allowed)})."
+        )
+
+
+def parse_request(kind: str, raw: Mapping[str, Any]) -> ExportRequest:
+    """One export request; `kind` is `task` (JSON body) or `data` (query parameters)."""
+    word = "field" if kind == "task" else "parameter"
+    download = _text(raw.get("download"), "download", word)
+    if download is None:
+        raise BadRequest("export-001", f"The download {word} is required.")
+    download = download.lower()
+    _enum(download, FORMATS, "download", word)
+    sort_by = _text(raw.get("sortBy"), "sortBy", word) or "createdTime"
+    sort_order = (_text(raw.get("sortOrder"), "sortOrder", word) or "desc").lower()
+    _enum(sort_order, SORT_ORDERS, "sortOrder", word)
+    statuses: tuple[str, ...] = ()
+    if kind == "task":
+        statuses = _list(_text(raw.get("status"), "status", word)) or ()
+        for status in statuses:
+            _enum(status, TASK_STATUSES, "status", word)
+    return ExportRequest(
+        kind=kind,
+        download=download,
+        fields=_list(_text(raw.get("fields"), "fields", word)),
+        done_by=_text(raw.get("doneBy"), "doneBy", word) if kind == "task" else None,
+        assignee=_text(raw.get("assignee"), "assignee", word) if kind == "task" else None,
+        statuses=statuses,
+        flow_ids=_list(_text(raw.get("flowId"), "flowId", word)) if kind == "task" else None,
+        hub_id=_text(raw.get("hubId"), "hubId", word),
+        data_type_id=_text(raw.get("dataTypeId"), "dataTypeId", word) if kind == "data" else None,
+        page=_integer(raw.get("page"), "page", word) or 1,
+        limit=_integer(raw.get("limit"), "limit", word),
+        sort_by=sort_by,
+        sort_order=sort_order,
+        background=_boolean(raw.get("background"), "background", word),
+        export_config_id=_text(raw.get("exportConfigId"), "exportConfigId", word),
+    )
+
+
+# ---- answers -------------------------------------------------------------------------------
+
+
+def export_answer(
+    *,
+    report_type: str,
+    org: str,
+    requested: datetime,
+    status: str,
+    total: int = 0,
+    last_id: str | None = None,
+    last_field: str | None = None,
+    link: str | None = None,
+    log_id: str | None = None,
+) -> dict[str, Any]:
+    """The vendor's answer; a value this state does not have is left out, never null."""
+    data: dict[str, Any] = {
+        "time": unix(requested),
+        "organizationId": org,
+        "reportType": report_type,
+    }
+    if link is not None:
+        data["link"] = link
+    data["status"] = status
+    body: dict[str, Any] = {"status": True}
+    if status == "Processing":
+        body["message"] = BACKGROUND_MESSAGE
+        body["total_data_be"] = 0
+        data["_id"] = log_id
+    else:
+        body["message"] = "Success"
+        body["total_data_be"] = total
+        if last_id is not None:
+            body["last_id"] = last_id
+        if last_field is not None:
+            body["last_field"] = last_field
+    body["data"] = data
+    return body
+
+
+def unix(naive_utc: datetime) -> int:
+    return int(naive_utc.replace(tzinfo=UTC).timestamp())
+
+
+def iso_z(value: datetime) -> str:
+    """`2024-11-26T09:59:39.860000Z`, as the vendor writes config times."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,213 @@
+"""Export orchestration: check, count, log, write — directly or in the background.
+
+Every export is an export-log entry, direct ones too. The entry holds the
+accepted plan, so the background task runs exactly what was checked, and it
+holds the storage key of the file, never a link: links are signed when read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import asdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from loadbay.auth import Principal
+from loadbay.db import Database, get_database
+from loadbay.errors import ApiError, BadRequest
+from loadbay.exports import queries, writing
+from loadbay.exports.models import ExportLog
+from loadbay.exports.plan import ExportPlan, build_plan
+from loadbay.exports.schemas import FILE_TYPES, ExportRequest, export_answer
+from loadbay.ids import utcnow
+from loadbay.settings import get_settings
+from loadbay.storage import get_storage
+
+log = logging.getLogger("loadbay.exports")
+
+_slots_lock = threading.Lock()
+_slots: tuple[int, threading.BoundedSemaphore] | None = None
+
+
+def direct_slots() -> threading.BoundedSemaphore:
+    """The semaphore capping concurrent direct exports (sized by the current settings)."""
+    global _slots
+    size = get_settings().direct_export_concurrency
+    with _slots_lock:
+        if _slots is None or _slots[0] != size:
+            _slots = (size, threading.BoundedSemaphore(size))
+        return _slots[1]
+
+
+def window_rows(matches: int, plan: ExportPlan) -> int:
+    """How many rows the export writes: every match, or the page's window of them."""
+    if plan.limit is None:
+        return matches
+    return max(0, min(plan.limit, matches - plan.offset))
+
+
+def prepare(db: Database, org: str, req: ExportRequest) -> tuple[ExportPlan, int]:
+    """The checked plan and the number of rows it will write (400 over the export limit)."""
+    with db.read() as session:
+        plan = build_plan(session, org, req)
+    rows = window_rows(queries.count(db, plan), plan)
+    most = get_settings().max_export_rows
+    if rows > most:
+        raise BadRequest(
+            "export-040",
+            f"The export matches {rows:,} records; at most {most:,} can be exported at once. "
+            "Narrow the filters or export page by page with limit.",
+        )
+    return plan, rows
+
+
+def start_export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
+    """Run (direct) or queue (background) one export; the vendor's answer."""
+    db = get_database()
+    plan, rows = prepare(db, principal.org, req)
+    if req.background:
+        entry = create_log(db, principal, plan, req)
+        from loadbay.exports.tasks import enqueue_export
+
+        enqueue_export(entry.id)  # after the commit: a worker never sees an unknown entry
+        return export_answer(
+            report_type=plan.kind,
+            org=plan.org,
+            requested=entry.request_at,
+            status="Processing",
+            log_id=entry.id,
+        )
+    most = get_settings().direct_export_max_rows
+    if rows > most:
+        raise BadRequest(
+            "export-040",
+            f"The export matches {rows:,} records; a direct export writes at most {most:,}. "
+            "Use background=true: the file then appears in GET /tasks/export-log.",
+        )
+    slots = direct_slots()
+    if not slots.acquire(blocking=False):
+        raise ApiError(
+            "export-036",
+            "Too many direct exports are running; try again shortly or use background=true.",
+            429,
+        )
+    try:
+        entry = create_log(db, principal, plan, req)
+        done = run_export(entry.id)
+    finally:
+        slots.release()
+    if done is None or done.status != "Done":
+        reason = done.error if done is not None else "the export did not run"
+        raise ApiError("export-045", f"Export failed: {reason}", 500)
+    return export_answer(
+        report_type=plan.kind,
+        org=plan.org,
+        requested=done.request_at,
+        status="Done",
+        total=done.total,
+        last_id=done.last_id,
+        last_field=done.last_field,
+        link=file_link(done),
+    )
+
+
+def create_log(
+    db: Database, principal: Principal, plan: ExportPlan, req: ExportRequest
+) -> ExportLog:
+    flows = plan.flow_ids or ()
+    entry = ExportLog(
+        organization_id=plan.org,
+        report_type=plan.kind,
+        data_type=plan.data_type_id
+        if plan.kind == "data"
+        else (flows[0] if len(flows) == 1 else None),
+        data_name=plan.name,
+        file_type=FILE_TYPES[plan.download],
+        status="Processing",
+        params={"plan": plan.to_json(), "request": asdict(req)},
+        email=principal.email,
+        background=req.background,
+        request_at=utcnow(),
+    )
+    with db.write() as session:
+        session.add(entry)
+    return entry
+
+
+def file_key(entry: ExportLog, plan: ExportPlan) -> tuple[str, str]:
+    stem = writing.file_stem(plan, entry.request_at)
+    return f"{entry.organization_id}/exports/{entry.id}/{stem}.{entry.file_type}", stem
+
+
+def file_link(entry: ExportLog) -> str | None:
+    if entry.status != "Done" or not entry.file_key:
+        return None
+    filename = entry.file_key.rsplit("/", 1)[-1]
+    return get_storage().link(entry.organization_id, entry.file_key, filename)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure worth another attempt: the database or the store was unreachable."""
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(exc, sa.exc.OperationalError)
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    return type(exc).__module__.startswith(("botocore", "urllib3"))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What the user is told: a writer's own message (it names the row and column), else
+    the kind of failure — never a path, a line number or a trace."""
+    if isinstance(exc, (ValueError, TypeError)) and str(exc):
+        return str(exc)[:500]
+    if is_transient(exc):
+        return "The database or the file store could not be reached"
+    return f"Internal error while writing the export ({type(exc).__name__})"
+
+
+def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | None:
+    """Write the entry's file and record the outcome; None when the entry is not Processing.
+
+    Safe to run twice: the file is written under a fixed key (replaced atomically) and
+    only a `Processing` entry is finished. With `retry_transient`, a transient failure is
+    raised for the queue to retry instead of failing the entry.
+    """
+    db = get_database()
+    with db.read() as session:
+        entry = session.get(ExportLog, log_id)
+    if entry is None or entry.status != "Processing":
+        return None
+    plan = ExportPlan.from_json(entry.params["plan"])
+    key, stem = file_key(entry, plan)
+    try:
+        with get_storage().writer(key) as target:
+            written = writing.write_export(db, plan, target, stem=stem)
+    except Exception as exc:
+        if retry_transient and is_transient(exc):
+            raise
+        log.exception("export failed", extra={"export": log_id})
+        return finish(log_id, status="Failed", error=failure_reason(exc))
+    return finish(
+        log_id,
+        status="Done",
+        file_key=key,
+        total=written.total,
+        last_id=written.last_id,
+        last_field=plan.columns[-1].id if plan.columns else None,
+    )
+
+
+def finish(log_id: str, **values: Any) -> ExportLog | None:
+    """Record the outcome of a Processing entry (a finished one is left as it is)."""
+    db = get_database()
+    with db.write() as session:
+        session.execute(
+            sa.update(ExportLog)
+            .where(ExportLog.id == log_id, ExportLog.status == "Processing")
+            .values(completed_at=utcnow(), **values)
+        )
+    with db.read() as session:
+        return session.get(ExportLog, log_id)

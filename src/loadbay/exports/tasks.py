@@ -1,0 +1,124 @@
+"""Huey tasks of exports: the background export, its e-mail, and retention.
+
+The task takes the export-log id and reloads everything from the entry; a
+transient failure is retried by the queue, any other one (or the last retry)
+records `Failed` with its reason, so no entry is left `Processing` by an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from huey import crontab
+
+from loadbay.db import get_database
+from loadbay.exports import service
+from loadbay.exports.models import ExportLog
+from loadbay.ids import fmt_iso, utcnow
+from loadbay.notify import send_mail
+from loadbay.queue import huey
+from loadbay.settings import get_settings
+from loadbay.storage import get_storage
+
+log = logging.getLogger("loadbay.exports")
+
+# A background export still Processing after this long lost its queue message or worker.
+STALE_AFTER = timedelta(hours=6)
+_PURGE_BATCH = 500
+
+
+@huey.task(retries=2, retry_delay=5, context=True)
+def export_task(log_id: str, task: Any = None) -> None:
+    retries_left = int(getattr(task, "retries", 0) or 0)
+    entry = service.run_export(log_id, retry_transient=retries_left > 0)
+    if entry is not None:
+        notify(entry)
+
+
+def enqueue_export(log_id: str) -> None:
+    export_task(log_id)
+
+
+def notify(entry: ExportLog) -> bool:
+    """Tell the requester of a background export how it ended."""
+    if not entry.background:
+        return False
+    what = f"{entry.report_type} export '{entry.data_name}' ({entry.file_type})"
+    requested = fmt_iso(entry.request_at)
+    if entry.status == "Done":
+        link = service.file_link(entry)
+        days = get_settings().link_ttl_seconds // 86400
+        subject = f"Your export is ready: {entry.data_name}"
+        body = (
+            f"Your {what}, requested at {requested}, is ready: {entry.total:,} records.\n\n"
+            f"Download: {link}\n\n"
+            f"The link works for {days} days; the file is kept "
+            f"{get_settings().retention_days} days.\n"
+        )
+    else:
+        subject = f"Your export failed: {entry.data_name}"
+        body = (
+            f"Your {what}, requested at {requested}, failed.\n\n"
+            f"Reason: {entry.error or 'unknown'}\n\n"
+            "Narrow the filters or try again; GET /tasks/export-log lists your exports.\n"
+        )
+    return send_mail(entry.email, subject, body)
+
+
+def purge_exports(now: datetime) -> int:
+    """Delete export files and log entries older than the retention; how many entries went.
+
+    A file goes before its entry, so a failed delete leaves the entry for the next run.
+    """
+    db = get_database()
+    storage = get_storage()
+    cutoff = now - timedelta(days=get_settings().retention_days)
+    purged = 0
+    while True:
+        with db.read() as session:
+            batch = session.execute(
+                sa.select(ExportLog.id, ExportLog.organization_id)
+                .where(ExportLog.request_at < cutoff)
+                .order_by(ExportLog.request_at, ExportLog.id)
+                .limit(_PURGE_BATCH)
+            ).all()
+        if not batch:
+            return purged
+        gone = []
+        for log_id, org in batch:
+            try:
+                storage.delete_prefix(f"{org}/exports/{log_id}/")
+            except Exception:
+                log.exception("export file not purged", extra={"export": log_id})
+                continue
+            gone.append(log_id)
+        if gone:
+            with db.write() as session:
+                session.execute(sa.delete(ExportLog).where(ExportLog.id.in_(gone)))
+        purged += len(gone)
+        if len(gone) < len(batch):  # the rest is retried on the next run
+            return purged
+
+
+def fail_stale_exports(now: datetime) -> int:
+    """Background exports whose worker or queue message was lost end as Failed."""
+    with get_database().write() as session:
+        stale = session.scalars(
+            sa.update(ExportLog)
+            .where(ExportLog.status == "Processing", ExportLog.request_at < now - STALE_AFTER)
+            .values(status="Failed", completed_at=now, error="The export did not finish in time")
+            .returning(ExportLog.id)
+        ).all()
+    return len(stale)
+
+
+@huey.periodic_task(crontab(minute="*/10"))
+def purge_exports_task() -> None:
+    now = utcnow()
+    stale = fail_stale_exports(now)
+    purged = purge_exports(now)
+    if stale or purged:
+        log.info("exports purged", extra={"purged": purged, "stale": stale})

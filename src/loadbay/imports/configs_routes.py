@@ -1,0 +1,223 @@
+"""Import configs: saved column mappings of a data type or a flow.
+
+`{_id, name, description, collection, referenceType (dataType|flow),
+referenceId, fields: [{id, headerColumn}], organizationId, createdTime,
+updatedTime}`. An import names one with `importConfigId`. A config of
+another organisation answers 404 exactly like an unknown one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Body, Request
+from sqlalchemy.orm import Session
+
+from loadbay.auth import CurrentPrincipal, Principal
+from loadbay.deps import ReadSession, WriteSession
+from loadbay.errors import ApiError, BadRequest, Forbidden, NotFound
+from loadbay.ids import fmt_time, utcnow
+from loadbay.imports.models import ImportConfig
+from loadbay.imports.target import Target, load_target
+from loadbay.pagination import ok, page_params, paginate
+from loadbay.routing import Router
+
+router = Router()
+
+JsonBody = Annotated[Any, Body()]
+REFERENCE_KINDS = {"dataType": "datasource", "flow": "task"}
+DEFAULT_COLLECTION = {"dataType": "data", "flow": "task"}
+
+
+def _require_import(principal: Principal) -> None:
+    if not principal.can("import"):
+        raise Forbidden("You do not have permission to import data")
+
+
+def config_out(config: ImportConfig) -> dict[str, Any]:
+    return {
+        "_id": config.id,
+        "name": config.name,
+        "description": config.description,
+        "collection": config.collection,
+        "referenceType": config.reference_type,
+        "referenceId": config.reference_id,
+        "fields": config.fields,
+        "organizationId": config.organization_id,
+        "createdTime": fmt_time(config.created_time),
+        "updatedTime": fmt_time(config.updated_time),
+    }
+
+
+def get_config(session: Session, org: str, config_id: str) -> ImportConfig:
+    config = session.get(ImportConfig, config_id)
+    if config is None or config.organization_id != org:
+        raise NotFound("import-033", f"Import config {config_id} not found")
+    return config
+
+
+# ---- validation --------------------------------------------------------------------------
+
+
+def _object(payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise BadRequest("import-003", "The body must be a JSON object")
+    return payload
+
+
+def _text(body: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+    value = body.get(key)
+    if isinstance(value, str):
+        value = value.strip()
+    if value is None or value == "":
+        if required:
+            raise BadRequest("import-001", f"The {key} field is required")
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("import-003", f"{key} must be a string")
+    return value
+
+
+def _target(session: Session, org: str, reference_type: str, reference_id: str) -> Target:
+    kind = REFERENCE_KINDS.get(reference_type)
+    if kind is None:
+        raise BadRequest("import-003", "referenceType must be one of dataType, flow")
+    try:
+        return load_target(session, org, kind, reference_id)
+    except ApiError as exc:
+        raise BadRequest("import-003", f"referenceId: {exc.message}") from None
+
+
+def _fields(raw: Any, target: Target) -> list[dict[str, str]]:
+    if raw is None or raw == []:
+        raise BadRequest("import-001", "The fields field is required")
+    if not isinstance(raw, list):
+        raise BadRequest("import-003", "fields must be a list of {id, headerColumn} objects")
+    known = {s.id for s in target.specs} | {"_id"}
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for n, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise BadRequest("import-003", f"fields.{n} must be an object")
+        fid, header = item.get("id"), item.get("headerColumn")
+        if not isinstance(fid, str) or not fid:
+            raise BadRequest("import-001", f"fields.{n}.id is required")
+        if fid not in known:
+            raise BadRequest(
+                "import-003", f"fields.{n}.id: '{fid}' is not a field of {target.name}"
+            )
+        if fid in seen:
+            raise BadRequest("import-003", f"fields.{n}.id: '{fid}' is mapped twice")
+        if not isinstance(header, str) or not header.strip():
+            raise BadRequest("import-001", f"fields.{n}.headerColumn is required")
+        seen.add(fid)
+        out.append({"id": fid, "headerColumn": header.strip()})
+    return out
+
+
+def _apply(
+    session: Session, org: str, config: ImportConfig, body: dict[str, Any], *, creating: bool
+) -> None:
+    """Set the config from a full (create) or partial (update) body, checking it whole."""
+    name = _text(body, "name", required=creating or "name" in body)
+    if name is not None:
+        config.name = name
+    if "description" in body or creating:
+        config.description = _text(body, "description")
+    reference_type = _text(body, "referenceType", required=creating) or config.reference_type
+    reference_id = _text(body, "referenceId", required=creating) or config.reference_id
+    target = _target(session, org, reference_type, reference_id)
+    moved = (reference_type, reference_id) != (config.reference_type, config.reference_id)
+    if "fields" in body or creating or moved:
+        config.fields = _fields(body.get("fields", config.fields), target)
+    config.reference_type, config.reference_id = reference_type, reference_id
+    collection = _text(body, "collection")
+    if collection is not None or config.collection is None:
+        config.collection = collection or DEFAULT_COLLECTION[reference_type]
+
+
+# ---- routes ------------------------------------------------------------------------------
+
+
+@router.post("/import-config", status_code=201, response_model=None, tags=["import-configs"])
+def create_import_config(
+    principal: CurrentPrincipal, session: WriteSession, payload: JsonBody
+) -> dict[str, Any]:
+    _require_import(principal)
+    config = ImportConfig(organization_id=principal.org)
+    _apply(session, principal.org, config, _object(payload), creating=True)
+    session.add(config)
+    session.flush()
+    return ok(config_out(config))
+
+
+@router.get("/import-configs", response_model=None, tags=["import-configs"])
+def list_import_configs(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    page: str | None = None,
+    limit: str | None = None,
+    referenceType: str | None = None,
+    referenceId: str | None = None,
+    name: str | None = None,
+    sortOrder: str | None = None,
+) -> dict[str, Any]:
+    _require_import(principal)
+    page_no, per_page = page_params(page, limit, "import")
+    where = [ImportConfig.organization_id == principal.org]
+    if referenceType:
+        if referenceType not in REFERENCE_KINDS:
+            raise BadRequest("import-003", f"Invalid referenceType value: {referenceType}")
+        where.append(ImportConfig.reference_type == referenceType)
+    if referenceId:
+        where.append(ImportConfig.reference_id == referenceId)
+    if name:
+        where.append(sa.func.lower(ImportConfig.name).contains(name.lower(), autoescape=True))
+    order = (sortOrder or "desc").lower()
+    if order not in ("asc", "desc"):
+        raise BadRequest("import-003", f"Invalid sortOrder value: {sortOrder}")
+    columns = (ImportConfig.created_time, ImportConfig.id)
+    ordering = [c.asc() if order == "asc" else c.desc() for c in columns]
+    total = session.scalar(sa.select(sa.func.count()).select_from(ImportConfig).where(*where))
+    configs = session.scalars(
+        sa.select(ImportConfig)
+        .where(*where)
+        .order_by(*ordering)
+        .offset((page_no - 1) * per_page)
+        .limit(per_page)
+    )
+    items = [config_out(c) for c in configs]
+    return ok(paginate(request, items, total or 0, page_no, per_page))
+
+
+@router.get("/import-config/{config_id}", response_model=None, tags=["import-configs"])
+def get_import_config(
+    config_id: str, principal: CurrentPrincipal, session: ReadSession
+) -> dict[str, Any]:
+    _require_import(principal)
+    return ok(config_out(get_config(session, principal.org, config_id)))
+
+
+@router.put("/import-config/{config_id}", response_model=None, tags=["import-configs"])
+def update_import_config(
+    config_id: str, principal: CurrentPrincipal, session: WriteSession, payload: JsonBody
+) -> dict[str, Any]:
+    _require_import(principal)
+    config = get_config(session, principal.org, config_id)
+    _apply(session, principal.org, config, _object(payload), creating=False)
+    config.updated_time = utcnow()
+    session.flush()
+    return ok(config_out(config))
+
+
+@router.delete("/import-config/{config_id}", response_model=None, tags=["import-configs"])
+def delete_import_config(
+    config_id: str, principal: CurrentPrincipal, session: WriteSession
+) -> dict[str, Any]:
+    _require_import(principal)
+    config = get_config(session, principal.org, config_id)
+    body = config_out(config)
+    session.delete(config)
+    return ok(body)

@@ -1,0 +1,363 @@
+"""The import-job view: upload with a preview, confirm with a mapping, poll, cancel.
+
+A job here is the same row `/import-monitoring` shows (its `code` is the
+monitoring `_id`). A preview stays hidden from monitoring until it is confirmed.
+The preview reads the file once: the first rows are validated with the
+suggested mapping, the rest only counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Body, Request, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from loadbay.auth import CurrentPrincipal, Principal
+from loadbay.db import get_database, rowcount, table_of
+from loadbay.deps import ReadSession
+from loadbay.errors import ApiError, BadRequest, Conflict, Forbidden, Unprocessable
+from loadbay.ids import utcnow
+from loadbay.imports import mapping, service
+from loadbay.imports.models import ImportJob
+from loadbay.imports.pipeline import limits, normalize_cells
+from loadbay.imports.schemas import job_view
+from loadbay.imports.target import Target, check_match_field, load_target
+from loadbay.imports.upload import Upload, receive
+from loadbay.imports.validate import compile_validator
+from loadbay.pagination import ok
+from loadbay.routing import Router
+from loadbay.settings import get_settings
+from loadbay.tabular.readers import TableError, open_table
+
+router = Router()
+
+PREVIEW_ROWS = 10
+HISTORY_JOBS = 20  # earlier mappings consulted for a suggestion, newest first
+POLL_SECONDS = 0.2
+FALSE_WORDS = ("false", "0", "no", "off")
+jobs = table_of(ImportJob)
+
+
+def _require_import(principal: Principal) -> None:
+    if not principal.can("import"):
+        raise Forbidden("You do not have permission to import data")
+
+
+# ---- preview -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    headers: list[str]
+    total_rows: int
+    rows: list[dict[str, Any]]
+    suggested: list[dict[str, str]]
+
+
+def target_id_of(job: ImportJob) -> str:
+    return str(job.data_type_id if job.type == "datasource" else job.flow_id)
+
+
+def mapping_history(session: Session, org: str, target: Target) -> list[list[dict[str, Any]]]:
+    """The mappings of this organisation's earlier jobs for the same target, newest first."""
+    column = ImportJob.data_type_id if target.kind == "datasource" else ImportJob.flow_id
+    found = session.scalars(
+        sa.select(ImportJob.mapping)
+        .where(
+            ImportJob.organization_id == org,
+            ImportJob.type == target.kind,
+            column == target.id,
+            ImportJob.confirmed.is_(True),
+        )
+        .order_by(ImportJob.created_time.desc(), ImportJob.id.desc())
+        .limit(HISTORY_JOBS)
+    )
+    return [list(m) for m in found if m]  # a JSON null is not filtered by IS NOT NULL
+
+
+def suggestion(
+    headers: Sequence[str],
+    target: Target,
+    history: Sequence[Sequence[dict[str, Any]]],
+    preset: Sequence[dict[str, Any]] | None = None,
+) -> list[dict[str, str]]:
+    """[{id, headerColumn}] in the target's field order; a preset (config) wins when given."""
+    if preset:
+        exact = set(headers)
+        by_norm = {mapping.norm(h): h for h in reversed(headers)}
+        out = []
+        for item in preset:
+            header = str(item.get("headerColumn"))
+            found = header if header in exact else by_norm.get(mapping.norm(header))
+            if found is not None:
+                out.append({"id": str(item.get("id")), "headerColumn": found})
+        return out
+    chosen = mapping.suggest(headers, target.specs, history)
+    out = [{"id": s.id, "headerColumn": chosen[s.id]} for s in target.specs if s.id in chosen]
+    if "_id" in headers:  # the record's own id, matched as the automatic mapping does
+        out.append({"id": "_id", "headerColumn": "_id"})
+    return out
+
+
+def table_error(exc: TableError) -> ApiError:
+    code = str(getattr(exc, "code", None) or "import-015")
+    message = str(getattr(exc, "message", None) or exc)
+    if code.endswith("-002"):
+        return Unprocessable(code, message)
+    return BadRequest(code, message)
+
+
+def read_preview(
+    path: Path, job: ImportJob, target: Target, history: Sequence[Sequence[dict[str, Any]]]
+) -> Preview:
+    """Headers, the first rows validated with the suggested mapping, and the row count."""
+    date_formats = get_settings().date_formats
+    spreadsheet = job.file_format in ("xlsx", "xls")
+    rows: list[dict[str, Any]] = []
+    total = 0
+    try:
+        with open_table(
+            path,
+            job.file_format,
+            has_header_row=job.has_header_row,
+            sheet=job.sheet_name,
+            limits=limits(),
+        ) as table:
+            headers = list(table.headers)
+            suggested = suggestion(headers, target, history, job.mapping)
+            columns = {item["id"]: headers.index(item["headerColumn"]) for item in suggested}
+            check = compile_validator(target, headers, columns, date_formats)
+            for number, cells in table.rows():
+                total += 1
+                if len(rows) < PREVIEW_ROWS:
+                    row = check(number, normalize_cells(cells) if spreadsheet else cells)
+                    rows.append({"rowNumber": number, "values": row.values, "errors": row.reasons})
+    except TableError as exc:
+        raise table_error(exc) from None
+    if total == 0:
+        raise BadRequest("import-015", "File has no data rows")
+    return Preview(headers, total, rows, suggested)
+
+
+def preview_body(job: ImportJob, preview: Preview) -> dict[str, Any]:
+    return {
+        "code": job.id,
+        "hasHeaderRow": job.has_header_row,
+        "headers": preview.headers,
+        "totalRows": preview.total_rows,
+        "previewRows": preview.rows,
+        "suggestedMapping": preview.suggested,
+    }
+
+
+def _kind(fields: dict[str, str]) -> str:
+    data_type = (fields.get("dataTypeId") or "").strip()
+    flow = (fields.get("flowId") or "").strip()
+    if data_type and flow:
+        raise BadRequest("import-003", "Give either dataTypeId or flowId, not both")
+    if not data_type and not flow:
+        raise BadRequest("import-001", "The dataTypeId or flowId field is required")
+    return "task" if flow else "datasource"
+
+
+def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] | None]:
+    """Create the job; answers its id and, when previewing, the preview body."""
+    kind = _kind(upload.fields)
+    show = (upload.fields.get("showPreview") or "true").strip().lower() not in FALSE_WORDS
+    db = get_database()
+    with db.read() as session:
+        job, target = service.prepare(session, principal, kind, upload.fields, upload)
+        history = mapping_history(session, principal.org, target) if show else []
+    body = None
+    if show:
+        assert upload.path is not None
+        preview = read_preview(upload.path, job, target, history)
+        job.headers = preview.headers
+        body = preview_body(job, preview)
+    job.phase, job.confirmed = ("preview", False) if show else ("queued", True)
+    service.store_upload(job, upload)
+    with db.write() as session:
+        session.add(job)
+    return job.id, body
+
+
+def load_job(org: str, code: str) -> ImportJob:
+    with get_database().read() as session:
+        return service.get_job(session, org, code)
+
+
+async def _enqueue(code: str) -> None:
+    from loadbay.imports import tasks
+
+    await run_in_threadpool(tasks.enqueue_plan, code)  # after the commit, off the event loop
+
+
+@router.post("/import-jobs", status_code=201, response_model=None, tags=["import-jobs"])
+async def create_import_job(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    _require_import(principal)
+    settings = get_settings()
+    upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
+    try:
+        code, body = await run_in_threadpool(_accept, principal, upload)
+    finally:
+        upload.discard()
+    if body is not None:
+        return ok(body)
+    await _enqueue(code)
+    return ok(job_view(await run_in_threadpool(load_job, principal.org, code)))
+
+
+# ---- confirm -----------------------------------------------------------------------------
+
+
+def _text(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("import-003", f"{key} must be a string")
+    return value.strip() or None
+
+
+def _mapping_items(raw: Any) -> list[dict[str, Any]] | None:
+    if raw is None or raw == []:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise BadRequest("import-003", "mapping must be a list of {id, headerColumn} objects")
+    return raw
+
+
+def confirm_job(session: Session, principal: Principal, code: str, body: dict[str, Any]) -> None:
+    """Store the mapping, mode and match field and queue the job. The caller enqueues
+    the plan step once this is committed."""
+    job = service.get_job(session, principal.org, code)
+    if job.confirmed or job.phase != "preview":
+        raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
+    target = load_target(session, principal.org, job.type, target_id_of(job))
+    mode = _text(body, "importMode") or job.import_mode
+    if mode not in service.IMPORT_MODES:
+        raise BadRequest(
+            "import-003", f"importMode must be one of {', '.join(service.IMPORT_MODES)}"
+        )
+    match = check_match_field(target, _text(body, "matchField") or job.match_field)
+    config_id = _text(body, "importConfigId")
+    items = _mapping_items(body.get("mapping"))
+    headers = list(job.headers or [])
+    if items is None and config_id is not None:
+        items = service.config_mapping(session, principal.org, target, config_id)
+    if items is None:
+        history = mapping_history(session, principal.org, target)
+        items = suggestion(headers, target, history, job.mapping)
+    columns = mapping.resolve(headers, target.specs, items)
+    now = utcnow()
+    changed = rowcount(
+        session.execute(
+            jobs.update()
+            .where(jobs.c.id == code, jobs.c.confirmed.is_(False), jobs.c.phase == "preview")
+            .values(
+                mapping=[{"id": f, "headerColumn": headers[c]} for f, c in columns.items()],
+                import_mode=mode,
+                match_field=match,
+                import_config_id=config_id or job.import_config_id,
+                confirmed=True,
+                phase="queued",
+                lease_expires=now,
+                updated_by=principal.email,
+                updated_time=now,
+            )
+        )
+    )
+    if changed != 1:  # a concurrent confirm or cancel got there first
+        raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
+
+
+def _confirm(principal: Principal, code: str, body: dict[str, Any]) -> None:
+    with get_database().write() as session:
+        confirm_job(session, principal, code, body)
+
+
+async def wait_for(org: str, code: str, seconds: float) -> ImportJob:
+    """Poll the job in short read sessions until it is done or the time is up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        job = await run_in_threadpool(load_job, org, code)
+        left = deadline - time.monotonic()
+        if job.phase == "done" or left <= 0:
+            return job
+        await asyncio.sleep(min(POLL_SECONDS, left))
+
+
+@router.put("/import-jobs/{code}", status_code=201, response_model=None, tags=["import-jobs"])
+async def confirm_import_job(
+    code: str,
+    response: Response,
+    principal: CurrentPrincipal,
+    payload: Annotated[Any, Body()] = None,
+) -> dict[str, Any]:
+    _require_import(principal)
+    body = {} if payload is None else payload
+    if not isinstance(body, dict):
+        raise BadRequest("import-003", "The body must be a JSON object")
+    await run_in_threadpool(_confirm, principal, code, body)
+    await _enqueue(code)
+    job = await wait_for(principal.org, code, get_settings().confirm_wait_seconds)
+    response.status_code = 201 if job.phase == "done" else 202
+    return ok(job_view(job))
+
+
+# ---- view and cancel ---------------------------------------------------------------------
+
+
+@router.get("/import-jobs/{code}", response_model=None, tags=["import-jobs"])
+def get_import_job(code: str, principal: CurrentPrincipal, session: ReadSession) -> dict[str, Any]:
+    return ok(job_view(service.get_job(session, principal.org, code)))
+
+
+def cancel_job(session: Session, principal: Principal, code: str) -> None:
+    """A job not yet started stops at once; a running one after the chunk in flight."""
+    service.get_job(session, principal.org, code)
+    now = utcnow()
+    who = {"cancel_requested": True, "updated_by": principal.email, "updated_time": now}
+    stopped = rowcount(
+        session.execute(
+            jobs.update()
+            .where(jobs.c.id == code, jobs.c.phase.in_(("preview", "queued")))
+            .values(
+                status="cancelled",
+                phase="done",
+                processed_at=now,
+                lease_owner=None,
+                lease_expires=None,
+                **who,
+            )
+        )
+    )
+    if stopped:
+        return
+    flagged = rowcount(
+        session.execute(
+            jobs.update().where(jobs.c.id == code, jobs.c.phase != "done").values(**who)
+        )
+    )
+    if not flagged:
+        raise Conflict("import-032", f"Import job {code} has already finished")
+
+
+def _cancel(principal: Principal, code: str) -> ImportJob:
+    with get_database().write() as session:
+        cancel_job(session, principal, code)
+    return load_job(principal.org, code)
+
+
+@router.post("/import-jobs/{code}/cancel", response_model=None, tags=["import-jobs"])
+def cancel_import_job(code: str, principal: CurrentPrincipal) -> dict[str, Any]:
+    _require_import(principal)
+    return ok(job_view(_cancel(principal, code)))

@@ -1,0 +1,254 @@
+"""Streaming readers for uploaded tables: one interface over CSV/TSV, XLSX/XLS, JSON and NDJSON.
+
+Every format module turns its file into *raw rows*: `(row_number, cells)` for each row
+that holds at least one non-blank cell, with cells already converted to Python values
+and checked against the cell-length limit. This module adds what is common to all of
+them: the header row, the width every row is padded to, and the row limit. Nothing here
+holds more than one row at a time, so memory stays flat whatever the file size.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import pathlib
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+
+Cell = str | int | float | bool | datetime.datetime | datetime.date | datetime.time | None
+Row = tuple[int, list[Cell]]
+RawRows = Generator[Row, None, None]
+
+__all__ = [
+    "Cell",
+    "Limits",
+    "Row",
+    "Table",
+    "TableError",
+    "iter_head",
+    "open_table",
+]
+
+
+class TableError(Exception):
+    """A file that cannot be read as a table: `import-015` (bad file) or `import-040` (limit)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_rows: int = 1_000_000
+    max_columns: int = 500
+    max_cell_chars: int = 32_767
+    max_xlsx_uncompressed_bytes: int = 2 * 1024**3
+    max_xlsx_ratio: int = 200
+    xlsx_calamine_max_bytes: int = 32 * 1024**2
+
+
+def cell_too_long(number: int, column: int, limits: Limits) -> TableError:
+    return TableError(
+        "import-040",
+        f"Row {number}, column {column + 1}: "
+        f"a value is longer than {limits.max_cell_chars} characters",
+    )
+
+
+def is_blank(cells: list[Cell]) -> bool:
+    for cell in cells:
+        if cell is None or (isinstance(cell, str) and (not cell or cell.isspace())):
+            continue
+        return False
+    return True
+
+
+def used_width(cells: list[Cell]) -> int:
+    """Cells after the last non-blank one do not count: editors leave styled empties behind."""
+    width = len(cells)
+    while width and is_blank(cells[width - 1 : width]):
+        width -= 1
+    return width
+
+
+def header_text(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+class Table:
+    """An opened file: `headers` at once, `rows()` streamed lazily.
+
+    `rows()` may be called again; each call reads the file from the start. The table
+    is a context manager so readers release file handles and workbooks even when the
+    caller stops early.
+    """
+
+    def __init__(
+        self,
+        fmt: str,
+        headers: list[str],
+        make_rows: Callable[[], RawRows],
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.format = fmt
+        self.headers = headers
+        self._make_rows = make_rows
+        self._on_close = on_close
+        self._live: list[RawRows] = []
+
+    def rows(self) -> Iterator[Row]:
+        gen = self._make_rows()
+        self._live.append(gen)
+        return gen
+
+    def close(self) -> None:
+        for gen in self._live:
+            gen.close()
+        self._live.clear()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
+
+    def __enter__(self) -> Table:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def build_table(
+    fmt: str,
+    raw: Callable[[], RawRows],
+    *,
+    has_header_row: bool,
+    limits: Limits,
+    headers: list[str] | None = None,
+    on_close: Callable[[], None] | None = None,
+) -> Table:
+    """Wrap a raw-row source: take the header row (or name the columns), then shape rows.
+
+    `headers` is given by formats whose columns are not a row of the file (JSON keys).
+    """
+    first: RawRows | None = None
+    skip_header = headers is None and has_header_row
+    try:
+        if skip_header:
+            first = raw()
+            header = next(first, None)
+            if header is None:
+                raise TableError("import-015", "File has no header row")
+            cells = header[1]
+            headers = [header_text(c) for c in cells[: used_width(cells)]]
+        elif headers is None:
+            width = 0
+            scan = raw()
+            try:
+                for _, cells in scan:
+                    width = max(width, used_width(cells))
+            finally:
+                scan.close()
+            headers = [f"Column {i}" for i in range(1, width + 1)]
+        if len(headers) > limits.max_columns:
+            raise TableError("import-040", f"File has more than {limits.max_columns} columns")
+    except BaseException:
+        if first is not None:
+            first.close()
+        if on_close is not None:
+            on_close()
+        raise
+
+    width = len(headers)
+
+    def make_rows() -> RawRows:
+        nonlocal first
+        if first is not None:
+            source, first = first, None
+        else:
+            source = raw()
+            if skip_header:
+                next(source, None)
+        return _shape(source, width, limits.max_rows)
+
+    def close() -> None:
+        if first is not None:
+            first.close()
+        if on_close is not None:
+            on_close()
+
+    return Table(fmt, headers, make_rows, close)
+
+
+def _shape(source: RawRows, width: int, max_rows: int) -> RawRows:
+    count = 0
+    try:
+        for number, cells in source:
+            count += 1
+            if count > max_rows:
+                raise TableError("import-040", f"File has more than {max_rows} rows")
+            size = len(cells)
+            if size != width:
+                if size < width:
+                    cells.extend(itertools.repeat(None, width - size))
+                else:
+                    extra = used_width(cells)
+                    if extra > width:
+                        raise TableError(
+                            "import-015",
+                            f"Row {number}: column {extra} has a value but no header",
+                        )
+                    del cells[width:]
+            yield number, cells
+    finally:
+        source.close()
+
+
+def open_table(
+    path: pathlib.Path,
+    fmt: str,
+    *,
+    has_header_row: bool = True,
+    sheet: str | None = None,
+    limits: Limits = Limits(),
+) -> Table:
+    """Open `path` as a table of format `fmt` (see `sniff.detect_format`)."""
+    # Imported here: the format modules import this one for Table and TableError.
+    if fmt in ("csv", "tsv"):
+        from loadbay.tabular.csv_reader import open_csv
+
+        return open_csv(path, fmt, has_header_row=has_header_row, limits=limits)
+    if fmt in ("xlsx", "xls"):
+        from loadbay.tabular.xlsx_reader import open_workbook
+
+        return open_workbook(path, fmt, has_header_row=has_header_row, sheet=sheet, limits=limits)
+    if fmt in ("json", "ndjson"):
+        from loadbay.tabular.json_reader import open_json
+
+        return open_json(path, fmt, limits=limits)
+    raise TableError("import-002", f"Unsupported file type: {fmt}")
+
+
+def iter_head(
+    path: pathlib.Path,
+    fmt: str,
+    n: int,
+    has_header_row: bool = True,
+    sheet: str | None = None,
+    limits: Limits = Limits(),
+) -> tuple[list[str], list[Row]]:
+    """Headers and the first `n` data rows, for previews."""
+    with open_table(path, fmt, has_header_row=has_header_row, sheet=sheet, limits=limits) as t:
+        return t.headers, list(itertools.islice(t.rows(), n))

@@ -1,0 +1,152 @@
+"""What the writers share: the cell type, the zip container, one factory.
+
+`open_writer` serves the files that mirror an upload (the failed-rows file of
+an import: XLSX, CSV, a JSON array or NDJSON). Exports to JSON use
+`JsonZipWriter` directly, because they are split into parts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import struct
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import BinaryIO, Literal, Protocol
+
+Cell = str | int | float | bool | dt.datetime | dt.date | dt.time | Decimal | None
+Format = Literal["xlsx", "csv", "json", "ndjson"]
+
+_U32 = 0xFFFFFFFF  # also the marker for "the value is in the ZIP64 extra field"
+_ZIP64_LIMIT = _U32  # tests lower it to exercise the ZIP64 records
+
+
+class StreamingZip:
+    """A forward-only zip writer, in the layout Excel accepts, for any writable stream.
+
+    `begin`, any number of `write`, `end` per entry; `finish` writes the
+    central directory. Not `zipfile`: a streamed entry's size is unknown, and
+    `zipfile` then either fails at 4 GiB or, with `force_zip64=True`, puts a
+    ZIP64 extra with 0xFFFFFFFF sizes in the local header; on an unseekable
+    target (the S3 upload sink) that comes with the data-descriptor flag, the
+    form Excel has been reported to reject as corrupt even for small files
+    (duckdb-excel#64). This writes the layout of Apache POI's Excel-tested
+    OpcOutputStream: local header with version 4.5, data-descriptor flag, zero
+    sizes, no extra field; a data descriptor after the data (8-byte sizes only
+    past 4 GiB); ZIP64 fields only in the central directory, only when needed.
+    Offsets are counted, never sought. It also stamps entries with the real
+    time (`zipfile.open` writes 1980) and takes our compression level.
+    """
+
+    def __init__(self, fp: BinaryIO, level: int) -> None:
+        self._fp, self._level, self._pos = fp, level, 0
+        # name, flags, crc, compressed size, size, local header offset
+        self._entries: list[tuple[bytes, int, int, int, int, int]] = []
+        t = time.localtime()
+        self._stamp = struct.pack(
+            "<HH",
+            (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2),
+            ((t.tm_year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday,
+        )
+        self._name, self._flags = b"", 0
+        self._offset = self._crc = self._csize = self._size = 0
+        self._deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+
+    def _out(self, data: bytes) -> None:
+        self._fp.write(data)
+        self._pos += len(data)
+
+    def begin(self, name: str) -> None:
+        self._name, self._offset = name.encode("utf-8"), self._pos
+        self._flags = 0x08 if name.isascii() else 0x808  # bit 11: the name is UTF-8
+        self._crc = self._csize = self._size = 0
+        self._deflate = zlib.compressobj(self._level, zlib.DEFLATED, -15)
+        # version 4.5, sizes after the data, deflate; crc and sizes zero here
+        head = struct.pack("<HHH", 45, self._flags, 8) + self._stamp + bytes(12)
+        self._out(b"PK\x03\x04" + head + struct.pack("<HH", len(self._name), 0) + self._name)
+
+    def write(self, data: bytes) -> None:
+        self._crc = zlib.crc32(data, self._crc)
+        self._size += len(data)
+        packed = self._deflate.compress(data)
+        if packed:
+            self._csize += len(packed)
+            self._out(packed)
+
+    def end(self) -> None:
+        packed = self._deflate.flush()
+        self._csize += len(packed)
+        self._out(packed)
+        big = self._csize > _ZIP64_LIMIT or self._size > _ZIP64_LIMIT
+        sizes = struct.pack("<QQ" if big else "<II", self._csize, self._size)
+        self._out(b"PK\x07\x08" + struct.pack("<I", self._crc) + sizes)
+        entry = (self._name, self._flags, self._crc, self._csize, self._size, self._offset)
+        self._entries.append(entry)
+
+    def add(self, name: str, text: str) -> None:
+        self.begin(name)
+        self.write(text.encode("utf-8"))
+        self.end()
+
+    def finish(self) -> None:
+        start = self._pos
+        for name, flags, crc, csize, size, offset in self._entries:
+            extra = b""  # ZIP64 values, in the order the spec gives, only where needed
+            if size > _ZIP64_LIMIT:
+                extra, size = extra + struct.pack("<Q", size), _U32
+            if csize > _ZIP64_LIMIT:
+                extra, csize = extra + struct.pack("<Q", csize), _U32
+            if offset > _ZIP64_LIMIT:
+                extra, offset = extra + struct.pack("<Q", offset), _U32
+            if extra:
+                extra = struct.pack("<HH", 1, len(extra)) + extra
+            head = struct.pack("<HHHH", 45, 45, flags, 8) + self._stamp
+            tail = struct.pack(
+                "<IIIHHHHHII", crc, csize, size, len(name), len(extra), 0, 0, 0, 0, offset
+            )
+            self._out(b"PK\x01\x02" + head + tail + name + extra)
+        end, size, count = self._pos, self._pos - start, len(self._entries)
+        if start > _ZIP64_LIMIT or size > _ZIP64_LIMIT or count >= 0xFFFF:
+            record = struct.pack("<QHHIIQQQQ", 44, 45, 45, 0, 0, count, count, size, start)
+            self._out(b"PK\x06\x06" + record + b"PK\x06\x07" + struct.pack("<IQI", 0, end, 1))
+            start, size, count = min(start, _U32), min(size, _U32), min(count, 0xFFFF)
+        self._out(b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, count, count, size, start, 0))
+
+
+class RowWriter(Protocol):
+    def write_rows(self, rows: Iterable[Sequence[Cell]]) -> None: ...
+    def close(self) -> None: ...
+
+
+def open_writer(
+    fmt: Format,
+    target: str | os.PathLike[str] | BinaryIO,
+    headers: list[str],
+    *,
+    sheet_name: str = "Sheet1",
+    base_name: str = "export",
+) -> RowWriter:
+    """A writer with the headers already written; call `write_rows`, then `close`.
+
+    `base_name` is accepted for symmetry with `JsonZipWriter`; none of these
+    single-file formats uses it.
+    """
+    # Imported here: these modules import StreamingZip and Cell from this one.
+    from loadbay.tabular.csv_writer import CsvWriter
+    from loadbay.tabular.jsonzip_writer import JsonRowWriter
+    from loadbay.tabular.xlsx_writer import XlsxWriter
+
+    del base_name
+    if fmt == "xlsx":
+        xlsx = XlsxWriter(target)
+        xlsx.add_sheet(sheet_name, headers)
+        return xlsx
+    if fmt == "csv":
+        csv = CsvWriter(target)
+        csv.write_header(headers)
+        return csv
+    if fmt in ("json", "ndjson"):
+        return JsonRowWriter(target, headers, lines=fmt == "ndjson")
+    raise ValueError(f"unknown format {fmt!r}")

@@ -1,0 +1,367 @@
+"""XLSX and XLS: which sheet, which reader, and the workbook parts every reader needs.
+
+A sheet whose XML is small is read by python-calamine (fast, but it holds the whole
+sheet); a larger one by `xlsx_scan` (streaming). The zip directory gives the sheet's
+uncompressed size before anything is inflated, which both picks the reader and stops
+zip bombs. XLS (the old binary format) only has the calamine reader.
+"""
+
+from __future__ import annotations
+
+import datetime
+import pathlib
+import posixpath
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from xml.parsers import expat
+
+import python_calamine
+
+from loadbay.tabular.readers import (
+    Cell,
+    Limits,
+    RawRows,
+    Table,
+    TableError,
+    build_table,
+    cell_too_long,
+    is_blank,
+)
+from loadbay.tabular.xlsx_scan import (
+    BLOCK_BYTES,
+    builtin_kind,
+    decode_x,
+    duration_text,
+    format_kind,
+    scan_sheet,
+)
+
+_BOMB_FLOOR = 10 * 1024**2  # below this, even a 1000:1 ratio is an ordinary sparse sheet
+_ERROR_CELL = (b't="e"', b"t='e'")
+_XML_SPACE = " \t\n\r"
+
+
+@dataclass
+class _Book:
+    sheets: list[tuple[str, str]] = field(default_factory=list)  # (name, part) of worksheets
+    date1904: bool = False
+    shared_strings: str | None = None
+    styles: str | None = None
+
+
+def open_workbook(
+    path: pathlib.Path, fmt: str, *, has_header_row: bool, sheet: str | None, limits: Limits
+) -> Table:
+    if fmt == "xls":
+        return _calamine_table(path, fmt, sheet, has_header_row, limits)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise TableError("import-015", "The file is not a valid XLSX workbook") from None
+    try:
+        book = _read_book(archive, limits)
+        name, part = _pick_sheet(book, sheet)
+        info = archive.getinfo(part)
+        _check_size(info, limits)
+        if info.file_size <= limits.xlsx_calamine_max_bytes and not _has_error_cells(archive, part):
+            archive.close()
+            return _calamine_table(path, fmt, name, has_header_row, limits)
+        shared = _shared_strings(archive, book.shared_strings, limits)
+        date_styles = _date_styles(archive, book.styles, limits)
+    except BaseException:
+        archive.close()
+        raise
+
+    def raw() -> RawRows:
+        return scan_sheet(archive.open(part), shared, date_styles, book.date1904, limits)
+
+    return build_table(
+        fmt, raw, has_header_row=has_header_row, limits=limits, on_close=archive.close
+    )
+
+
+# --- the calamine path ---------------------------------------------------------------
+
+
+def _calamine_table(
+    path: pathlib.Path, fmt: str, sheet: str | None, has_header_row: bool, limits: Limits
+) -> Table:
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except python_calamine.PasswordError:
+        raise TableError("import-015", "The workbook is password-protected") from None
+    except (python_calamine.CalamineError, OSError) as exc:
+        raise TableError(
+            "import-015", f"The file is not a valid {fmt.upper()} workbook ({exc})"
+        ) from None
+    if sheet is None:
+        worksheets = [
+            m.name
+            for m in workbook.sheets_metadata
+            if m.typ == python_calamine.SheetTypeEnum.WorkSheet
+        ]
+        if not worksheets:
+            workbook.close()
+            raise TableError("import-015", "The workbook has no worksheet")
+        sheet = worksheets[0]
+    elif sheet not in workbook.sheet_names:
+        names = list(workbook.sheet_names)
+        workbook.close()
+        raise _no_sheet(sheet, names)
+    name = sheet
+
+    def raw() -> RawRows:
+        return _calamine_rows(workbook, name, limits)
+
+    return build_table(
+        fmt, raw, has_header_row=has_header_row, limits=limits, on_close=workbook.close
+    )
+
+
+def _calamine_rows(
+    workbook: python_calamine.CalamineWorkbook, name: str, limits: Limits
+) -> RawRows:
+    try:
+        sheet = workbook.get_sheet_by_name(name)
+    except python_calamine.CalamineError as exc:
+        raise TableError("import-015", f"Sheet {name!r} cannot be read ({exc})") from None
+    start = sheet.start
+    if start is None:
+        return
+    # iter_rows starts at the used range's first column (and, in python-calamine, yields
+    # the rows above it as empty rows): put the missing left columns back so column
+    # positions and row numbers match the streaming reader.
+    lead: list[Cell] = [None] * start[1]
+    max_chars = limits.max_cell_chars
+    for number, values in enumerate(sheet.iter_rows(), 1):
+        cells = lead.copy()
+        append = cells.append
+        for value in values:
+            cell: Cell
+            if isinstance(value, str):
+                cell = value or None
+                if value and len(value) > max_chars:
+                    raise cell_too_long(number, len(cells), limits)
+            elif isinstance(value, float):
+                cell = int(value) if value.is_integer() else value
+            elif isinstance(value, datetime.timedelta):
+                cell = duration_text(value // datetime.timedelta(milliseconds=1))
+            else:
+                cell = value
+            append(cell)
+        if not is_blank(cells):
+            yield number, cells
+
+
+# --- workbook structure --------------------------------------------------------------
+
+
+def _parse(archive: zipfile.ZipFile, part: str, limits: Limits, start: Callable[..., None],
+           end: Callable[[str], None] | None = None,
+           text: Callable[[str], None] | None = None) -> None:  # fmt: skip
+    """Stream one XML part through expat; names arrive as "namespace local"."""
+    info = archive.getinfo(part)
+    _check_size(info, limits)
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.buffer_text = True
+    parser.StartElementHandler = start
+    if end is not None:
+        parser.EndElementHandler = end
+    if text is not None:
+        parser.CharacterDataHandler = text
+
+    def no_doctype(*_: Any) -> None:
+        raise TableError("import-015", f"{part} declares a DOCTYPE, which XLSX never does")
+
+    parser.StartDoctypeDeclHandler = no_doctype
+    try:
+        with archive.open(info) as stream:
+            while block := stream.read(BLOCK_BYTES):
+                parser.Parse(block, False)
+            parser.Parse(b"", True)
+    except (expat.ExpatError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise TableError("import-015", f"The workbook part {part} is corrupt ({exc})") from None
+
+
+def _local(name: str) -> str:
+    return name.rpartition(" ")[2]
+
+
+def _rels(archive: zipfile.ZipFile, part: str, limits: Limits) -> dict[str, tuple[str, str]]:
+    """Relationship id → (type, part path) for the part's `_rels` file."""
+    folder, base = posixpath.split(part)
+    rels_part = posixpath.join(folder, "_rels", base + ".rels")
+    found: dict[str, tuple[str, str]] = {}
+    if _find(archive, rels_part) is None:
+        return found
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if _local(name) == "Relationship" and attrs.get("TargetMode") != "External":
+            target = attrs.get("Target", "")
+            resolved = target[1:] if target.startswith("/") else posixpath.join(folder, target)
+            found[attrs.get("Id", "")] = (attrs.get("Type", ""), posixpath.normpath(resolved))
+
+    _parse(archive, _find(archive, rels_part) or rels_part, limits, start)
+    return found
+
+
+def _find(archive: zipfile.ZipFile, part: str) -> str | None:
+    """The zip member for a part name; OOXML part names are case-insensitive."""
+    names = archive.NameToInfo
+    if part in names:
+        return part
+    lowered = part.lower()
+    return next((n for n in names if n.lower() == lowered), None)
+
+
+def _read_book(archive: zipfile.ZipFile, limits: Limits) -> _Book:
+    root = _rels(archive, "", limits)
+    workbook = next(
+        (p for t, p in root.values() if t.endswith("/officeDocument")), "xl/workbook.xml"
+    )
+    workbook = _find(archive, workbook) or ""
+    if not workbook:
+        raise TableError("import-015", "The file is not a valid XLSX workbook")
+    rels = _rels(archive, workbook, limits)
+    book = _Book()
+    for rel_type, target in rels.values():
+        if rel_type.endswith("/sharedStrings"):
+            book.shared_strings = _find(archive, target)
+        elif rel_type.endswith("/styles"):
+            book.styles = _find(archive, target)
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        local = _local(name)
+        if local == "sheet":
+            rid = next((v for k, v in attrs.items() if k.endswith(" id")), "")
+            rel_type, target = rels.get(rid, ("", ""))
+            member = _find(archive, target) if rel_type.endswith("/worksheet") else None
+            if member is not None:
+                book.sheets.append((attrs.get("name", ""), member))
+        elif local == "workbookPr":
+            book.date1904 = attrs.get("date1904", "").lower() in ("1", "true")
+
+    _parse(archive, workbook, limits, start)
+    return book
+
+
+def _pick_sheet(book: _Book, sheet: str | None) -> tuple[str, str]:
+    if not book.sheets:
+        raise TableError("import-015", "The workbook has no worksheet")
+    if sheet is None:
+        return book.sheets[0]
+    for name, part in book.sheets:
+        if name == sheet:
+            return name, part
+    raise _no_sheet(sheet, [name for name, _ in book.sheets])
+
+
+def _no_sheet(sheet: str, names: list[str]) -> TableError:
+    listed = ", ".join(f'"{n}"' for n in names)
+    return TableError("import-015", f'Sheet "{sheet}" not found; the workbook has: {listed}')
+
+
+def _check_size(info: zipfile.ZipInfo, limits: Limits) -> None:
+    """Zip-bomb guard from the directory alone: nothing has been inflated yet."""
+    size = info.file_size
+    too_big = size > limits.max_xlsx_uncompressed_bytes
+    if not too_big and size > _BOMB_FLOOR:
+        too_big = size > limits.max_xlsx_ratio * max(info.compress_size, 1)
+    if too_big:
+        raise TableError(
+            "import-040",
+            f"The workbook part {info.filename} is too large when uncompressed "
+            f"({size} bytes from {info.compress_size})",
+        )
+
+
+def _has_error_cells(archive: zipfile.ZipFile, part: str) -> bool:
+    """python-calamine turns error cells (#N/A…) into empty ones; the streaming reader
+    keeps their text. A sheet with any of them goes to the streaming reader."""
+    overlap = b""
+    with archive.open(part) as stream:
+        while block := stream.read(BLOCK_BYTES):
+            window = overlap + block
+            if _ERROR_CELL[0] in window or _ERROR_CELL[1] in window:
+                return True
+            overlap = block[-8:]
+    return False
+
+
+def _shared_strings(archive: zipfile.ZipFile, part: str | None, limits: Limits) -> list[str | None]:
+    """All shared strings (inherent to XLSX: cells refer to them by index)."""
+    strings: list[str | None] = []
+    if part is None:
+        return strings
+    parts: list[str] = []
+    chunks: list[str] = []
+    state = {"phonetic": 0, "in_t": False, "preserve": False}
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        local = _local(name)
+        if local == "si":
+            parts.clear()
+        elif local == "rPh":
+            state["phonetic"] += 1
+        elif local == "t" and not state["phonetic"]:
+            state["in_t"] = True
+            state["preserve"] = (
+                attrs.get("http://www.w3.org/XML/1998/namespace space") == "preserve"
+            )
+            chunks.clear()
+
+    def end(name: str) -> None:
+        local = _local(name)
+        if local == "t" and state["in_t"]:
+            state["in_t"] = False
+            text = "".join(chunks)
+            parts.append(text if state["preserve"] else text.strip(_XML_SPACE))
+        elif local == "rPh":
+            state["phonetic"] -= 1
+        elif local == "si":
+            text = "".join(parts)
+            strings.append((decode_x(text) if "_x" in text else text) or None)
+
+    def chars(data: str) -> None:
+        if state["in_t"]:
+            chunks.append(data)
+
+    _parse(archive, part, limits, start, end, chars)
+    return strings
+
+
+def _date_styles(archive: zipfile.ZipFile, part: str | None, limits: Limits) -> dict[str, int]:
+    """Style index (the cell's `s`, as text) → DATETIME/DURATION, for date styles only."""
+    if part is None:
+        return {}
+    custom: dict[str, str] = {}
+    xfs: list[str] = []
+    depth = {"cellXfs": 0}
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        local = _local(name)
+        if local == "numFmt" and attrs.get("formatCode"):
+            custom[attrs.get("numFmtId", "")] = attrs["formatCode"]
+        elif local == "cellXfs":
+            depth["cellXfs"] += 1
+        elif local == "xf" and depth["cellXfs"]:
+            xfs.append(attrs.get("numFmtId", "0"))
+
+    def end(name: str) -> None:
+        if _local(name) == "cellXfs":
+            depth["cellXfs"] -= 1
+
+    _parse(archive, part, limits, start, end)
+    styles: dict[str, int] = {}
+    for index, fmt_id in enumerate(xfs):
+        code = custom.get(fmt_id)
+        kind = format_kind(code) if code is not None else _builtin(fmt_id)
+        if kind:
+            styles[str(index)] = kind
+    return styles
+
+
+def _builtin(fmt_id: str) -> int:
+    return builtin_kind(int(fmt_id)) if fmt_id.isdigit() else 0
