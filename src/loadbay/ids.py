@@ -7,15 +7,22 @@ import re
 import time
 from datetime import UTC, datetime
 
-_counter = int.from_bytes(os.urandom(3), "big")
 _ID_RE = re.compile(r"^[0-9a-f]{24}$")
+_process_bytes = os.urandom(5).hex()
+_counter = int.from_bytes(os.urandom(3), "big")
+_pid = os.getpid()
 
 
 def new_id() -> str:
-    """An ObjectId-shaped id: 4 bytes of seconds, 5 random, 3 of counter (sorts by time)."""
-    global _counter
+    """An ObjectId-shaped id: 4 bytes of seconds, 5 per process, 3 of counter (sorts by time).
+
+    Like MongoDB's ObjectId, the random part is drawn once per process, not per id:
+    bulk imports create a million ids and a syscall for each would show."""
+    global _counter, _process_bytes, _pid
+    if os.getpid() != _pid:  # a forked worker must not repeat its parent's ids
+        _pid, _process_bytes = os.getpid(), os.urandom(5).hex()
     _counter = (_counter + 1) & 0xFFFFFF
-    return f"{int(time.time()):08x}{os.urandom(5).hex()}{_counter:06x}"
+    return f"{int(time.time()):08x}{_process_bytes}{_counter:06x}"
 
 
 def is_id(value: str) -> bool:

@@ -84,7 +84,7 @@ def test_valid_file_creates_every_record_keeping_values(upload, monitoring, db) 
     assert saved["007"]["visits"] == 3
     assert saved["007"]["active"] is True
     assert saved["198000000000000001"]["phone"] == "+62 21 555"
-    assert saved["198000000000000001"]["email"] is None
+    assert "email" not in saved["198000000000000001"]
 
 
 def test_every_failed_row_lists_each_reason_and_the_file_says_why(
@@ -280,3 +280,11 @@ def test_no_permission_is_403(app_client, token_for, catalog) -> None:
         files={"file": ("a.csv", b"a\n1\n")},
     )
     assert response.status_code == 403 and response.json()["failedCode"] == "auth-003"
+
+
+def test_an_update_with_a_blank_cell_clears_that_field_on_every_engine(upload, monitoring, db) -> None:
+    upload(csv_bytes([["Outlet Code", "Name", "Phone"], ["P1", "one", "0811"]]))
+    assert records(db)["P1"] == {"dataId": "P1", "name": "one", "phone": "0811"}
+    job = upload(csv_bytes([["Outlet Code", "Name", "Phone"], ["P1", "uno", ""]]), importMode="UpdateOnly")
+    assert monitoring(job.json()["data"]["_id"])["totalValid"] == 1
+    assert records(db)["P1"] == {"dataId": "P1", "name": "uno"}

@@ -177,7 +177,16 @@ def _string(value: Any) -> str:
     return value if isinstance(value, str) else cell_text(value)
 
 
+_PLAIN_INT = re.compile(r"^[+-]?[0-9]{1,15}$")
+_PLAIN_FLOAT = re.compile(r"^[+-]?[0-9]{1,15}\.[0-9]{1,15}$")
+
+
 def _number(value: Any) -> int | float:
+    if value.__class__ is str:  # the common case, without Decimal's cost
+        if _PLAIN_INT.match(value):
+            return int(value)
+        if _PLAIN_FLOAT.match(value):
+            return float(value)
     if isinstance(value, bool):
         raise Invalid("must be a number")
     if isinstance(value, int):
@@ -243,6 +252,12 @@ def make_date_parsers(formats: Sequence[str]) -> tuple[Converter, Converter]:
         raise Invalid(f"'{text}' is not a date (use YYYY-MM-DD)")
 
     def to_date(value: Any) -> str:
+        if value.__class__ is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
+            try:
+                date.fromisoformat(value)
+                return value
+            except ValueError:
+                raise Invalid(f"'{value}' is not a valid date") from None
         if isinstance(value, datetime):
             if value.time() != time(0):
                 raise Invalid(f"'{value.isoformat(sep=' ')}' has a time; a date is expected")
@@ -272,7 +287,7 @@ def make_date_parsers(formats: Sequence[str]) -> tuple[Converter, Converter]:
 
 
 def _coordinate(value: Any) -> str:
-    text = cell_text(value).strip()
+    text = (value if value.__class__ is str else cell_text(value)).strip()
     parts = [p.strip() for p in text.replace(";", ",").split(",")]
     if len(parts) != 2:
         raise Invalid(f"'{text}' is not a coordinate (use latitude,longitude)")
@@ -288,14 +303,14 @@ def _coordinate(value: Any) -> str:
 
 
 def _email(value: Any) -> str:
-    text = cell_text(value).strip()
+    text = (value if value.__class__ is str else cell_text(value)).strip()
     if not _EMAIL.match(text):
         raise Invalid(f"'{text}' is not an e-mail address")
     return text
 
 
 def _phone(value: Any) -> str:
-    text = cell_text(value).strip()
+    text = (value if value.__class__ is str else cell_text(value)).strip()
     if not _PHONE.match(text):
         raise Invalid(f"'{text}' is not a phone number")
     return text

@@ -27,35 +27,17 @@ class KeyIndex:
 
     def first_rows(self, batch: Sequence[tuple[str, int]]) -> dict[int, int]:
         """For the rows in `batch` (key, row number) whose key came earlier: row → first row."""
-        dupes: dict[int, int] = {}
-        first: dict[str, int] = {}
-        fresh: list[tuple[str, int]] = []
-        for key, row in batch:
-            seen = first.get(key)
-            if seen is None:
-                first[key] = row
-                fresh.append((key, row))
-            else:
-                dupes[row] = seen
         before = self._db.total_changes
-        self._db.executemany("INSERT OR IGNORE INTO k (key, row) VALUES (?, ?)", fresh)
-        if self._db.total_changes - before == len(fresh):
-            return dupes
-        clashing: dict[str, int] = {}
-        keys = [k for k, _ in fresh]
+        self._db.executemany("INSERT OR IGNORE INTO k (key, row) VALUES (?, ?)", batch)
+        if self._db.total_changes - before == len(batch):
+            return {}  # the common case: every key is new, no Python loop over the batch
+        keys = list({k for k, _ in batch})
+        first: dict[str, int] = {}
         for i in range(0, len(keys), 500):
             part = keys[i : i + 500]
             marks = ",".join("?" * len(part))
-            clashing.update(
-                self._db.execute(f"SELECT key, row FROM k WHERE key IN ({marks})", part)
-            )
-        for key, row in fresh:
-            if clashing.get(key, row) != row:
-                dupes[row] = clashing[key]
-        for key, row in batch:  # later repeats inside this batch point at the first overall
-            if row in dupes and key in clashing:
-                dupes[row] = clashing[key]
-        return dupes
+            first.update(self._db.execute(f"SELECT key, row FROM k WHERE key IN ({marks})", part))
+        return {row: first[key] for key, row in batch if first[key] != row}
 
     def close(self) -> None:
         self._db.close()

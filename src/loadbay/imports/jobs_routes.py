@@ -342,10 +342,13 @@ def cancel_job(session: Session, principal: Principal, code: str) -> None:
     )
     if stopped:
         return
+    # Once every chunk is written there is nothing left to stop: the job is finishing.
+    unfinished = sa.or_(
+        jobs.c.phase == "planning",
+        sa.and_(jobs.c.phase == "running", jobs.c.processed_chunks < jobs.c.total_chunks),
+    )
     flagged = rowcount(
-        session.execute(
-            jobs.update().where(jobs.c.id == code, jobs.c.phase != "done").values(**who)
-        )
+        session.execute(jobs.update().where(jobs.c.id == code, unfinished).values(**who))
     )
     if not flagged:
         raise Conflict("import-032", f"Import job {code} has already finished")

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.engine import Connection
 
 RECORD_COLUMNS = (
@@ -23,19 +22,17 @@ def _driver(conn: Connection) -> Any:
     return conn.connection.driver_connection
 
 
-def insert_records(conn: Connection, params: Sequence[dict[str, Any]]) -> set[str]:
-    """Insert the rows whose key is free; returns the data ids that were inserted."""
+def insert_records(conn: Connection, params: Sequence[tuple[Any, ...]]) -> set[str]:
+    """Insert rows (tuples in RECORD_COLUMNS order, data as JSON text) whose key is free;
+    returns the data ids that were inserted."""
     cols = ", ".join(RECORD_COLUMNS)
-    dumps = orjson.dumps
     with _driver(conn).cursor() as cur:
         cur.execute(
             "CREATE TEMP TABLE stage_records (LIKE records INCLUDING DEFAULTS) ON COMMIT DROP"
         )
         with cur.copy(f"COPY stage_records ({cols}) FROM STDIN") as copy:
-            for p in params:
-                copy.write_row(
-                    tuple(dumps(p[c]).decode() if c == "data" else p[c] for c in RECORD_COLUMNS)
-                )
+            for row in params:
+                copy.write_row(row)
         cur.execute(
             f"INSERT INTO records ({cols}) SELECT {cols} FROM stage_records "
             "ON CONFLICT (organization_id, data_type_id, scope, data_id) DO NOTHING RETURNING data_id"
@@ -48,14 +45,15 @@ def insert_records(conn: Connection, params: Sequence[dict[str, Any]]) -> set[st
 def update_records(
     conn: Connection, patches: Sequence[tuple[str, str]], user: str, now: datetime
 ) -> None:
-    """Merge each JSON patch into its record's data: (patch, record id) pairs."""
+    """Merge each JSON patch into its record's data: (patch, record id) pairs. A null in the
+    patch removes the field, as SQLite's json_patch does, so both engines store the same."""
     with _driver(conn).cursor() as cur:
         cur.execute("CREATE TEMP TABLE stage_patches (id varchar(24), patch jsonb) ON COMMIT DROP")
         with cur.copy("COPY stage_patches (id, patch) FROM STDIN") as copy:
             for patch, rid in patches:
                 copy.write_row((rid, patch))
         cur.execute(
-            "UPDATE records r SET data = r.data || s.patch, updated_time = %s, updated_by = %s "
+            "UPDATE records r SET data = jsonb_strip_nulls(r.data || s.patch), updated_time = %s, updated_by = %s "
             "FROM stage_patches s WHERE r.id = s.id",
             (now, user),
         )

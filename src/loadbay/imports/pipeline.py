@@ -24,12 +24,13 @@ import sqlalchemy as sa
 from loadbay.catalog.fields import cell_text
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.errors import ApiError
+from loadbay.gcpause import paused_gc
 from loadbay.ids import utcnow
 from loadbay.imports import mapping
 from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.imports.target import Target, check_match_field, load_target
-from loadbay.imports.validate import Checked, compile_validator
+from loadbay.imports.validate import Checked, compile_batch_validator
 from loadbay.imports.writes import WriteContext, write_rows
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
@@ -138,7 +139,8 @@ def plan_job(job_id: str) -> None:
     log.info("plan start", extra={"job": job_id, "format": job.file_format})
     started = time.perf_counter()
     try:
-        total_rows, total_chunks = _plan(job, target, done_seqs)
+        with paused_gc():
+            total_rows, total_chunks = _plan(job, target, done_seqs)
     except (TableError, ApiError) as exc:
         _fail_job(job_id, getattr(exc, "message", None) or str(exc))
         return
@@ -288,7 +290,8 @@ def run_chunk(chunk_id: str) -> None:
         session.expunge_all()
     started = time.perf_counter()
     try:
-        _process(job, chunk, target)
+        with paused_gc():
+            _process(job, chunk, target)
     except Exception:
         with db.write() as session:  # give the lease back so a retry can claim it at once
             session.execute(
@@ -320,15 +323,14 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target) -> None:
     if not cancelled:
         headers = job.headers or []
         columns = {m["id"]: headers.index(m["headerColumn"]) for m in job.mapping or []}
-        check = compile_validator(target, headers, columns, settings.date_formats)
-        for number, cells, dup_of in batch:
-            row = check(number, cells)
+        validate = compile_batch_validator(target, headers, columns, settings.date_formats)
+        match = job.match_field or ""
+        match_col = columns.get(match)
+        for row, (_number, _cells, dup_of) in zip(validate(batch), batch, strict=True):
             if dup_of:
-                match = job.match_field or ""
-                col = columns.get(match)
                 row.reasons.append(
                     {
-                        "column": headers[col] if col is not None else match,
+                        "column": headers[match_col] if match_col is not None else match,
                         "message": f"duplicate of row {dup_of}",
                     }
                 )
@@ -336,9 +338,9 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target) -> None:
                 issues.append(
                     {
                         "job_id": job.id,
-                        "row_number": number,
+                        "row_number": row.row_number,
                         "outcome": "failed",
-                        "cells": cells,
+                        "cells": row.cells,
                         "reasons": row.reasons,
                     }
                 )

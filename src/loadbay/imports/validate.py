@@ -1,6 +1,9 @@
 """Row validation: every cell of a row against its field, every reason kept by column.
 
-The same function serves the import chunks and the preview.
+Chunks are validated column by column: one converter mapped over a whole column
+costs far less interpreter time than a loop over every (row, field) pair, and a
+column without a bad cell never leaves the fast path. The preview uses the same
+code on its few rows.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from loadbay.imports.target import Target
 Reason = dict[str, str]  # {"column": header, "message": why}
 
 
+class Required(Invalid):
+    """A blank cell in a required field."""
+
+
 @dataclass(frozen=True)
 class Checked:
     row_number: int
@@ -23,38 +30,105 @@ class Checked:
     reasons: list[Reason]
 
 
+def _with_blanks(
+    convert: Callable[[Any], Any], required: bool, header: str, is_text: bool
+) -> Callable[[Any], Any]:
+    message = f"{header} is required"
+
+    if is_text:  # a string field: text cells pass as they are
+
+        def text(value: Any) -> Any:
+            if value.__class__ is str:
+                if value and not value.isspace():
+                    return value
+            elif value is not None:
+                return convert(value)
+            if required:
+                raise Required(message)
+            return None
+
+        return text
+
+    def other(value: Any) -> Any:
+        if value is None or (value.__class__ is str and (not value or value.isspace())):
+            if required:
+                raise Required(message)
+            return None
+        return convert(value)
+
+    return other
+
+
+BatchValidator = Callable[[Sequence[Sequence[Any]]], list[Checked]]
+
+
+def compile_batch_validator(
+    target: Target,
+    headers: Sequence[str],
+    columns: dict[str, int],
+    date_formats: Sequence[str],
+) -> BatchValidator:
+    """Checks many rows at once; the per-field work is resolved once, here."""
+    plan: list[tuple[str, int, Callable[[Any], Any], str]] = []
+    for spec in target.specs:
+        col = columns.get(spec.id)
+        if col is None:
+            continue
+        header = headers[col]
+        convert = _with_blanks(
+            converter_for(spec, date_formats), spec.required, header, spec.type == "string"
+        )
+        plan.append((spec.id, col, convert, header))
+    fids = [p[0] for p in plan]
+    id_col = columns.get("_id")
+
+    def run(rows: Sequence[Sequence[Any]]) -> list[Checked]:
+        cells_list = [r[1] for r in rows]
+        reasons: list[list[Reason]] = [[] for _ in rows]
+        converted_columns: list[list[Any]] = []
+        for _fid, col, convert, header in plan:
+            column = [cells[col] for cells in cells_list]
+            try:
+                converted = list(map(convert, column))
+            except Invalid:  # slow path for this column only: find every bad cell
+                converted = []
+                for i, value in enumerate(column):
+                    try:
+                        converted.append(convert(value))
+                    except Required as exc:
+                        converted.append(None)
+                        reasons[i].append({"column": header, "message": str(exc)})
+                    except Invalid as exc:
+                        converted.append(None)
+                        reasons[i].append({"column": header, "message": f"{header}: {exc}"})
+            converted_columns.append(converted)
+        values = [
+            dict(zip(fids, vals, strict=True)) for vals in zip(*converted_columns, strict=True)
+        ]
+        if not plan:
+            values = [{} for _ in rows]
+        if id_col is not None:
+            for cells, value in zip(cells_list, values, strict=True):
+                if cells[id_col] not in (None, ""):
+                    value["_id"] = str(cells[id_col]).strip()
+        return [
+            Checked(row[0], cells, value, why)
+            for row, cells, value, why in zip(rows, cells_list, values, reasons, strict=True)
+        ]
+
+    return run
+
+
 def compile_validator(
     target: Target,
     headers: Sequence[str],
     columns: dict[str, int],
     date_formats: Sequence[str],
 ) -> Callable[[int, list[Any]], Checked]:
-    """A fast row checker for one job: the per-field work is resolved once, here."""
-    plan: list[tuple[str, int, Callable[[Any], Any], bool, str]] = []
-    for spec in target.specs:
-        col = columns.get(spec.id)
-        if col is None:
-            continue
-        plan.append((spec.id, col, converter_for(spec, date_formats), spec.required, headers[col]))
-    id_col = columns.get("_id")
+    """One row at a time (previews): the batch validator on a batch of one."""
+    batch = compile_batch_validator(target, headers, columns, date_formats)
 
     def check(row_number: int, cells: list[Any]) -> Checked:
-        values: dict[str, Any] = {}
-        reasons: list[Reason] = []
-        for fid, col, convert, required, header in plan:
-            value = cells[col]
-            if value is None or (value.__class__ is str and (not value or value.isspace())):
-                if required:
-                    reasons.append({"column": header, "message": f"{header} is required"})
-                else:
-                    values[fid] = None
-                continue
-            try:
-                values[fid] = convert(value)
-            except Invalid as exc:
-                reasons.append({"column": header, "message": f"{header}: {exc}"})
-        if id_col is not None and cells[id_col] not in (None, ""):
-            values["_id"] = str(cells[id_col]).strip()
-        return Checked(row_number, cells, values, reasons)
+        return batch([(row_number, cells)])[0]
 
     return check
