@@ -9,6 +9,7 @@ inline when enqueued; tests only).
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ huey: Huey = make_huey(get_settings())
 def load_tasks() -> None:
     """Import every module that declares tasks, so a consumer knows them."""
     import loadbay.exports.tasks
+    import loadbay.imports.retention
     import loadbay.imports.tasks  # noqa: F401
 
 
@@ -52,7 +54,18 @@ def run_consumer(concurrency: int = 1, periodic: bool = True) -> None:
         "check_worker_health": True,
     }
     log.info("worker starting", extra={"queue": type(huey).__name__, **options})
-    huey.create_consumer(**options).run()
+    stop = threading.Event()
+    if periodic:
+        from loadbay.imports.tasks import sweep_forever
+
+        interval = get_settings().sweep_interval_seconds
+        threading.Thread(
+            target=sweep_forever, args=(interval, stop), daemon=True, name="sweeper"
+        ).start()
+    try:
+        huey.create_consumer(**options).run()
+    finally:
+        stop.set()
 
 
 def queue_depth() -> int:

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     preview_retention_hours: Annotated[int, Field(gt=0)] = 24
     chunk_size: Annotated[int, Field(gt=0, le=100_000)] = 5000
     lease_seconds: Annotated[int, Field(gt=0)] = 120
-    sweep_interval_seconds: Annotated[int, Field(gt=0)] = 30
+    sweep_interval_seconds: Annotated[float, Field(gt=0)] = 15
     confirm_wait_seconds: Annotated[float, Field(ge=0)] = 10.0
 
     max_upload_bytes: Annotated[int, Field(gt=0)] = 512 * 1024 * 1024

@@ -42,7 +42,7 @@ OUTLETS: list[tuple[Any, ...]] = [
     ("0010", "+62 shop", "+62812", "Bulk", "1999-12-31", "2024-04-30T10:15:00+07:00", -5, 0, False),
     ("A-3", "-minus", None, "Retail", None, None, None, None, None),
     ("A-4", "@SUM(A1)", "021", "Bulk", "2024-02-29", "2024-01-01T00:00:00", 0.1, 12, True),
-    ("A-5", "Toko Ümlaut, \"quoted\"", "022", "Retail", "2024-03-01", None, 10, 7, False),
+    ("A-5", 'Toko Ümlaut, "quoted"', "022", "Retail", "2024-03-01", None, 10, 7, False),
 ]
 DATA_HEADERS = [
     "ID", "Outlet Code", "Hub ID", "Hub", "Created Time", "Updated Time",
@@ -104,9 +104,7 @@ def seeded(db: Database, auth: dict[str, str], app_client: TestClient) -> Seeded
         session.flush()
         records = []
         for i, values in enumerate(OUTLETS):
-            data = {
-                f["id"]: v for f, v in zip(OUTLET_FIELDS, values, strict=True) if v is not None
-            }
+            data = {f["id"]: v for f, v in zip(OUTLET_FIELDS, values, strict=True) if v is not None}
             record = Record(
                 organization_id=org,
                 data_type_id=outlet.id,

@@ -15,7 +15,8 @@ runner = CliRunner()
 def test_data_by_name_to_csv(seeded: Seeded, tmp_path: Path) -> None:
     out = tmp_path / "sub" / "outlets.csv"
     result = runner.invoke(
-        app, ["data", "--data-type", "Outlet", "--hub", "Jakarta", "--format", "csv", "-o", str(out)]
+        app,
+        ["data", "--data-type", "Outlet", "--hub", "Jakarta", "--format", "csv", "-o", str(out)],
     )
     assert result.exit_code == 0, result.output
     assert "4 records written" in result.output

@@ -90,7 +90,11 @@ def test_create_read_update_delete(seeded: Seeded, exporter: Exporter) -> None:
     missing = client.get(f"/api/v3/export-config/{config_id}", headers=auth)
     _refused(missing, 404, "export-033", "Data not found")
     _refused(client.delete(f"/api/v3/export-config/{config_id}", headers=auth), 404, "export-033")
-    _refused(client.put(f"/api/v3/export-config/{config_id}/", json=change, headers=auth), 404, "export-033")
+    _refused(
+        client.put(f"/api/v3/export-config/{config_id}/", json=change, headers=auth),
+        404,
+        "export-033",
+    )
 
 
 def test_list(seeded: Seeded, exporter: Exporter) -> None:
@@ -159,14 +163,20 @@ def test_name_is_unique_per_organisation(
     assert answer.status_code == 201
     # and another organisation never sees this one
     theirs = answer.json()["data"]["_id"]
-    _refused(exporter.client.get(f"/api/v3/export-config/{theirs}", headers=exporter.auth), 404, "export-033")
+    _refused(
+        exporter.client.get(f"/api/v3/export-config/{theirs}", headers=exporter.auth),
+        404,
+        "export-033",
+    )
 
 
 def test_body_must_be_an_object(seeded: Seeded, exporter: Exporter) -> None:
     answer = exporter.client.post("/api/v3/export-config", json=[1], headers=exporter.auth)
     _refused(answer, 400, "export-003")
     answer = exporter.client.post(
-        "/api/v3/export-config", content=b"{", headers={**exporter.auth, "content-type": "application/json"}
+        "/api/v3/export-config",
+        content=b"{",
+        headers={**exporter.auth, "content-type": "application/json"},
     )
     _refused(answer, 422, "export-003")
 

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from loadbay.auth import issue_token
-from tests.exports.conftest import DATA_HEADERS, OUTLETS, Exporter, Seeded, read_csv, read_xlsx, read_zip
+from tests.exports.conftest import (
+    DATA_HEADERS,
+    OUTLETS,
+    Exporter,
+    Seeded,
+    read_csv,
+    read_xlsx,
+    read_zip,
+)
 
 
 def _refused(answer: Any, status: int, code: str, message: str | None = None) -> str:
@@ -144,7 +152,7 @@ def test_sort(
 @pytest.mark.parametrize(
     ("sort_by", "order", "key"),
     [
-        ("hub", "asc", lambda i, rid: (i == 4 and "Bandung" or "Jakarta", rid)),
+        ("hub", "asc", lambda i, rid: ((i == 4 and "Bandung") or "Jakarta", rid)),
         ("category", "desc", lambda i, rid: (OUTLETS[i][3], rid)),
         ("_id", "asc", lambda i, rid: (rid,)),
     ],
@@ -154,9 +162,7 @@ def test_sort_ties_break_by_id(
 ) -> None:
     body = exporter.ok("data", download="json", sortBy=sort_by, sortOrder=order)
     _, records = read_zip(exporter.download(body["data"]["link"]))
-    keyed = sorted(
-        range(5), key=lambda i: key(i, seeded.records[i]), reverse=order == "desc"
-    )
+    keyed = sorted(range(5), key=lambda i: key(i, seeded.records[i]), reverse=order == "desc")
     assert [r["_id"] for r in records] == [seeded.records[i] for i in keyed]
 
 

@@ -115,7 +115,9 @@ def test_failed_direct_export(
     assert _entries(exporter, status="Failed")[0]["_source"]["errorMessage"].startswith("row 3")
 
 
-def test_processing_entry_has_no_completion(seeded: Seeded, exporter: Exporter, db: Database) -> None:
+def test_processing_entry_has_no_completion(
+    seeded: Seeded, exporter: Exporter, db: Database
+) -> None:
     _add(db, seeded.org, status="Processing")
     source = _entries(exporter)[0]["_source"]
     assert source["status"] == "Processing"

@@ -17,9 +17,7 @@ from tests.exports.conftest import OUTLET_FIELDS, Exporter, Seeded, org_of
 def _records(db: Database, data_type_id: str) -> dict[str, dict[str, Any]]:
     with db.read() as session:
         rows = session.scalars(sa.select(Record).where(Record.data_type_id == data_type_id))
-        return {
-            r.data_id: {k: v for k, v in r.data.items() if v not in (None, "")} for r in rows
-        }
+        return {r.data_id: {k: v for k, v in r.data.items() if v not in (None, "")} for r in rows}
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "csv"])

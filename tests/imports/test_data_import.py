@@ -282,9 +282,13 @@ def test_no_permission_is_403(app_client, token_for, catalog) -> None:
     assert response.status_code == 403 and response.json()["failedCode"] == "auth-003"
 
 
-def test_an_update_with_a_blank_cell_clears_that_field_on_every_engine(upload, monitoring, db) -> None:
+def test_an_update_with_a_blank_cell_clears_that_field_on_every_engine(
+    upload, monitoring, db
+) -> None:
     upload(csv_bytes([["Outlet Code", "Name", "Phone"], ["P1", "one", "0811"]]))
     assert records(db)["P1"] == {"dataId": "P1", "name": "one", "phone": "0811"}
-    job = upload(csv_bytes([["Outlet Code", "Name", "Phone"], ["P1", "uno", ""]]), importMode="UpdateOnly")
+    job = upload(
+        csv_bytes([["Outlet Code", "Name", "Phone"], ["P1", "uno", ""]]), importMode="UpdateOnly"
+    )
     assert monitoring(job.json()["data"]["_id"])["totalValid"] == 1
     assert records(db)["P1"] == {"dataId": "P1", "name": "uno"}

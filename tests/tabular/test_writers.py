@@ -20,7 +20,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from loadbay.tabular import writers, xlsx_writer
-from loadbay.tabular.csv_writer import CsvWriter
+from loadbay.tabular.csv_writer import CsvWriter, csv_fields
 from loadbay.tabular.jsonzip_writer import JsonZipWriter
 from loadbay.tabular.writers import Cell, open_writer
 from loadbay.tabular.xlsx_writer import XlsxWriter
@@ -89,6 +89,34 @@ def test_xlsx_text_and_numbers_read_back_exactly(tmp_path: Path) -> None:
     assert rows[4] == [True, False, "", "", "x"]  # None and "" are both empty cells
 
 
+def test_xlsx_many_rows_cross_the_flush_blocks(tmp_path: Path) -> None:
+    p = tmp_path / "m.xlsx"
+    day = dt.datetime(2024, 1, 1, 8, 30)
+    with XlsxWriter(p) as w:
+        w.add_sheet("Data", ["n", "code", "when"])
+        w.write_rows([i, f"{i:012d}", day + dt.timedelta(minutes=i)] for i in range(12_000))
+        for i in range(12_000, 12_005):
+            w.write_row([i, f"{i:012d}", day + dt.timedelta(minutes=i)])
+    rows = read_sheet(p, "Data")
+    assert len(rows) == 12_006
+    assert rows[1] == [0.0, "000000000000", day]
+    assert rows[-1] == [12_004.0, "000000012004", day + dt.timedelta(minutes=12_004)]
+
+
+def test_xlsx_repeated_texts_stay_exact_across_cache_clears(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(xlsx_writer, "_CACHE_SIZE", 3)
+    p = tmp_path / "c.xlsx"
+    texts = ["", " a ", "<&>", "done", "x" * 41, "_x0041_", "done", "", "\x01", " a "]
+    rows: list[list[Cell]] = [
+        [texts[(i * 7 + j) % len(texts)] for j in range(4)] for i in range(50)
+    ]
+    write_xlsx(p, rows)
+    got = CalamineWorkbook.from_path(str(p)).get_sheet_by_name("Data").to_python()
+    assert got == rows
+
+
 def test_xlsx_decimals(tmp_path: Path) -> None:
     p = tmp_path / "d.xlsx"
     values: list[Cell] = [Decimal("1.25"), Decimal("1E+2"), Decimal("-0.000001"), Decimal("1.500000000000000000000")]  # fmt: skip
@@ -107,23 +135,58 @@ def test_xlsx_dates_times_and_datetimes(tmp_path: Path) -> None:
         dt.datetime(2024, 3, 18, 12, 34, 56),
         dt.datetime(2024, 3, 18, 23, 59, 59, 999000),
         dt.time(7, 5, 9),
+        dt.time(23, 59, 59),
         dt.time(23, 59, 59, 500000),
         dt.date(1900, 3, 1),
-        dt.date(1900, 2, 28),  # before Excel's phantom 1900-02-29
-        dt.date(1900, 1, 1),
+        dt.datetime(1900, 3, 1, 0, 0, 1),
         dt.date(9999, 12, 31),
     ]
     as_text: list[Cell] = [
         dt.datetime(2024, 3, 18, 12, 0, tzinfo=UTC7),  # never shifted to another zone
         dt.date(1899, 12, 31),  # no serial number before 1900
+        dt.date(1900, 2, 28),  # Excel and LibreOffice disagree before March 1900
+        dt.datetime(1900, 1, 1, 12, 0),
         dt.time(8, 0, tzinfo=dt.UTC),
     ]
     write_xlsx(p, [row, as_text, [dt.datetime(2024, 3, 18)]])
     rows = read_sheet(p, "Data")
     assert rows[0] == row
-    assert rows[1] == ["2024-03-18 12:00:00+07:00", "1899-12-31", "08:00:00+00:00"]
+    assert rows[1] == [
+        "2024-03-18 12:00:00+07:00",
+        "1899-12-31",
+        "1900-02-28",
+        "1900-01-01 12:00:00",
+        "08:00:00+00:00",
+    ]
     # A midnight datetime is the same serial number as the date; calamine says date.
     assert rows[2] == [dt.date(2024, 3, 18)]
+
+
+def test_xlsx_serials_are_the_nearest_double(tmp_path: Path) -> None:
+    # Anything a hair lower shows a second early in LibreOffice (it floors).
+    p = tmp_path / "n.xlsx"
+    write_xlsx(p, [[dt.time(23, 59, 59), dt.datetime(2024, 3, 18, 23, 59, 59)]])
+    with zipfile.ZipFile(p) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    day = dt.timedelta(days=1)
+    assert f"<v>{86_399 / 86_400!r}</v>" in sheet
+    assert (
+        f"<v>{(dt.datetime(2024, 3, 18, 23, 59, 59) - dt.datetime(1899, 12, 30)) / day!r}</v>"
+        in sheet
+    )
+
+
+def test_xlsx_datetimes_read_back_to_the_millisecond(tmp_path: Path) -> None:
+    p = tmp_path / "ms.xlsx"
+    start = dt.datetime(1900, 3, 1)
+    values = [
+        start + dt.timedelta(days=i * 997, seconds=i * 7919, milliseconds=i * 37)
+        for i in range(2_900)
+    ]
+    write_xlsx(p, [[v, v.time()] for v in values])
+    rows = read_sheet(p, "Data")
+    assert [r[0] for r in rows] == [v.date() if v.time() == dt.time() else v for v in values]
+    assert [r[1] for r in rows] == [v.time() for v in values]
 
 
 def test_xlsx_text_that_xml_cannot_carry_round_trips(tmp_path: Path) -> None:
@@ -175,8 +238,9 @@ def test_xlsx_two_sheets_headers_widths_and_freeze(tmp_path: Path) -> None:
         w.write_rows([[1, "first"], [2, "second"]])
         w.add_sheet("Outlets & more", ["code"], freeze_header=False)
         w.write_row(["007"])
+        w.add_sheet("X")  # one character is a name too
     book = CalamineWorkbook.from_path(str(p))
-    assert book.sheet_names == ["Tasks", "Outlets & more"]
+    assert book.sheet_names == ["Tasks", "Outlets & more", "X"]
     assert read_sheet(p, "Tasks") == [["id", "title"], [1.0, "first"], [2.0, "second"]]
     assert read_sheet(p, "Outlets & more") == [["code"], ["007"]]
     with zipfile.ZipFile(p) as z:
@@ -376,6 +440,23 @@ def test_csv_options_and_path_target(tmp_path: Path) -> None:
     assert data.startswith(b"a;b\r\n")
     rows = read_csv(data, ";")
     assert len(rows) == 2_501 and rows[-1] == ["2499", "v;2499"]
+
+
+def test_csv_output_is_what_the_csv_module_writes() -> None:
+    # Most rows skip the csv module; every row must still come out as it would.
+    tricky = ["a,b", 'say "hi"', "x\ny", "x\ry", "", " lead", "tab\there", ";", "'", '"']
+    rows: list[list[Cell]] = [[t] for t in tricky]
+    rows += [[a, b] for a in tricky for b in tricky]
+    rows += [[], [None], [None, None], ["", ""]]
+    rows += [[1, 2.5, None, True, dt.date(2024, 1, 2), "=x", "-1"]]
+    for delimiter in (",", ";", "\t"):
+        out = io.BytesIO()
+        with CsvWriter(out, bom=False, delimiter=delimiter) as w:
+            w.write_rows(rows)
+        expected = io.StringIO()
+        writer = csv.writer(expected, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerows(csv_fields(r) for r in rows)
+        assert out.getvalue().decode() == expected.getvalue()
 
 
 def test_csv_rejects_unknown_types() -> None:

@@ -10,10 +10,13 @@ compared is non-null and NULLs come last in either direction.
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
@@ -23,6 +26,7 @@ from loadbay.db import Database, table_of
 from loadbay.exports.plan import NOT_NULL, Column, ExportPlan
 
 BATCH_ROWS = 5_000
+T = TypeVar("T")
 
 tasks = table_of(Task)
 records = table_of(Record)
@@ -118,13 +122,20 @@ def _sort_keys(plan: ExportPlan, dialect: str) -> tuple[tuple[SortKey, ...], sa.
     if column.source == "id":
         return (id_key,), source
     if not nullable:
-        return (SortKey(expr, desc), id_key), source
+        return (SortKey(_raw(expr), desc), id_key), source
     empty: Any = 0 if column.kind in _NUMERIC and column.source == "data" else ""
     if column.kind == "timestamp":
         empty = sa.literal(datetime(1970, 1, 1), sa.DateTime())
     flag = sa.case((expr.is_(None), 1), else_=0)
-    value = sa.func.coalesce(expr, empty)
+    value = _raw(sa.func.coalesce(expr, empty))
     return (SortKey(flag, False), SortKey(value, desc), id_key), source
+
+
+def _raw(expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The value as the driver gives it, and bound back as it is: no SQLAlchemy type
+    processing on the hot path (on SQLite a time stays its stored text, which compares
+    right against the column; JSON is decoded once, by orjson)."""
+    return sa.type_coerce(expr, sa.types.NullType())
 
 
 def selection(plan: ExportPlan, dialect: str) -> Selection:
@@ -139,7 +150,10 @@ def selection(plan: ExportPlan, dialect: str) -> Selection:
         if source not in wanted:
             wanted.append(source)
     keys, from_ = _sort_keys(plan, dialect)
-    selected: list[sa.ColumnElement[Any]] = [table.c[name] for name in wanted]
+    selected: list[sa.ColumnElement[Any]] = [
+        sa.cast(table.c.data, sa.Text()) if name == "data" else _raw(table.c[name])
+        for name in wanted
+    ]
     selected += [key.expr.label(f"k{i}") for i, key in enumerate(keys)]
     order = [key.expr.desc() if key.descending else key.expr.asc() for key in keys]
     statement = sa.select(*selected).select_from(from_).where(*filters(plan)).order_by(*order)
@@ -190,6 +204,49 @@ def stream(
         if len(rows) < size:
             return
         cursor = tuple(rows[-1])[-n_keys:]
+
+
+_END = object()
+
+
+def read_ahead(batches: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """`batches`, produced by a thread that reads the next one while the caller writes.
+
+    The drivers release the GIL while SQLite steps or PostgreSQL answers, so reading
+    overlaps formatting and compressing. At most `depth` batches wait; when the caller
+    stops early the reader stops too, and a reader's error is raised in the caller.
+    """
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        ready.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(_END)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            ready.put(exc)
+
+    reader = threading.Thread(target=produce, name="export-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                ready.get_nowait()
+        reader.join()
 
 
 def names(db: Database, plan: ExportPlan) -> tuple[dict[str, str], dict[str, str]]:

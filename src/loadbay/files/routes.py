@@ -25,7 +25,9 @@ router = APIRouter()
 _CHUNK = 1024 * 1024
 
 
-@router.api_route("/api/v3/files/{org}/{path:path}", methods=["GET", "HEAD"])
+@router.api_route(
+    "/api/v3/files/{org}/{path:path}", methods=["GET", "HEAD"], include_in_schema=False
+)
 def download(
     request: Request, org: str, path: str, exp: str = "", sig: str = "", name: str = ""
 ) -> Response:

@@ -95,10 +95,11 @@ def finalize_job(job_id: str) -> None:
         extra={
             "job": job_id,
             "status": status,
-            "created": job.created_count,
-            "updated": job.updated_count,
-            "skipped": job.skipped_count,
-            "failed": job.failed_count,
+            # "created" is a LogRecord attribute: logging refuses it as an extra key.
+            "created_rows": job.created_count,
+            "updated_rows": job.updated_count,
+            "skipped_rows": job.skipped_count,
+            "failed_rows": job.failed_count,
         },
     )
 

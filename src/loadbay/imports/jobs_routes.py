@@ -31,7 +31,7 @@ from loadbay.imports.pipeline import limits, normalize_cells
 from loadbay.imports.schemas import job_view
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.upload import Upload, receive
-from loadbay.imports.validate import compile_validator
+from loadbay.imports.validate import Checked, compile_validator
 from loadbay.pagination import ok
 from loadbay.routing import Router
 from loadbay.settings import get_settings
@@ -115,6 +115,13 @@ def table_error(exc: TableError) -> ApiError:
     return BadRequest(code, message)
 
 
+def _preview_row(row: Checked, header_of: dict[str, str]) -> dict[str, Any]:
+    """A value shows only when its cell is valid; a failed cell is in `errors` instead."""
+    bad = {reason["column"] for reason in row.reasons}
+    values = {f: v for f, v in row.values.items() if header_of.get(f) not in bad}
+    return {"rowNumber": row.row_number, "values": values, "errors": row.reasons}
+
+
 def read_preview(
     path: Path, job: ImportJob, target: Target, history: Sequence[Sequence[dict[str, Any]]]
 ) -> Preview:
@@ -133,13 +140,14 @@ def read_preview(
         ) as table:
             headers = list(table.headers)
             suggested = suggestion(headers, target, history, job.mapping)
-            columns = {item["id"]: headers.index(item["headerColumn"]) for item in suggested}
+            header_of = {item["id"]: item["headerColumn"] for item in suggested}
+            columns = {fid: headers.index(header) for fid, header in header_of.items()}
             check = compile_validator(target, headers, columns, date_formats)
             for number, cells in table.rows():
                 total += 1
                 if len(rows) < PREVIEW_ROWS:
                     row = check(number, normalize_cells(cells) if spreadsheet else cells)
-                    rows.append({"rowNumber": number, "values": row.values, "errors": row.reasons})
+                    rows.append(_preview_row(row, header_of))
     except TableError as exc:
         raise table_error(exc) from None
     if total == 0:

@@ -68,6 +68,6 @@ def purge_imports(now: datetime) -> dict[str, int]:
     return counts
 
 
-@huey.periodic_task(crontab(minute="17"))  # type: ignore[untyped-decorator]
+@huey.periodic_task(crontab(minute="17"))
 def purge_task() -> None:
     purge_imports(utcnow())

@@ -69,7 +69,9 @@ async def _create(request: Request, principal: Principal, kind: str) -> dict[str
         upload.discard()
     from loadbay.imports.tasks import enqueue_plan
 
-    enqueue_plan(job_id)  # after the commit: a worker never sees a job its database lacks
+    # After the commit: a worker never sees a job its database lacks. Off the event
+    # loop: enqueueing is a write to SQLite or Redis.
+    await run_in_threadpool(enqueue_plan, job_id)
     with get_database().read() as session:
         job = service.get_job(session, principal.org, job_id)
         return ok(records_for(session, [job])[0])

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 import sqlalchemy as sa
-from huey import crontab
 
 from loadbay.db import get_database, table_of
 from loadbay.ids import utcnow
@@ -129,9 +129,14 @@ def sweep() -> dict[str, int]:
     return counts
 
 
-@huey.periodic_task(crontab(minute="*"))
-def sweep_task() -> None:
-    sweep()
+def sweep_forever(interval: float, stop: threading.Event) -> None:
+    """The sweeper loop a worker runs beside its consumer (Huey's periodic tasks are
+    minute-grained; a lease of seconds wants a sweep of seconds)."""
+    while not stop.wait(interval):
+        try:
+            sweep()
+        except Exception:  # a database hiccup must not end the loop
+            log.exception("sweep failed")
 
 
 @huey.on_startup()

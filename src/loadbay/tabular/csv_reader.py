@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import pathlib
-from typing import cast
+from collections.abc import Iterator
+from typing import Any
 
 from loadbay.tabular.readers import (
-    Cell,
     Limits,
     RawRows,
     Table,
@@ -52,7 +52,8 @@ def _records(path: pathlib.Path, encoding: str, delimiter: str, limits: Limits) 
     with path.open("rb") as binary:
         text = io.TextIOWrapper(binary, encoding=encoding, newline="")
         try:
-            for row in csv.reader(text, delimiter=delimiter):
+            reader: Iterator[list[Any]] = csv.reader(text, delimiter=delimiter)
+            for row in reader:
                 number += 1
                 # One join answers three questions per record at C speed: is it blank,
                 # can any cell be too long, can any cell carry the export's `'` escape.
@@ -70,7 +71,7 @@ def _records(path: pathlib.Path, encoding: str, delimiter: str, limits: Limits) 
                 if "" in row:
                     yield number, [value or None for value in row]
                 else:
-                    yield number, cast(list[Cell], row)
+                    yield number, row
         except csv.Error as exc:
             if "field limit" in str(exc):
                 raise TableError(

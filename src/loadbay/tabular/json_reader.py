@@ -107,7 +107,7 @@ def _array(path: pathlib.Path, encoding: str, limits: Limits) -> Objects:
                 break
             if number > 1 and not after_comma:
                 if char != ",":
-                    raise _bad(number, "expected ',' or ']'")
+                    raise _bad(number + 1, "expected ',' or ']'")
                 pos += 1
                 after_comma = True
                 continue

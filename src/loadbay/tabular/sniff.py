@@ -30,6 +30,7 @@ _TEXT_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _CP1252_HOLES = tuple(bytes([b]) for b in (0x81, 0x8D, 0x8F, 0x90, 0x9D))
 DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 64 * 1024
+ENCODING_BLOCK = 1 << 20
 
 
 def detect_format(filename: str, head: bytes) -> str:
@@ -47,7 +48,7 @@ def detect_format(filename: str, head: bytes) -> str:
     if text is None:
         raise TableError("import-002", f"Unsupported file type: {filename}")
     first = text.lstrip()[:1]
-    if first in ("[", "{") and _EXTENSIONS.get(ext) not in ("csv", "tsv"):
+    if first in ("[", "{") and ext not in (".csv", ".tsv", ".tab"):
         return "json" if first == "[" else "ndjson"
     fmt = _EXTENSIONS.get(ext)
     if fmt is None or fmt in ("xlsx", "xls"):
@@ -84,7 +85,7 @@ def detect_encoding(path: pathlib.Path) -> str:
         f.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")()
         utf8 = cp1252 = True
-        while block := f.read(1 << 20):
+        while block := f.read(ENCODING_BLOCK):
             if utf8:
                 try:
                     decoder.decode(block)
@@ -116,7 +117,7 @@ def sniff_delimiter(sample: str, complete: bool) -> str:
         sample = sample[:cut] if cut > 0 else sample
     best, best_score = ",", (0.0, 0)
     for delimiter in DELIMITERS:
-        counts = Counter(len(r) for r in _records(sample, delimiter) if any(r))
+        counts = _field_counts(sample, delimiter)
         if not counts:
             continue
         width, hits = counts.most_common(1)[0]
@@ -128,10 +129,13 @@ def sniff_delimiter(sample: str, complete: bool) -> str:
     return best
 
 
-def _records(sample: str, delimiter: str) -> list[list[str]]:
-    records: list[list[str]] = []
+def _field_counts(sample: str, delimiter: str) -> Counter[int]:
+    """How many non-blank records of the sample have each number of fields."""
+    counts: Counter[int] = Counter()
     reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
     # An unterminated quote at the cut ends the sample; the records before it are enough.
     with contextlib.suppress(csv.Error):
-        records.extend(reader)
-    return records
+        for record in reader:
+            if any(record):
+                counts[len(record)] += 1
+    return counts

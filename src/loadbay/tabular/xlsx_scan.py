@@ -20,12 +20,12 @@ import re
 from collections.abc import Callable
 from typing import IO
 
-from loadbay.tabular.readers import Cell, Limits, RawRows, TableError, cell_too_long, is_blank
+from loadbay.tabular.readers import Cell, Limits, RawRows, TableError, cell_too_long
 
 BLOCK_BYTES = 1 << 20
 MAX_COLUMN = 16_384  # Excel's XFD; a reference beyond it is corrupt, not wide
 DATETIME, DURATION = 1, 2
-_N, _S, _STR, _B, _E, _INLINE, _D = range(7)
+_S, _N, _STR, _B, _E, _INLINE, _D, _EMPTY = range(8)
 _TYPES = {"n": _N, "s": _S, "str": _STR, "b": _B, "e": _E, "inlineStr": _INLINE, "d": _D}
 _DIGITS = "0123456789"
 _XML_SPACE = " \t\n\r"
@@ -237,15 +237,6 @@ def _text(text: str) -> str:
     return decode_x(text) if "_x" in text else text
 
 
-def _kind(attrs: str, date_styles: dict[str, int]) -> tuple[int, int]:
-    found = {m.group(1): m.group(2) or m.group(3) for m in _ATTR.finditer(attrs)}
-    name = found.get("t", "n")
-    typ = _TYPES.get(name)
-    if typ is None:
-        raise TableError("import-015", f"The sheet has a cell of unknown type {name!r}")
-    return typ, date_styles.get(found.get("s", "0"), 0) if typ == _N else 0
-
-
 def scan_sheet(
     stream: IO[bytes],
     shared: list[str | None],
@@ -271,10 +262,11 @@ class _Scanner:
         self.date1904 = date1904
         self.limits = limits
         self.check_shared = max((len(s) for s in shared if s), default=0) > limits.max_cell_chars
-        self.kinds: dict[str, tuple[int, int]] = {}
-        self.columns: dict[str, int] = {}
+        # Attributes after `r` (e.g. ` s="3" t="s"`) → (type, date kind, cache of dates).
         # Dates repeat a lot down a column; converting each serial once is a large saving.
-        self.dates: dict[tuple[str, int], Cell] = {}
+        self.kinds: dict[str, tuple[int, int, dict[str, Cell]]] = {}
+        self.columns: dict[str, int] = {}
+        self.last = 0
         self.tags = _Tags("")
 
     def rows(self, stream: IO[bytes]) -> RawRows:
@@ -286,7 +278,7 @@ class _Scanner:
         max_tail = limits.max_columns * (limits.max_cell_chars + 256) * 2 + BLOCK_BYTES
         started = False
         tail = ""
-        last = 0
+        row_end = ""
         while True:
             text = tail + decoder.decode(block, not block)
             if not started:
@@ -299,8 +291,8 @@ class _Scanner:
                 if "<!DOCTYPE" in text[: found.start()]:
                     raise TableError("import-015", "The sheet XML declares a DOCTYPE")
                 started = True
-                self.tags = tags = _Tags(found.group(1) or "")
-                row_open, row_end = tags.row_open, tags.row_end
+                self.tags = _Tags(found.group(1) or "")
+                row_end = self.tags.row_end
                 text = text[found.start() :]
             if block:
                 cut = text.rfind(row_end)
@@ -317,119 +309,155 @@ class _Scanner:
                 body = _markup(body)
             if "\r" in body:
                 body = body.replace("\r\n", "\n").replace("\r", "\n")
-            for piece in body.split(row_end):
-                start = piece.rfind(row_open)
-                if start < 0:
-                    continue
-                gt = piece.find(">", start)
-                tag = piece[start + len(row_open) : gt]
-                if tag[:1] not in ("", " ", "\t", "\n") or tag[-1:] == "/":
-                    continue  # another element (`<rowBreaks>`) or an empty row
-                match = _ROW_NUMBER.search(tag)
-                number = (
-                    int(match.group(1)) if match else last + 1 + piece.count(row_open, 0, start)
-                )
-                last = number
-                try:
-                    row = self.cells(piece[gt + 1 :], number)
-                except (ValueError, IndexError):
-                    raise TableError(
-                        "import-015", f"Row {number}: a cell value is malformed"
-                    ) from None
-                if row and not is_blank(row):
-                    yield number, row
+            yield from self._rows(body)
             if not block:
                 return
             block = read(BLOCK_BYTES)
 
-    def cells(self, text: str, number: int) -> list[Cell]:
-        """One row's cells. Everything a cell needs is bound locally: this runs per cell."""
+    def _rows(self, body: str) -> RawRows:
+        """The rows of whole `<row>` elements. Runs per cell: everything is bound locally,
+        the common cell shapes (`<v>` first, one-run inline string) are read with `find`
+        and slices, and anything else goes to the regex helpers on `_Tags`."""
         tags = self.tags
-        kinds, columns, shared, dates = self.kinds, self.columns, self.shared, self.dates
-        v_open, v_len, inline = tags.v_open, len(tags.v_open), tags.inline
-        max_chars = self.limits.max_cell_chars
-        row: list[Cell] = []
-        col = -1
-        for part in text.split(tags.cell_open)[1:]:
-            gt = part.find(">")
-            if gt < 0 or (gt and part[gt - 1] == "/"):
-                continue  # `<c .../>`: a styled empty cell
-            attrs = part[:gt]
-            if attrs[:4] == ' r="':
-                q = attrs.find('"', 4)
-                ref = attrs[4:q].rstrip(_DIGITS)
-                key = attrs[q + 1 :]
-            elif attrs[:1] not in ("", " ", "\t", "\n"):
-                continue  # not a `<c>` element after all
-            elif "r=" not in attrs:
-                ref, key = "", attrs  # no reference: the next column
+        row_open, cell_open, v_open = tags.row_open, tags.cell_open, tags.v_open
+        is_open, is_close, inline, any_value = tags.is_open, tags.is_close, tags.inline, tags.value
+        row_open_len, v_len, is_len = len(row_open), len(v_open), len(is_open)
+        kinds, columns, shared, date1904 = self.kinds, self.columns, self.shared, self.date1904
+        check_shared, limits = self.check_shared, self.limits
+        max_chars = limits.max_cell_chars
+        digits, space = _DIGITS, _XML_SPACE
+        n_type, s_type, b_type, e_type, d_type = _N, _S, _B, _E, _D
+        inline_type, empty_type = _INLINE, _EMPTY
+        for piece in body.split(tags.row_end):
+            start = piece.rfind(row_open)
+            if start < 0:
+                continue
+            gt = piece.find(">", start)
+            tag = piece[start + row_open_len : gt]
+            if tag[:1] not in ("", " ", "\t", "\n") or tag[-1:] == "/":
+                continue  # another element (`<rowBreaks>`) or an empty row
+            if tag[:4] == ' r="':
+                number = int(tag[4 : tag.find('"', 4)])
             else:
-                found = _CELL_REF.search(attrs)
-                ref = found.group(1) if found else ""
-                key = attrs if found is None else attrs.replace(found.group(0), "", 1)
-            if ref:
-                col = columns.get(ref, -2)
-                if col == -2:
-                    col = columns[ref] = _column(ref)
-                    if col >= MAX_COLUMN:
-                        raise TableError("import-015", f"Row {number}: bad cell reference {ref}")
-            else:
-                col += 1
-            kind = kinds.get(key)
-            if kind is None:
-                kind = _kind(key, self.date_styles)
-                if len(kinds) < 4096:
-                    kinds[key] = kind
-            typ, date_kind = kind
-            content = part[gt + 1 :]
-            if typ == _INLINE:
-                value: Cell = inline(content)
-                if not value:
-                    continue
-                if len(value) > max_chars:  # type: ignore[arg-type]
-                    raise cell_too_long(number, col, self.limits)
-            else:
-                if content[:v_len] == v_open:
-                    v: str | None = content[v_len : content.find("<", v_len)]
-                else:
-                    v = tags.value(content)
-                if not v:
-                    continue
-                if typ == _N:
-                    if date_kind:
-                        value = dates.get((v, date_kind))
+                match = _ROW_NUMBER.search(tag)
+                if match:
+                    number = int(match.group(1))
+                else:  # count the empty `<row/>`s since the last numbered one
+                    number = self.last + 1 + piece.count(row_open, 0, start)
+            self.last = number
+            row: list[Cell] = []
+            append = row.append
+            col = -1
+            try:
+                for part in piece[gt + 1 :].split(cell_open):
+                    gt = part.find(">")
+                    if gt < 0:
+                        continue  # the text before the first cell
+                    if part[:4] == ' r="':
+                        q = part.find('"', 4)
+                        ref = part[4:q].rstrip(digits)
+                        key = part[q + 1 : gt]
+                    else:
+                        attrs = part[:gt]
+                        if attrs[:1] not in ("", " ", "\t", "\n", "/"):
+                            continue  # not a `<c>` element after all
+                        if "r=" not in attrs:
+                            ref, key = "", attrs  # no reference: the next column
+                        else:
+                            found = _CELL_REF.search(attrs)
+                            ref = found.group(1) if found else ""
+                            key = attrs.replace(found.group(0), "", 1) if found else attrs
+                    if ref:
+                        col = columns.get(ref, -2)
+                        if col == -2:
+                            col = columns[ref] = _column(ref)
+                            if col >= MAX_COLUMN:
+                                raise TableError(
+                                    "import-015", f"Row {number}: bad cell reference {ref}"
+                                )
+                    else:
+                        col += 1
+                    typ, date_kind, dates = kinds.get(key) or self._kind(key)
+                    gt += 1
+                    if typ <= n_type:  # shared string or number: nearly every cell
+                        if part.startswith(v_open, gt):
+                            v: str | None = part[gt + v_len : part.find("<", gt + v_len)]
+                        else:
+                            v = any_value(part[gt:])
+                        if not v:
+                            continue
+                        if typ == s_type:
+                            value: Cell = shared[int(v)]
+                            if value is None:
+                                continue
+                            if check_shared and len(value) > max_chars:  # type: ignore[arg-type]
+                                raise cell_too_long(number, col, limits)
+                        elif date_kind:
+                            value = dates.get(v)
+                            if value is None:
+                                value = dates[v] = excel_date(float(v), date_kind, date1904)
+                        else:
+                            value = float(v)
+                            if value.is_integer():
+                                value = int(value)
+                    elif typ == inline_type:
+                        value = None
+                        if part.startswith(is_open, gt):
+                            end = part.find("<", gt + is_len)
+                            if part.startswith(is_close, end):
+                                text = part[gt + is_len : end]
+                                if "&" in text:
+                                    text = unescape(text)
+                                value = _text(text.strip(space))
                         if value is None:
-                            value = excel_date(float(v), date_kind, self.date1904)
-                            if len(dates) > 65536:
-                                dates.clear()
-                            dates[v, date_kind] = value
+                            value = inline(part[gt:])
+                        if not value:
+                            continue
+                        if len(value) > max_chars:  # type: ignore[arg-type]
+                            raise cell_too_long(number, col, limits)
+                    elif typ == empty_type:
+                        continue  # `<c .../>`: a styled empty cell
                     else:
-                        value = float(v)
-                        if value.is_integer():
-                            value = int(value)
-                elif typ == _S:
-                    value = shared[int(v)]
-                    if value is None:
-                        continue
-                    if self.check_shared and len(value) > max_chars:
-                        raise cell_too_long(number, col, self.limits)
-                elif typ == _B:
-                    value = v == "1" or v == "true"
-                else:
-                    if "&" in v:
-                        v = unescape(v)
-                    if typ == _D:
-                        value = _iso(v)
+                        if part.startswith(v_open, gt):
+                            v = part[gt + v_len : part.find("<", gt + v_len)]
+                        else:
+                            v = any_value(part[gt:])
+                        if not v:
+                            continue
+                        if typ == b_type:
+                            value = v == "1" or v == "true"
+                        else:
+                            if "&" in v:
+                                v = unescape(v)
+                            if typ == d_type:
+                                value = _iso(v)
+                            else:
+                                value = v if typ == e_type else _text(v)
+                                if len(v) > max_chars:
+                                    raise cell_too_long(number, col, limits)
+                    size = len(row)
+                    if col == size:
+                        append(value)
+                    elif col > size:
+                        row.extend([None] * (col - size))
+                        append(value)
                     else:
-                        value = v if typ == _E else _text(v)
-                        if len(v) > max_chars:
-                            raise cell_too_long(number, col, self.limits)
-            size = len(row)
-            if col == size:
-                row.append(value)
-            elif col > size:
-                row.extend([None] * (col - size))
-                row.append(value)
-            else:
-                row[col] = value
-        return row
+                        row[col] = value
+            except (ValueError, IndexError):
+                raise TableError("import-015", f"Row {number}: a cell value is malformed") from None
+            for cell in row:
+                if cell is not None and not (isinstance(cell, str) and cell.isspace()):
+                    yield number, row
+                    break
+
+    def _kind(self, key: str) -> tuple[int, int, dict[str, Cell]]:
+        found = {m.group(1): m.group(2) or m.group(3) for m in _ATTR.finditer(key)}
+        name = found.get("t", "n")
+        typ = _EMPTY if key[-1:] == "/" else _TYPES.get(name)
+        if typ is None:
+            raise TableError("import-015", f"The sheet has a cell of unknown type {name!r}")
+        date_kind = self.date_styles.get(found.get("s", "0"), 0) if typ == _N else 0
+        kind: tuple[int, int, dict[str, Cell]] = (typ, date_kind, {})
+        if len(self.kinds) < 4096:
+            self.kinds[key] = kind
+        return kind

@@ -32,7 +32,8 @@ MAX_CELL_CHARS = 32_767
 # 200k rows x 12 columns: level 1 gives 15.4 MB; 3 is 11% smaller and ~20% slower,
 # 6 is 24% smaller and ~45% slower. Speed is the scarcer resource here.
 COMPRESSLEVEL = 1
-_FLUSH_ROWS = 2_000
+_CACHE_SIZE, _CACHE_CHARS = 5_000, 40  # at most ~1 MB of remembered cells
+_FLUSH_ITEMS = 30_000  # pieces of XML: ~2,000 rows of 12 cells, ~1 MB, per deflate call
 
 # Excel keeps 15 significant digits: a larger integer (an id, a phone number
 # with a country code, a card number) would be shown and edited rounded to
@@ -41,10 +42,11 @@ _INT_LIMIT = 10**15
 _FLOAT_LIMIT = 9.99999999999999e307  # Excel's largest number; NaN fails both tests
 _EPOCH = dt.date(1899, 12, 30).toordinal()
 _EPOCH_DT = dt.datetime(1899, 12, 30)
-# Excel counts the non-existent 1900-02-29, so serials before March 1900 are
-# one lower than plain day counting gives; before 1900 there are no serials.
-_FIRST_SERIAL_DAY = dt.date(1900, 1, 1)
+# Excel counts a 1900-02-29 that never was, so its serial numbers before
+# March 1900 differ from LibreOffice's by a day; those dates are written as
+# text, which every reader shows the same. Before 1900 there are no serials.
 _LEAP_BUG_END = dt.date(1900, 3, 1)
+_DAY = dt.timedelta(days=1)
 
 _STYLE_DATE, _STYLE_DATETIME, _STYLE_TIME, _STYLE_HEADER = 1, 2, 3, 4
 
@@ -118,23 +120,11 @@ def _too_long(s: str) -> bool:
     )
 
 
-def _day_fraction(t: dt.time | dt.datetime) -> str:
-    """The time of day as 12 decimals of a day: integer arithmetic, no float repr.
-
-    1e-12 day is finer than a double's step at today's serials (~7e-12) and
-    far finer than Excel's millisecond, and it is three times faster than
-    formatting a float.
-    """
-    us = ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
-    return f"{us * 1_000_000 // 86_400:012d}"
-
-
-def _serial_day(d: dt.date) -> int | None:
-    if d >= _LEAP_BUG_END:
-        return d.toordinal() - _EPOCH
-    if d >= _FIRST_SERIAL_DAY:
-        return d.toordinal() - _EPOCH - 1
-    return None
+def _day_fraction(t: dt.time) -> float:
+    # One correctly rounded division: the nearest double to the exact time. A
+    # value a hair below it (say 12 truncated decimals) shows one second early
+    # in LibreOffice, which floors.
+    return (((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond) / 86_400_000_000
 
 
 def _other_xml(v: object) -> str | None:
@@ -157,18 +147,19 @@ def _other_xml(v: object) -> str | None:
                 return f"<c><v>{f!r}</v></c>"
         return _text_xml(str(v))
     if isinstance(v, dt.datetime):
-        day = _serial_day(v.date())
-        if v.tzinfo is not None or day is None:
+        if v.tzinfo is not None or v.date() < _LEAP_BUG_END:
             # No time zone in a serial number; shifting to UTC would change the value.
             return _text_xml(v.isoformat(sep=" "))
-        return f'<c s="{_STYLE_DATETIME}"><v>{day}.{_day_fraction(v)}</v></c>'
+        naive = dt.datetime.combine(v.date(), v.time())  # a subclass's own arithmetic aside
+        return f'<c s="{_STYLE_DATETIME}"><v>{(naive - _EPOCH_DT) / _DAY!r}</v></c>'
     if isinstance(v, dt.date):
-        day = _serial_day(v)
-        return _text_xml(v.isoformat()) if day is None else f'<c s="{_STYLE_DATE}"><v>{day}</v></c>'
+        if v < _LEAP_BUG_END:
+            return _text_xml(v.isoformat())
+        return f'<c s="{_STYLE_DATE}"><v>{v.toordinal() - _EPOCH}</v></c>'
     if isinstance(v, dt.time):
         if v.tzinfo is not None:
             return _text_xml(v.isoformat())
-        return f'<c s="{_STYLE_TIME}"><v>0.{_day_fraction(v)}</v></c>'
+        return f'<c s="{_STYLE_TIME}"><v>{_day_fraction(v)!r}</v></c>'
     return None
 
 
@@ -198,6 +189,7 @@ class XlsxWriter:
         self._row = 0
         self._max_rows = MAX_ROWS
         self._pending: list[str] = []
+        self._xml_of_text: dict[str, str] = {}
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self._zip.add("_rels/.rels", _ROOT_RELS)
         self._zip.add("docProps/app.xml", _APP)
@@ -273,10 +265,11 @@ class XlsxWriter:
         out = self._pending
         append = out.append
         n, max_rows, int_limit, float_limit = self._row, self._max_rows, _INT_LIMIT, _FLOAT_LIMIT
-        epoch, leap_end, epoch_dt = _EPOCH, _LEAP_BUG_END, _EPOCH_DT
+        epoch, leap_end, epoch_dt, day = _EPOCH, _LEAP_BUG_END, _EPOCH_DT, _DAY
         leap_end_dt = dt.datetime.combine(leap_end, dt.time())
         maybe_special, special, escape = _MAYBE_SPECIAL.search, _SPECIAL.sub, _escape_match
-        flush_at = _FLUSH_ROWS * 16
+        flush_at, cache = _FLUSH_ITEMS, self._xml_of_text
+        cached = cache.get
         v: Any  # the if-chain below narrows it by type(); mypy cannot follow that
         # A row that fails half-written is taken back out, so the sheet stays
         # well-formed and a caller may go on (e.g. start the next sheet).
@@ -297,19 +290,31 @@ class XlsxWriter:
                 for v in row:
                     t = type(v)
                     if t is str:
+                        # Exports repeat short texts (statuses, hubs, cities): their
+                        # finished XML is remembered, which is ~15% of the whole time.
+                        xml = cached(v)
+                        if xml is not None:
+                            append(xml)
+                            continue
                         if not v:
                             append("<c/>")
                             continue
                         if len(v) > MAX_CELL_CHARS // 2 and _too_long(v):
                             raise ValueError(self._locate(n, row, v, _TOO_LONG))
+                        text = v
                         # str.strip returns the very same object when there is nothing to strip
                         preserve = v.strip() is not v  # else readers trim the spaces away
                         if maybe_special(v) is not None:
                             v = special(escape, v)
                         if preserve:
-                            append(f'<c t="inlineStr"><is><t xml:space="preserve">{v}</t></is></c>')
+                            xml = f'<c t="inlineStr"><is><t xml:space="preserve">{v}</t></is></c>'
                         else:
-                            append(f'<c t="inlineStr"><is><t>{v}</t></is></c>')
+                            xml = f'<c t="inlineStr"><is><t>{v}</t></is></c>'
+                        append(xml)
+                        if len(text) <= _CACHE_CHARS:
+                            if len(cache) >= _CACHE_SIZE:
+                                cache.clear()
+                            cache[text] = xml
                     elif t is int:
                         if -int_limit < v < int_limit:
                             append(f"<c><v>{v}</v></c>")
@@ -325,9 +330,8 @@ class XlsxWriter:
                     elif t is dt.date and v >= leap_end:
                         append(f'<c s="1"><v>{v.toordinal() - epoch}</v></c>')
                     elif t is dt.datetime and v.tzinfo is None and v >= leap_end_dt:
-                        d = v - epoch_dt
-                        us = d.seconds * 1_000_000 + d.microseconds
-                        append(f'<c s="2"><v>{d.days}.{us * 1_000_000 // 86_400:012d}</v></c>')
+                        # timedelta / timedelta: one rounding, the nearest double (see _day_fraction)
+                        append(f'<c s="2"><v>{(v - epoch_dt) / day!r}</v></c>')
                     elif t is bool:
                         append('<c t="b"><v>1</v></c>' if v else '<c t="b"><v>0</v></c>')
                     else:

@@ -1,0 +1,217 @@
+"""Export benchmark: N records of a 12-field data type to XLSX, JSON-zip and CSV.
+
+    python bench/export_bench.py                       # 1,000,000 rows, SQLite in a temp dir
+    python bench/export_bench.py --rows 200000
+    python bench/export_bench.py --database-url postgresql://postgres@127.0.0.1/bench
+
+Records are seeded straight into the database (executemany on SQLite, COPY on
+PostgreSQL), then each format is exported in a fresh child process through the
+service code (`build_plan` → `write_export`, the path the API and the CLI use),
+so each peak RSS (`ru_maxrss`) is that export's own. The export names the data
+type's 12 fields; `--all-columns` adds the six reserved ones (_id, hub, times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+FIELDS = [
+    {"id": "dataId", "title": "Outlet Code", "type": "string", "primaryKey": True},
+    {"id": "name", "title": "Name", "type": "string"},
+    {"id": "address", "title": "Address", "type": "string"},
+    {"id": "phone", "title": "Phone", "type": "phone"},
+    {"id": "email", "title": "Email", "type": "email"},
+    {"id": "category", "title": "Category", "type": "option", "optionData": ["Retail", "Bulk"]},
+    {"id": "location", "title": "Location", "type": "coordinate"},
+    {"id": "openSince", "title": "Open Since", "type": "date"},
+    {"id": "lastVisit", "title": "Last Visit", "type": "datetime"},
+    {"id": "creditLimit", "title": "Credit Limit", "type": "number"},
+    {"id": "visits", "title": "Visits", "type": "integer"},
+    {"id": "active", "title": "Active", "type": "boolean"},
+]
+TARGETS = {"xlsx": 80_000, "json": 150_000, "csv": 150_000}
+SEED_BATCH = 20_000
+START = datetime(2024, 1, 1)
+
+
+def _database(url: str) -> Any:
+    from loadbay.db import Database, migrate
+
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    db = Database(url)
+    migrate(db)
+    return db
+
+
+def _record(i: int) -> dict[str, Any]:
+    return {
+        "dataId": f"{i:08d}",
+        "name": f"Toko Sumber Rejeki {i}",
+        "address": f"Jl. Merdeka No. {i % 500}, Jakarta Selatan",
+        "phone": f"+62812{i:07d}",
+        "email": f"outlet{i}@example.com",
+        "category": "Retail" if i % 3 else "Bulk",
+        "location": f"-6.{i % 100000:05d},106.{(i * 7) % 100000:05d}",
+        "openSince": (START.date() - timedelta(days=i % 3650)).isoformat(),
+        "lastVisit": (START + timedelta(seconds=i * 37)).isoformat(),
+        "creditLimit": (i % 1000) * 1000.5,
+        "visits": i % 97,
+        "active": i % 2 == 0,
+    }
+
+
+def _rows(org: str, type_id: str, hub: str, n: int) -> Iterator[tuple[Any, ...]]:
+    from loadbay.ids import new_id
+
+    for i in range(n):
+        data = _record(i)
+        created = START + timedelta(seconds=i)
+        yield (new_id(), org, type_id, hub, hub, data["dataId"], orjson.dumps(data).decode(),
+               "bench@example.com", created, created)  # fmt: skip
+
+
+COLUMNS = (
+    "id, organization_id, data_type_id, hub_id, scope, data_id, data, created_by, "
+    "created_time, updated_time"
+)
+
+
+def seed(url: str, n: int) -> dict[str, str]:
+    from loadbay.catalog.fields import parse_fields
+    from loadbay.catalog.models import DataType, Hub
+    from loadbay.catalog.service import ensure_organization
+
+    db = _database(url)
+    with db.write() as session:
+        org = ensure_organization(session, f"bench-{os.getpid()}-{int(time.time())}")
+        hub = Hub(organization_id=org.id, name="Jakarta")
+        kind = DataType(
+            organization_id=org.id,
+            name="Outlet",
+            fields=[s.as_dict() for s in parse_fields(FIELDS)],
+        )
+        session.add_all([hub, kind])
+        session.flush()
+        ids = {"org": org.id, "dataType": kind.id, "hub": hub.id}
+    started = time.perf_counter()
+    rows = _rows(ids["org"], ids["dataType"], ids["hub"], n)
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if db.is_sqlite:
+            cursor.execute("BEGIN IMMEDIATE")
+            sql = f"INSERT INTO records ({COLUMNS}) VALUES ({', '.join('?' * 10)})"
+            batch: list[tuple[Any, ...]] = []
+            for row in rows:
+                stamp = row[8].strftime("%Y-%m-%d %H:%M:%S.000000")
+                batch.append((*row[:8], stamp, stamp))
+                if len(batch) == SEED_BATCH:
+                    cursor.executemany(sql, batch)
+                    batch.clear()
+            cursor.executemany(sql, batch)
+            cursor.execute("COMMIT")
+        else:
+            with cursor.copy(f"COPY records ({COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            raw.commit()
+    finally:
+        raw.close()
+    print(f"seeded {n:,} records in {time.perf_counter() - started:.1f} s", flush=True)
+    db.dispose()
+    return ids
+
+
+def export_one(url: str, ids: dict[str, str], fmt: str, out_dir: Path, all_columns: bool) -> None:
+    """Runs in its own process: one export, its figures as JSON on the last line."""
+    from loadbay.db import set_database
+    from loadbay.exports import writing
+    from loadbay.exports.plan import build_plan
+    from loadbay.exports.schemas import parse_request
+
+    db = _database(url)
+    set_database(db)
+    raw: dict[str, Any] = {"download": fmt, "dataTypeId": ids["dataType"]}
+    if not all_columns:
+        raw["fields"] = ",".join(f["id"] for f in FIELDS)
+    with db.read() as session:
+        plan = build_plan(session, ids["org"], parse_request("data", raw))
+    target = out_dir / f"bench.{'zip' if fmt == 'json' else fmt}"
+    started = time.perf_counter()
+    with target.open("wb") as f:
+        written = writing.write_export(db, plan, f, stem="bench")
+    wall = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "format": fmt,
+                "rows": written.total,
+                "columns": len(plan.columns),
+                "wall": wall,
+                "rows_per_s": written.total / wall if wall else 0,
+                "peak_mb": peak_mb,
+                "file_mb": target.stat().st_size / 1e6,
+            }
+        )
+    )
+    target.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--formats", default="xlsx,json,csv")
+    parser.add_argument("--all-columns", action="store_true")
+    parser.add_argument("--export", help=argparse.SUPPRESS)  # child mode: FORMAT
+    parser.add_argument("--ids", help=argparse.SUPPRESS)
+    parser.add_argument("--out-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.export:
+        export_one(
+            args.database_url, json.loads(args.ids), args.export, Path(args.out_dir),
+            args.all_columns,
+        )  # fmt: skip
+        return
+    with tempfile.TemporaryDirectory(prefix="loadbay-bench-") as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        engine = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+        ids = seed(url, args.rows)
+        print(f"{'format':<6} {'rows':>10} {'cols':>4} {'wall s':>8} {'rows/s':>10} "
+              f"{'peak MB':>8} {'file MB':>8}  target ({engine})")  # fmt: skip
+        for fmt in args.formats.split(","):
+            child = [sys.executable, __file__, "--export", fmt, "--database-url", url]
+            child += ["--ids", json.dumps(ids), "--out-dir", tmp]
+            if args.all_columns:
+                child.append("--all-columns")
+            done = subprocess.run(child, capture_output=True, text=True, check=False)
+            if done.returncode:
+                print(done.stdout, done.stderr, file=sys.stderr)
+                raise SystemExit(f"{fmt} export failed")
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            ok = "ok" if r["rows_per_s"] >= TARGETS[fmt] and r["peak_mb"] < 300 else "MISSED"
+            print(
+                f"{fmt:<6} {r['rows']:>10,} {r['columns']:>4} {r['wall']:>8.2f} "
+                f"{r['rows_per_s']:>10,.0f} {r['peak_mb']:>8.0f} {r['file_mb']:>8.1f}  "
+                f"≥{TARGETS[fmt]:,}/s, <300 MB: {ok}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
