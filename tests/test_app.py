@@ -1,0 +1,75 @@
+"""The service's own surface: settings, health, docs, CLI token."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+from typer.testing import CliRunner
+
+from loadbay.settings import Settings, SettingsError, get_settings, load_settings
+
+
+def test_a_wrong_setting_fails_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOADBAY_CHUNK_SIZE", "lots")
+    with pytest.raises(SettingsError, match="LOADBAY_CHUNK_SIZE"):
+        load_settings()
+    monkeypatch.setenv("LOADBAY_CHUNK_SIZE", "100")
+    monkeypatch.setenv("LOADBAY_DATABASE_URL", "mysql://nope")
+    with pytest.raises(SettingsError, match="LOADBAY_DATABASE_URL"):
+        load_settings()
+
+
+def test_the_cli_refuses_to_start_on_a_wrong_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from loadbay.cli import app
+
+    monkeypatch.setenv("LOADBAY_RETENTION_DAYS", "-1")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["migrate"])
+    finally:
+        monkeypatch.delenv("LOADBAY_RETENTION_DAYS")
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "LOADBAY_RETENTION_DAYS" in result.output
+
+
+def test_embedded_defaults_live_in_the_data_folder(tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url="", queue_url="", storage_url="")
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'loadbay.db'}"
+    assert settings.effective_queue_url == f"sqlite:///{tmp_path / 'queue.db'}"
+    assert settings.effective_storage_url == f"file://{tmp_path / 'files'}"
+    url = Settings(data_dir=tmp_path, database_url="postgresql://u@h/db").effective_database_url
+    assert url == "postgresql+psycopg://u@h/db"
+
+
+def test_health_docs_and_openapi(app_client) -> None:
+    health = app_client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["status"] is True
+    assert app_client.get("/docs").status_code == 200
+    spec = app_client.get("/openapi.json").json()
+    for path in ("/api/v3/data/import", "/api/v3/import-monitoring", "/api/v3/tasks/export",
+                 "/api/v3/data-types", "/api/v3/import-jobs"):  # fmt: skip
+        assert path in spec["paths"], path
+
+
+def test_token_prints_a_signed_token_on_its_last_line(sqlite_db) -> None:
+    from loadbay.cli import app
+
+    result = CliRunner().invoke(
+        app, ["token", "--org", "cli-org", "--email", "a@b.test", "--perms", "import,admin"]
+    )
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    claims = jwt.decode(token, get_settings().secret, algorithms=["HS256"])
+    assert claims["sub"] == "a@b.test"
+    assert claims["perms"] == ["import", "admin"]
+    again = CliRunner().invoke(app, ["token", "--org", claims["org"], "--email", "x@b.test"])
+    assert (
+        jwt.decode(
+            again.output.strip().splitlines()[-1], get_settings().secret, algorithms=["HS256"]
+        )["org"]
+        == claims["org"]
+    )
+    bad = CliRunner().invoke(app, ["token", "--org", "o", "--email", "e", "--perms", "root"])
+    assert bad.exit_code == 2
