@@ -285,7 +285,7 @@ def peak_while_reading(path: Path, fmt: str, **kwargs: object) -> tuple[int, int
 def assert_flat_memory(small: tuple[int, int], big: tuple[int, int], big_size: int) -> None:
     """Four times the rows may not need noticeably more memory, and never the file's size."""
     assert big[0] == 4 * small[0]
-    assert big[1] < small[1] * 1.25 + 64 * 1024
+    assert big[1] < small[1] * 1.25 + 16 * 1024
     assert big[1] < big_size / 4
 
 
@@ -395,7 +395,7 @@ def test_ndjson_errors_name_the_row(tmp_path: Path, content: str, message: str) 
 def test_json_reading_does_not_hold_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(json_reader, "BLOCK_CHARS", 64 * 1024)
+    monkeypatch.setattr(json_reader, "BLOCK_CHARS", 16 * 1024)
 
     def make(rows: int) -> Path:
         path = tmp_path / f"{rows}.json"
@@ -406,9 +406,9 @@ def test_json_reading_does_not_hold_the_file(
             f.write("]")
         return path
 
-    big = make(60_000)
+    big = make(12_000)
     assert_flat_memory(
-        peak_while_reading(make(15_000), "json"),
+        peak_while_reading(make(3_000), "json"),
         peak_while_reading(big, "json"),
         big.stat().st_size,
     )

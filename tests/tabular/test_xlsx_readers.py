@@ -13,7 +13,7 @@ from xlsx_build import XlsxFactory, build_xls, styles, worksheet
 
 from loadbay.tabular import xlsx_scan
 from loadbay.tabular.readers import Limits, Row, TableError, open_table
-from loadbay.tabular.xlsx_scan import DATETIME, DURATION, format_kind
+from loadbay.tabular.xlsx_values import DATETIME, DURATION, format_kind
 
 CALAMINE = Limits(xlsx_calamine_max_bytes=1 << 40)
 STREAMING = Limits(xlsx_calamine_max_bytes=0)
@@ -385,6 +385,19 @@ def test_not_a_workbook(tmp_path: Path) -> None:
     assert error_of(other_zip).message == "The file is not a valid XLSX workbook"
 
 
+@BOTH
+def test_corrupt_sheet_data(make_xlsx: XlsxFactory, limits: Limits) -> None:
+    rows = '<row r="1"><c r="A1" t="inlineStr"><is><t>h</t></is></c></row>'
+    rows += '<row r="2"><c r="A2"><v>5</v></c></row>'
+    path = make_xlsx(worksheet(rows), compression=zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    data[data.find(b"<v>5</v>") + 3] = ord("6")  # the stored CRC no longer matches
+    path.write_bytes(bytes(data))
+    error = error_of(path, limits)
+    assert error.code == "import-015"
+    assert "Bad CRC-32" in error.message
+
+
 def test_zip_bomb_by_size(make_xlsx: XlsxFactory) -> None:
     path = make_xlsx(worksheet('<row r="1"><c r="A1"><v>1</v></c></row>', head=" " * 5000))
     size = zipfile.ZipFile(path).getinfo("xl/worksheets/sheet1.xml").file_size
@@ -406,7 +419,7 @@ def test_zip_bomb_by_ratio(make_xlsx: XlsxFactory) -> None:
 
 
 def test_streaming_memory_is_flat(make_xlsx: XlsxFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(xlsx_scan, "BLOCK_BYTES", 64 * 1024)
+    monkeypatch.setattr(xlsx_scan, "BLOCK_BYTES", 16 * 1024)
 
     def peak(rows: int) -> tuple[int, int, int]:
         body = "".join(
@@ -419,15 +432,15 @@ def test_streaming_memory_is_flat(make_xlsx: XlsxFactory, monkeypatch: pytest.Mo
         size = zipfile.ZipFile(path).getinfo("xl/worksheets/sheet1.xml").file_size
         tracemalloc.start()
         try:
-            with open_table(path, "xlsx", limits=STREAMING, has_header_row=False) as table:
+            with open_table(path, "xlsx", limits=STREAMING) as table:
                 count = sum(1 for _ in table.rows())
             return count, tracemalloc.get_traced_memory()[1], size
         finally:
             tracemalloc.stop()
 
-    small, big = peak(10_000), peak(40_000)
-    assert (small[0], big[0]) == (10_000, 40_000)
-    assert big[1] < small[1] * 1.25 + 64 * 1024
+    small, big = peak(4_000), peak(16_000)
+    assert (small[0], big[0]) == (3_999, 15_999)
+    assert big[1] < small[1] * 1.25 + 16 * 1024
     assert big[1] < big[2] / 4
 
 

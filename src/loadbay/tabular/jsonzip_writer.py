@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 _BATCH = 1_000
 # 200k records x 12 fields: level 1 gives 12.5 MB, 3 is 10% smaller and ~20%
-# slower, the default 6 is 20% smaller and twice as slow.
-COMPRESSLEVEL = 3
+# slower, the default 6 is 20% smaller and twice as slow. Worker time is the
+# scarcer resource; a tenth more download is not.
+COMPRESSLEVEL = 1
 
 
 def json_default(value: object) -> object:

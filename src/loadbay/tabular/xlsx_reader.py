@@ -29,18 +29,13 @@ from loadbay.tabular.readers import (
     cell_too_long,
     is_blank,
 )
-from loadbay.tabular.xlsx_scan import (
-    BLOCK_BYTES,
-    builtin_kind,
-    decode_x,
-    duration_text,
-    format_kind,
-    scan_sheet,
-)
+from loadbay.tabular.xlsx_scan import BLOCK_BYTES, CORRUPT_ZIP, scan_sheet
+from loadbay.tabular.xlsx_values import builtin_kind, decode_x, duration_text, format_kind
 
 _BOMB_FLOOR = 10 * 1024**2  # below this, even a 1000:1 ratio is an ordinary sparse sheet
 _ERROR_CELL = (b't="e"', b"t='e'")
 _XML_SPACE = " \t\n\r"
+_XML_NS_SPACE = "http://www.w3.org/XML/1998/namespace space"  # xml:space, as expat names it
 
 
 @dataclass
@@ -158,9 +153,14 @@ def _calamine_rows(
 # --- workbook structure --------------------------------------------------------------
 
 
-def _parse(archive: zipfile.ZipFile, part: str, limits: Limits, start: Callable[..., None],
-           end: Callable[[str], None] | None = None,
-           text: Callable[[str], None] | None = None) -> None:  # fmt: skip
+def _parse(
+    archive: zipfile.ZipFile,
+    part: str,
+    limits: Limits,
+    start: Callable[[str, dict[str, str]], None],
+    end: Callable[[str], None] | None = None,
+    text: Callable[[str], None] | None = None,
+) -> None:
     """Stream one XML part through expat; names arrive as "namespace local"."""
     info = archive.getinfo(part)
     _check_size(info, limits)
@@ -181,7 +181,7 @@ def _parse(archive: zipfile.ZipFile, part: str, limits: Limits, start: Callable[
             while block := stream.read(BLOCK_BYTES):
                 parser.Parse(block, False)
             parser.Parse(b"", True)
-    except (expat.ExpatError, zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (expat.ExpatError, *CORRUPT_ZIP) as exc:
         raise TableError("import-015", f"The workbook part {part} is corrupt ({exc})") from None
 
 
@@ -194,7 +194,8 @@ def _rels(archive: zipfile.ZipFile, part: str, limits: Limits) -> dict[str, tupl
     folder, base = posixpath.split(part)
     rels_part = posixpath.join(folder, "_rels", base + ".rels")
     found: dict[str, tuple[str, str]] = {}
-    if _find(archive, rels_part) is None:
+    member = _find(archive, rels_part)
+    if member is None:
         return found
 
     def start(name: str, attrs: dict[str, str]) -> None:
@@ -203,7 +204,7 @@ def _rels(archive: zipfile.ZipFile, part: str, limits: Limits) -> dict[str, tupl
             resolved = target[1:] if target.startswith("/") else posixpath.join(folder, target)
             found[attrs.get("Id", "")] = (attrs.get("Type", ""), posixpath.normpath(resolved))
 
-    _parse(archive, _find(archive, rels_part) or rels_part, limits, start)
+    _parse(archive, member, limits, start)
     return found
 
 
@@ -281,55 +282,65 @@ def _has_error_cells(archive: zipfile.ZipFile, part: str) -> bool:
     """python-calamine turns error cells (#N/A…) into empty ones; the streaming reader
     keeps their text. A sheet with any of them goes to the streaming reader."""
     overlap = b""
-    with archive.open(part) as stream:
-        while block := stream.read(BLOCK_BYTES):
-            window = overlap + block
-            if _ERROR_CELL[0] in window or _ERROR_CELL[1] in window:
-                return True
-            overlap = block[-8:]
+    try:
+        with archive.open(part) as stream:
+            while block := stream.read(BLOCK_BYTES):
+                window = overlap + block
+                if _ERROR_CELL[0] in window or _ERROR_CELL[1] in window:
+                    return True
+                overlap = block[-8:]
+    except CORRUPT_ZIP as exc:
+        raise TableError("import-015", f"The workbook part {part} is corrupt ({exc})") from None
     return False
 
 
 def _shared_strings(archive: zipfile.ZipFile, part: str | None, limits: Limits) -> list[str | None]:
     """All shared strings (inherent to XLSX: cells refer to them by index)."""
-    strings: list[str | None] = []
     if part is None:
-        return strings
-    parts: list[str] = []
-    chunks: list[str] = []
-    state = {"phonetic": 0, "in_t": False, "preserve": False}
+        return []
+    table = _SharedStrings()
+    _parse(archive, part, limits, table.start, table.end, table.text)
+    return table.strings
 
-    def start(name: str, attrs: dict[str, str]) -> None:
+
+class _SharedStrings:
+    """expat handlers: each `<si>` is its `<t>` runs joined, phonetic guides (`<rPh>`) left
+    out; a run without `xml:space="preserve"` loses its outer whitespace (as in calamine)."""
+
+    def __init__(self) -> None:
+        self.strings: list[str | None] = []
+        self.runs: list[str] = []
+        self.chunks: list[str] = []
+        self.phonetic = 0
+        self.in_t = False
+        self.preserve = False
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
         local = _local(name)
         if local == "si":
-            parts.clear()
+            self.runs.clear()
         elif local == "rPh":
-            state["phonetic"] += 1
-        elif local == "t" and not state["phonetic"]:
-            state["in_t"] = True
-            state["preserve"] = (
-                attrs.get("http://www.w3.org/XML/1998/namespace space") == "preserve"
-            )
-            chunks.clear()
+            self.phonetic += 1
+        elif local == "t" and not self.phonetic:
+            self.in_t = True
+            self.preserve = attrs.get(_XML_NS_SPACE) == "preserve"
+            self.chunks.clear()
 
-    def end(name: str) -> None:
+    def end(self, name: str) -> None:
         local = _local(name)
-        if local == "t" and state["in_t"]:
-            state["in_t"] = False
-            text = "".join(chunks)
-            parts.append(text if state["preserve"] else text.strip(_XML_SPACE))
+        if local == "t" and self.in_t:
+            self.in_t = False
+            text = "".join(self.chunks)
+            self.runs.append(text if self.preserve else text.strip(_XML_SPACE))
         elif local == "rPh":
-            state["phonetic"] -= 1
+            self.phonetic -= 1
         elif local == "si":
-            text = "".join(parts)
-            strings.append((decode_x(text) if "_x" in text else text) or None)
+            text = "".join(self.runs)
+            self.strings.append((decode_x(text) if "_x" in text else text) or None)
 
-    def chars(data: str) -> None:
-        if state["in_t"]:
-            chunks.append(data)
-
-    _parse(archive, part, limits, start, end, chars)
-    return strings
+    def text(self, data: str) -> None:
+        if self.in_t:
+            self.chunks.append(data)
 
 
 def _date_styles(archive: zipfile.ZipFile, part: str | None, limits: Limits) -> dict[str, int]:
@@ -338,20 +349,18 @@ def _date_styles(archive: zipfile.ZipFile, part: str | None, limits: Limits) -> 
         return {}
     custom: dict[str, str] = {}
     xfs: list[str] = []
-    depth = {"cellXfs": 0}
+    inside: list[str] = []  # open elements, to take only `cellXfs/xf` (not `cellStyleXfs/xf`)
 
     def start(name: str, attrs: dict[str, str]) -> None:
         local = _local(name)
         if local == "numFmt" and attrs.get("formatCode"):
             custom[attrs.get("numFmtId", "")] = attrs["formatCode"]
-        elif local == "cellXfs":
-            depth["cellXfs"] += 1
-        elif local == "xf" and depth["cellXfs"]:
+        elif local == "xf" and inside[-1:] == ["cellXfs"]:
             xfs.append(attrs.get("numFmtId", "0"))
+        inside.append(local)
 
     def end(name: str) -> None:
-        if _local(name) == "cellXfs":
-            depth["cellXfs"] -= 1
+        inside.pop()
 
     _parse(archive, part, limits, start, end)
     styles: dict[str, int] = {}

@@ -13,24 +13,23 @@ calamine and both paths must give the same rows.
 from __future__ import annotations
 
 import codecs
-import datetime
 import html
-import math
 import re
-from collections.abc import Callable
+import zipfile
+import zlib
 from typing import IO
 
 from loadbay.tabular.readers import Cell, Limits, RawRows, TableError, cell_too_long
+from loadbay.tabular.xlsx_values import excel_date, iso_value, text_value, unescape
 
 BLOCK_BYTES = 1 << 20
+# What inflating a damaged zip member raises (bad CRC, truncated or invalid deflate data).
+CORRUPT_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 MAX_COLUMN = 16_384  # Excel's XFD; a reference beyond it is corrupt, not wide
-DATETIME, DURATION = 1, 2
 _S, _N, _STR, _B, _E, _INLINE, _D, _EMPTY = range(8)
 _TYPES = {"n": _N, "s": _S, "str": _STR, "b": _B, "e": _E, "inlineStr": _INLINE, "d": _D}
 _DIGITS = "0123456789"
 _XML_SPACE = " \t\n\r"
-_EPOCH = datetime.datetime(1899, 12, 30)
-_MS_PER_DAY = 86_400_000
 
 _PREFIX = re.compile(r"<([A-Za-z_][\w.-]*:)?sheetData[\s/>]")
 _ENCODING = re.compile(rb"""^<\?xml[^>]*encoding\s*=\s*["']([\w.-]+)["']""")
@@ -39,130 +38,6 @@ _CELL_REF = re.compile(r"""(?:^|\s)r\s*=\s*["']([A-Za-z]*)\d*["']""")
 _ATTR = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.S)
-_ENTITY = re.compile(r"&([^;&\s]*);")
-_X_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
-
-
-def unescape(text: str) -> str:
-    """XML character and entity references (only the five predefined entities exist)."""
-
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        try:
-            if name[:2] in ("#x", "#X"):
-                return chr(int(name[2:], 16))
-            if name[:1] == "#":
-                return chr(int(name[1:]))
-            return _NAMED[name]
-        except (KeyError, ValueError, OverflowError):
-            raise TableError("import-015", f"The sheet XML has a bad reference &{name};") from None
-
-    return _ENTITY.sub(one, text)
-
-
-def decode_x(text: str) -> str:
-    """Excel's `_xHHHH_` escapes for characters XML cannot carry (as calamine decodes them)."""
-
-    def one(match: re.Match[str]) -> str:
-        code = int(match.group(1), 16)
-        return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)
-
-    return _X_ESCAPE.sub(one, text)
-
-
-def format_kind(code: str) -> int:
-    """DATETIME, DURATION or 0 for a number format code, judged as calamine judges it.
-
-    Only the first section counts; quoted and escaped text is literal; `[h]`, `[mm]`,
-    `[ss]` mean elapsed time (a duration); a d/m/y/h/s token outside brackets means a
-    date or time; an `a` (AM/PM) turns the following `m`, `p` or `/` into a time token.
-    """
-    escaped = quoted = ampm = elapsed = False
-    depth = 0
-    prev = ""
-    for ch in code:
-        if escaped:
-            escaped = False
-        elif ch in "_\\*":
-            escaped = True
-        elif quoted:
-            quoted = ch != '"'
-        elif ch == '"':
-            quoted = True
-        elif ch == ";":
-            return 0
-        elif ch == "[":
-            depth += 1
-        elif ch == "]":
-            if depth == 1 and elapsed:
-                return DURATION
-            depth = max(0, depth - 1)
-        elif depth == 0 and not ampm and ch in "aA":
-            ampm = True
-        elif depth == 0 and ch in ("pmPM/" if ampm else "dmhysDMHYS"):
-            return DATETIME
-        elif not (elapsed and ch.lower() == prev.lower()):
-            elapsed = prev == "[" and ch in "hmsHMS"
-        prev = ch
-    return 0
-
-
-def builtin_kind(num_fmt_id: int) -> int:
-    if 14 <= num_fmt_id <= 22 or num_fmt_id in (45, 47):
-        return DATETIME
-    return DURATION if num_fmt_id == 46 else 0
-
-
-def _round(x: float) -> int:
-    """Half away from zero, as Rust's f64::round (Python's round() goes to even)."""
-    whole = math.floor(abs(x))
-    if abs(x) - whole >= 0.5:
-        whole += 1
-    return whole if x >= 0 else -whole
-
-
-def duration_text(ms: int) -> str:
-    """Elapsed time as Excel's `[h]:mm:ss` shows it; loadbay has no duration value type."""
-    sign = "-" if ms < 0 else ""
-    seconds, millis = divmod(abs(ms), 1000)
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    text = f"{sign}{hours}:{minutes:02d}:{seconds:02d}"
-    return f"{text}.{millis:03d}" if millis else text
-
-
-def excel_date(value: float, kind: int, date1904: bool) -> Cell:
-    """A date-formatted number as calamine gives it: time below 1, date when whole."""
-    if kind == DURATION:
-        return duration_text(_round(value * _MS_PER_DAY))
-    days = value + 1462 if date1904 else value
-    if days < 60:  # Excel's phantom 1900-02-29 shifts every earlier serial by one
-        days += 1
-    try:
-        moment = _EPOCH + datetime.timedelta(milliseconds=_round(days * _MS_PER_DAY))
-    except (OverflowError, ValueError):
-        return int(value) if value.is_integer() else value
-    if value < 1:
-        return moment.time()
-    if value.is_integer():
-        return moment.date()
-    return moment
-
-
-def _iso(text: str) -> Cell:
-    """`t="d"` cells carry ISO 8601 text; like calamine, a bare date or time stays one."""
-    parsers: tuple[Callable[[str], Cell], ...] = (
-        datetime.date.fromisoformat,
-        datetime.time.fromisoformat,
-        datetime.datetime.fromisoformat,
-    )
-    for parse in parsers:
-        try:
-            return parse(text)
-        except ValueError:
-            continue
-    return text or None
 
 
 def _column(letters: str) -> int:
@@ -225,16 +100,12 @@ class _Tags:
                 if content.startswith(self.is_close, end):
                     text = content[len(opening) : end]
                     text = unescape(text) if "&" in text else text
-                    return _text(text if preserve else text.strip(_XML_SPACE))
+                    return text_value(text if preserve else text.strip(_XML_SPACE))
         parts = []
         for attrs, raw in self.t_any.findall(self.phonetic.sub("", content)):
             text = unescape(raw) if "&" in raw else raw
             parts.append(text if "preserve" in attrs else text.strip(_XML_SPACE))
-        return _text("".join(parts))
-
-
-def _text(text: str) -> str:
-    return decode_x(text) if "_x" in text else text
+        return text_value("".join(parts))
 
 
 def scan_sheet(
@@ -245,8 +116,11 @@ def scan_sheet(
     limits: Limits,
 ) -> RawRows:
     """Raw rows of one worksheet part; `shared` has "" already turned into None."""
-    with stream:
-        yield from _Scanner(shared, date_styles, date1904, limits).rows(stream)
+    try:
+        with stream:
+            yield from _Scanner(shared, date_styles, date1904, limits).rows(stream)
+    except (*CORRUPT_ZIP, UnicodeDecodeError) as exc:
+        raise TableError("import-015", f"The sheet is corrupt ({exc})") from None
 
 
 class _Scanner:
@@ -395,6 +269,8 @@ class _Scanner:
                         elif date_kind:
                             value = dates.get(v)
                             if value is None:
+                                if len(dates) >= 4096:
+                                    dates.clear()
                                 value = dates[v] = excel_date(float(v), date_kind, date1904)
                         else:
                             value = float(v)
@@ -408,12 +284,12 @@ class _Scanner:
                                 text = part[gt + is_len : end]
                                 if "&" in text:
                                     text = unescape(text)
-                                value = _text(text.strip(space))
+                                value = text_value(text.strip(space))
                         if value is None:
                             value = inline(part[gt:])
                         if not value:
                             continue
-                        if len(value) > max_chars:  # type: ignore[arg-type]
+                        if len(value) > max_chars:
                             raise cell_too_long(number, col, limits)
                     elif typ == empty_type:
                         continue  # `<c .../>`: a styled empty cell
@@ -430,9 +306,9 @@ class _Scanner:
                             if "&" in v:
                                 v = unescape(v)
                             if typ == d_type:
-                                value = _iso(v)
+                                value = iso_value(v)
                             else:
-                                value = v if typ == e_type else _text(v)
+                                value = v if typ == e_type else text_value(v)
                                 if len(v) > max_chars:
                                     raise cell_too_long(number, col, limits)
                     size = len(row)

@@ -169,8 +169,10 @@ class XlsxWriter:
     Cells: str as inline text (never a formula), bool, int/float/Decimal as
     numbers (as text when Excel would round them: integers of 16+ digits,
     Decimals of 16+ significant digits, NaN/inf), naive datetime/date/time as
-    serial numbers with a date style; tz-aware ones, and dates before 1900, as
-    ISO text. "" and None are empty cells.
+    serial numbers with a date style; tz-aware ones, and dates before March
+    1900, as ISO text. "" and None are empty cells. Errors name the sheet row
+    (the header is row 1) and the column; a row that fails is left out whole,
+    so after a ValueError for a full sheet the caller can go on in a new one.
     """
 
     def __init__(
