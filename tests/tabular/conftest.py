@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from xlsx_build import XlsxFactory, build_xlsx
+from tests.tabular.xlsx_build import XlsxFactory, build_xlsx
 
 
 @pytest.fixture

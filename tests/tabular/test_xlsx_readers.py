@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from xlsx_build import XlsxFactory, build_xls, styles, worksheet
+from tests.tabular.xlsx_build import XlsxFactory, build_xls, styles, worksheet
 
 from loadbay.tabular import xlsx_scan
 from loadbay.tabular.readers import Limits, Row, TableError, open_table
