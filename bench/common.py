@@ -25,7 +25,12 @@ FIELDS = [
     {"id": "owner", "title": "Owner", "type": "string"},
     {"id": "phone", "title": "Phone", "type": "phone"},
     {"id": "email", "title": "Email", "type": "email"},
-    {"id": "category", "title": "Category", "type": "option", "optionData": ["Retail", "Wholesale", "Horeca"]},
+    {
+        "id": "category",
+        "title": "Category",
+        "type": "option",
+        "optionData": ["Retail", "Wholesale", "Horeca"],
+    },
     {"id": "location", "title": "Location", "type": "coordinate"},
     {"id": "openSince", "title": "Open Since", "type": "date"},
     {"id": "creditLimit", "title": "Credit Limit", "type": "number"},
@@ -102,7 +107,16 @@ class Server:
         self.env = {**os.environ, "LOADBAY_DATA_DIR": str(data_dir), "LOADBAY_LOG_LEVEL": "WARNING",
                     "LOADBAY_PUBLIC_URL": self.base, **env}  # fmt: skip
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "loadbay", "serve", "--port", str(self.port), "--workers", str(workers)],
+            [
+                sys.executable,
+                "-m",
+                "loadbay",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
             env=self.env,
         )
         deadline = time.monotonic() + 60
@@ -124,7 +138,9 @@ class Server:
         return out.stdout.strip().splitlines()[-1]
 
     def peak_memory(self) -> dict[str, float]:
-        procs = {"api": self.proc.pid} | {f"worker{i}": p for i, p in enumerate(children(self.proc.pid))}
+        procs = {"api": self.proc.pid} | {
+            f"worker{i}": p for i, p in enumerate(children(self.proc.pid))
+        }
         return {name: round(peak_rss_mb(pid), 1) for name, pid in procs.items()}
 
     def stop(self) -> None:

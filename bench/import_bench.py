@@ -35,7 +35,9 @@ def main() -> None:
         data = Path(tmp) / f"outlets.{args.format}"
         t0 = time.perf_counter()
         (write_csv if args.format == "csv" else write_xlsx)(data, args.rows)
-        print(f"generated {data.name}: {data.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f}s")
+        print(
+            f"generated {data.name}: {data.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f}s"
+        )
         env = {}
         if args.database_url:
             env["LOADBAY_DATABASE_URL"] = _fresh_schema(args.database_url)
@@ -56,7 +58,9 @@ def main() -> None:
             uploaded = time.perf_counter() - started
             job_id = response.json()["data"]["_id"]
             while True:
-                job = httpx.get(f"{api}/import-monitoring/{job_id}", headers=auth, timeout=30).json()["data"]
+                job = httpx.get(
+                    f"{api}/import-monitoring/{job_id}", headers=auth, timeout=30
+                ).json()["data"]
                 if job["status"] != "onprocess":
                     break
                 time.sleep(0.25)
@@ -65,7 +69,9 @@ def main() -> None:
         finally:
             server.stop()
     engine = "postgresql" if args.database_url else "sqlite"
-    print(f"machine: {platform.machine()} {platform.processor() or ''} cpus={_cpus()} python={platform.python_version()}")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} cpus={_cpus()} python={platform.python_version()}"
+    )
     print(f"{args.format} on {engine}, {args.workers} workers: status={job['status']} rows={job['totalRows']} "
           f"valid={job['totalValid']} invalid={job['totalInvalid']}")  # fmt: skip
     print(f"upload {uploaded:.1f}s, end to end {wall:.1f}s, {args.rows / wall:,.0f} rows/s")

@@ -165,9 +165,7 @@ def demo(org: Annotated[str, typer.Option(help="organisation name")] = "demo") -
 
 @app.command("import")
 def import_file(
-    file: Annotated[
-        Path, typer.Argument(help="CSV, TSV, XLSX, XLS, JSON or NDJSON file")
-    ],
+    file: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX, XLS, JSON or NDJSON file")],
     data_type: Annotated[
         str | None, typer.Option("--data-type", help="data type name or id")
     ] = None,
@@ -187,3 +185,12 @@ def import_file(
     from loadbay.imports.cli import import_command
 
     import_command(file, data_type, flow, hub, mode, config, preview, org, email)
+
+
+def _add_export() -> None:
+    from loadbay.exports.cli import app as export_app
+
+    app.add_typer(export_app, name="export", help="Export tasks or data-source records to a file.")
+
+
+_add_export()

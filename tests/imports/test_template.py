@@ -150,3 +150,22 @@ def test_a_flow_template_round_trip(upload, monitoring, app_client, catalog, db,
         task = session.scalars(sa.select(Task).where(Task.title == "Drop 1")).one()
     assert task.status == "ONGOING" and task.data == {"orderNumber": "SO-001", "weight": 12.5}
     assert task.start_time == dt.datetime(2024, 5, 1, 9, 0)
+
+
+def test_a_type_name_excel_refuses_as_a_sheet_name_still_gets_a_template(db, org_id) -> None:
+    from python_calamine import CalamineWorkbook
+
+    from loadbay.catalog.fields import FieldSpec
+    from loadbay.imports.target import Target
+    from loadbay.imports.template import ensure_template
+    from loadbay.storage import get_storage
+
+    for name in ("Outlets: North/South [2024]", "Fields", "History"):
+        target = Target(
+            "datasource", "0" * 24, name, (FieldSpec("dataId", "Data ID", "string", True, True),)
+        )
+        with get_storage().local_copy(ensure_template(org_id, target)) as path:
+            sheets = CalamineWorkbook.from_path(str(path)).sheet_names
+        assert sheets[1] == "Fields"
+        assert sheets[0] not in ("Fields", "History")
+        assert not set(sheets[0]) & set("/:[]")

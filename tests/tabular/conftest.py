@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+
 from tests.tabular.xlsx_build import XlsxFactory, build_xlsx
 
 

@@ -9,11 +9,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from tests.tabular.xlsx_build import XlsxFactory, build_xls, styles, worksheet
 
 from loadbay.tabular import xlsx_scan
 from loadbay.tabular.readers import Limits, Row, TableError, open_table
 from loadbay.tabular.xlsx_values import DATETIME, DURATION, format_kind
+from tests.tabular.xlsx_build import XlsxFactory, build_xls, styles, worksheet
 
 CALAMINE = Limits(xlsx_calamine_max_bytes=1 << 40)
 STREAMING = Limits(xlsx_calamine_max_bytes=0)

@@ -115,6 +115,18 @@ def _own_fields(stored: list[dict[str, Any]] | None, reserved: set[str]) -> list
     return [Column(s.id, s.title, s.type, "data") for s in specs if s.id not in reserved]
 
 
+def _data_id_column(types: list[DataType]) -> Column | None:
+    for data_type in types:
+        try:
+            specs = fields_from_json(data_type.fields or [])
+        except (KeyError, TypeError):
+            continue
+        key = next((s for s in specs if s.id == "dataId"), None)
+        if key is not None:
+            return Column("dataId", key.title, key.type, "data_id")
+    return None
+
+
 def _available(session: Session, req: ExportRequest, plan_args: dict[str, Any]) -> list[Column]:
     """Every column the export may name, in the default order."""
     org = plan_args["org"]
@@ -135,14 +147,10 @@ def _available(session: Session, req: ExportRequest, plan_args: dict[str, Any]) 
             types_query = types_query.where(DataType.id == plan_args["data_type_id"])
         order = (DataType.created_time, DataType.id)
         types = list(session.scalars(types_query.order_by(*order)))
-        own = []
-        for data_type in types:
-            key = next(
-                (s for s in fields_from_json(data_type.fields or []) if s.id == "dataId"), None
-            )
-            if key is not None and base[1].title == "Data ID":  # titled and typed as the type says
-                base[1] = Column("dataId", key.title, key.type, "data_id")
-            own += _own_fields(data_type.fields, reserved)
+        own = [c for data_type in types for c in _own_fields(data_type.fields, reserved)]
+        key = _data_id_column(types)
+        if key is not None:  # titled and typed as the (first) data type defines it
+            base[1] = key
         plan_args["name"] = types[0].name if plan_args["data_type_id"] and types else "Data"
     seen: dict[str, Column] = {}
     for column in base + own:
@@ -166,7 +174,9 @@ def build_plan(session: Session, org: str, req: ExportRequest) -> ExportPlan:
             raise _unknown_id("flowId", ", ".join(missing))
     if config is not None and config.flow_ids:
         allowed = set(config.flow_ids)
-        flow_ids = tuple(f for f in flow_ids if f in allowed) if flow_ids else tuple(allowed)
+        flow_ids = (
+            tuple(f for f in flow_ids if f in allowed) if flow_ids else tuple(config.flow_ids)
+        )
     if req.kind == "data":
         if data_type_id is not None:
             found = session.get(DataType, data_type_id) if len(data_type_id) <= 64 else None

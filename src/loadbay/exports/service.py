@@ -180,9 +180,9 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
         entry = session.get(ExportLog, log_id)
     if entry is None or entry.status != "Processing":
         return None
-    plan = ExportPlan.from_json(entry.params["plan"])
-    key, stem = file_key(entry, plan)
     try:
+        plan = ExportPlan.from_json(entry.params["plan"])
+        key, stem = file_key(entry, plan)
         with get_storage().writer(key) as target:
             written = writing.write_export(db, plan, target, stem=stem)
     except Exception as exc:

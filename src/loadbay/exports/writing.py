@@ -9,7 +9,6 @@ the same values. Database times are naive UTC, written `Y-m-d H:i:s` as text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,13 +24,12 @@ from loadbay.exports.schemas import unix
 from loadbay.settings import get_settings
 from loadbay.tabular.csv_writer import CsvWriter
 from loadbay.tabular.jsonzip_writer import JsonZipWriter
-from loadbay.tabular.xlsx_writer import XlsxWriter
+from loadbay.tabular.xlsx_writer import XlsxWriter, safe_sheet_name
 
 Getter = Callable[[Row[Any]], Any]
 Convert = Callable[[Any], Any]
 Progress = Callable[[int], None]
 
-_SHEET_BAD = re.compile(r"[\\/?*\[\]:\x00-\x1f]")
 _WIDTHS = {"timestamp": 20.0, "datetime": 20.0, "date": 12.0}
 
 
@@ -189,8 +187,7 @@ def row_builder(
 def sheet_name(plan: ExportPlan) -> str:
     if plan.kind == "task":
         return "Tasks"
-    name = _SHEET_BAD.sub(" ", plan.name).strip().strip("'")[:31].strip()
-    return name if name and name.casefold() != "history" else "Data"
+    return safe_sheet_name(plan.name, "Data")
 
 
 def file_stem(plan: ExportPlan, requested: datetime) -> str:

@@ -11,7 +11,7 @@ import orjson
 
 from loadbay.imports.target import Target
 from loadbay.storage import get_storage
-from loadbay.tabular.xlsx_writer import XlsxWriter
+from loadbay.tabular.xlsx_writer import XlsxWriter, safe_sheet_name
 
 TYPE_HINTS = {
     "string": "text",
@@ -46,7 +46,7 @@ def ensure_template(org: str, target: Target) -> str:
         path = Path(tmp) / "template.xlsx"
         with XlsxWriter(path) as book:
             headers = [header_of(s.title, s.required) for s in target.specs]
-            book.add_sheet(target.name[:31] or "Data", headers)
+            book.add_sheet(safe_sheet_name(target.name, "Data", taken=["Fields"]), headers)
             book.add_sheet("Fields", ["Column", "Field id", "Type", "Required", "Allowed values"])
             book.write_rows(
                 [

@@ -472,3 +472,13 @@ _CONTENT_TYPES = (
     'ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/>'
     "{sheets}</Types>"
 )
+
+
+_SHEET_UNSAFE = re.compile(r"[\\/?*\[\]:\x00-\x1f]")
+
+
+def safe_sheet_name(name: str, fallback: str = "Data", taken: Sequence[str] = ()) -> str:
+    """A sheet name Excel accepts, made from a user's name (a data type's, say)."""
+    cleaned = _SHEET_UNSAFE.sub(" ", name).strip().strip("'")[:31].strip().strip("'")
+    used = {t.casefold() for t in taken} | {"history"}
+    return cleaned if cleaned and cleaned.casefold() not in used else fallback

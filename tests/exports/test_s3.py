@@ -1,0 +1,31 @@
+"""Exports into S3 (moto on loopback): the writers stream into the multipart sink and the
+link is a presigned URL that downloads the file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from loadbay.settings import Settings
+from tests.exports.conftest import Exporter, Seeded, read_xlsx, read_zip
+from tests.storage.conftest import moto_s3, s3_settings
+
+__all__ = ["moto_s3", "s3_settings"]  # fixtures shared with the storage tests
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "json"])
+def test_export_to_s3(seeded: Seeded, exporter: Exporter, s3_settings: Settings, fmt: str) -> None:
+    body = exporter.ok("data", download=fmt, dataTypeId=seeded.outlet, background=fmt == "json")
+    if fmt == "json":
+        log = exporter.client.get("/api/v3/tasks/export-log", headers=exporter.auth).json()
+        link: Any = log["data"][0]["_source"]["fileUrl"]
+    else:
+        link = body["data"]["link"]
+    assert "X-Amz-Signature=" in link
+    content = httpx.get(link).content
+    if fmt == "xlsx":
+        assert len(read_xlsx(content)) == 6
+    else:
+        assert len(read_zip(content)[1]) == 5
