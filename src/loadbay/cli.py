@@ -58,6 +58,9 @@ def serve(
     from loadbay.db import migrate as run
     from loadbay.logs import setup_logging
 
+    if "LOADBAY_PUBLIC_URL" not in os.environ:  # links should point where we listen
+        os.environ["LOADBAY_PUBLIC_URL"] = f"http://{host}:{port}"
+        get_settings.cache_clear()
     settings = get_settings()
     setup_logging(settings.log_level)
     run(get_database())
