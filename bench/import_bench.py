@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIELDS, Server, write_csv, write_xlsx  # noqa: E402
+from common import FIELDS, Server, write_csv, write_xlsx
 
 
 def main() -> None:
