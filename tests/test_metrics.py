@@ -100,7 +100,7 @@ def test_metrics_after_an_import_with_failed_rows_and_a_swept_chunk(
         session.execute(
             sa.update(ImportChunk)
             .where(ImportChunk.job_id == job_id, ImportChunk.seq == 2)
-            .values(lease_expires=utcnow() - timedelta(seconds=1))
+            .values(lease_owner="gone:1", lease_expires=utcnow() - timedelta(seconds=1))
         )
     assert sweep() == {"plans": 0, "chunks": 1, "finalizes": 0}
     assert sweep() == {"plans": 0, "chunks": 0, "finalizes": 0}  # its lease is fresh again

@@ -43,6 +43,17 @@ def migrate() -> None:
     console.print("database is up to date")
 
 
+def _die_with_parent() -> None:
+    """Workers started by `serve` get SIGTERM from the kernel when `serve` dies, however it
+    dies (uvicorn re-raises SIGTERM after its own shutdown, past any finally of ours)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux: the finally in serve() still stops them on a clean exit
+        pass
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
@@ -66,7 +77,9 @@ def serve(
     run(get_database())
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "loadbay", "worker", "--concurrency", "1"], env=os.environ.copy()
+            [sys.executable, "-m", "loadbay", "worker", "--concurrency", "1"],
+            env=os.environ.copy(),
+            preexec_fn=_die_with_parent,
         )
         for _ in range(max(0, workers))
     ]

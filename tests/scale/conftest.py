@@ -16,14 +16,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
+import redis
 import sqlalchemy as sa
-from huey.storage import PriorityRedisStorage
+from huey.storage import PriorityRedisStorage, SqliteStorage
 
 from loadbay.catalog.models import Record
 from loadbay.db import Database
@@ -151,8 +154,6 @@ def procs(tmp_path: Path) -> Iterator[Procs]:
 
 
 def wait_http(proc: Proc, base: str, timeout: float = 30) -> None:
-    import httpx
-
     def up() -> bool:
         assert proc.popen.poll() is None, proc.tail()
         try:
@@ -188,7 +189,8 @@ class SwappedQueue:
         return int(self.storage.queue_size())
 
 
-def _swap_to_redis(url: str) -> Iterator[SwappedQueue]:
+@contextmanager
+def swapped_to_redis(url: str) -> Iterator[SwappedQueue]:
     """Point this process's Huey at Redis `url` (the API in this process enqueues there)."""
     storage = PriorityRedisStorage(name="loadbay", url=url)
     saved = huey.storage, huey.immediate
@@ -202,17 +204,30 @@ def _swap_to_redis(url: str) -> Iterator[SwappedQueue]:
         storage.conn.close()
 
 
+@contextmanager
+def swapped_to_sqlite(path: Path) -> Iterator[SwappedQueue]:
+    """Point this process's Huey at a SQLite queue file that worker processes consume."""
+    storage = SqliteStorage(name="loadbay", filename=str(path))
+    saved = huey.storage, huey.immediate
+    huey.immediate = False
+    huey.storage = storage
+    try:
+        yield SwappedQueue(f"sqlite:///{path}", storage)
+    finally:
+        huey.storage, huey.immediate = saved
+        storage.close()
+
+
 @pytest.fixture
 def redis_queue() -> Iterator[SwappedQueue]:
     """The shared test Redis (LOADBAY_TEST_REDIS_URL), its database flushed before and after."""
     if not REDIS_URL:
         pytest.skip("LOADBAY_TEST_REDIS_URL is not set")
-    import redis
-
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.flushdb()
-        yield from _swap_to_redis(REDIS_URL)
+        with swapped_to_redis(REDIS_URL) as queue:
+            yield queue
         client.flushdb()
     finally:
         client.close()
@@ -238,8 +253,6 @@ class OwnRedis:
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"],
         )  # fmt: skip
-        import redis
-
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5)
 
         def ready() -> bool:
@@ -259,12 +272,12 @@ class OwnRedis:
 
 
 @pytest.fixture
-def own_redis(procs: Procs) -> Iterator[OwnRedis]:
+def own_redis(procs: Procs) -> OwnRedis:
     if shutil.which("redis-server") is None:
         pytest.skip("the redis-server binary is not installed")
     server = OwnRedis(procs, free_port())
     server.start()
-    yield server  # `procs` stops it at teardown
+    return server  # `procs` stops it at teardown
 
 
 # ---- the database's view of a job ------------------------------------------------------

@@ -4,12 +4,17 @@ API runs alone (`serve --workers 0`) with the work done wherever a worker runs."
 from __future__ import annotations
 
 import collections
+import signal
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from loadbay.db import Database
+from loadbay.imports.pipeline import plan_job
+from loadbay.settings import get_settings
+from tests.imports.conftest import Uploader
 from tests.scale.conftest import (
     Procs,
     SwappedQueue,
@@ -27,9 +32,25 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 
 def test_two_workers_share_one_import_and_finalize_once(
-    redis_queue: SwappedQueue, procs: Procs, db: Database, upload
+    redis_queue: SwappedQueue,
+    procs: Procs,
+    db: Database,
+    upload: Uploader,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rows, size = 20_000, 500
+    content, invalid = outlet_csv(rows, invalid_every=400)
+    response = upload(content)
+    assert response.status_code == 200, response.text
+    job_id = response.json()["data"]["_id"]
+    # Plan here, before any worker runs: all 40 chunks wait in Redis, so both workers start on
+    # one backlog (a worker that plans lets the other take every chunk as it is cut).
+    with monkeypatch.context() as patch:
+        patch.setenv("LOADBAY_CHUNK_SIZE", str(size))
+        get_settings.cache_clear()
+        plan_job(job_id)
+    get_settings.cache_clear()
+    assert redis_queue.pending() == 1 + rows // size  # the API's plan task, then the chunks
     env = {
         "LOADBAY_QUEUE_URL": redis_queue.url,
         "LOADBAY_DATABASE_URL": db.url,
@@ -37,12 +58,6 @@ def test_two_workers_share_one_import_and_finalize_once(
         "LOADBAY_LOG_LEVEL": "INFO",
     }
     workers = [procs.worker(f"worker{i}", env) for i in (1, 2)]
-    # Both consumers are polling before the job exists, so each gets a fair chance at chunks.
-    time.sleep(1.0)
-    content, invalid = outlet_csv(rows, invalid_every=400)
-    response = upload(content)
-    assert response.status_code == 200, response.text
-    job_id = response.json()["data"]["_id"]
 
     wait_done(db, [job_id], 50, procs.logs)
 
@@ -68,7 +83,12 @@ def test_two_workers_share_one_import_and_finalize_once(
 
 
 def test_api_alone_queues_and_a_separate_worker_runs_the_job(
-    redis_queue: SwappedQueue, procs: Procs, db: Database, auth, catalog, tmp_path
+    redis_queue: SwappedQueue,
+    procs: Procs,
+    db: Database,
+    auth: dict[str, str],
+    catalog: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -105,4 +125,6 @@ def test_api_alone_queues_and_a_separate_worker_runs_the_job(
         done = client.get(f"/import-monitoring/{job_id}").json()["data"]
     assert (done["status"], done["totalRows"], done["totalValid"]) == ("success", 300, 300)
     assert_exact(db, job_id, 300)
-    assert procs.stop(api) == 0
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
+    assert procs.stop(api) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in api.text()

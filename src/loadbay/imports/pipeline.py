@@ -67,9 +67,15 @@ def _lease() -> datetime:
     return utcnow() + timedelta(seconds=get_settings().lease_seconds)
 
 
-def _fail_job(job_id: str, message: str) -> None:
+def fail_job(job_id: str, message: str) -> None:
     now = utcnow()
     with get_database().write() as session:
+        # Chunks not yet written will not be: the job's counts stay true to what was.
+        session.execute(
+            chunks.update()
+            .where(chunks.c.job_id == job_id, chunks.c.state == "pending")
+            .values(state="cancelled", lease_owner=None)
+        )
         session.execute(
             jobs.update()
             .where(jobs.c.id == job_id, jobs.c.phase != "done")
@@ -142,7 +148,7 @@ def plan_job(job_id: str) -> None:
         with paused_gc():
             total_rows, total_chunks = _plan(job, target, done_seqs)
     except (TableError, ApiError) as exc:
-        _fail_job(job_id, getattr(exc, "message", None) or str(exc))
+        fail_job(job_id, getattr(exc, "message", None) or str(exc))
         return
     with db.write() as session:
         row = session.execute(
@@ -277,6 +283,9 @@ def run_chunk(chunk_id: str) -> None:
                     chunks.c.id == chunk_id,
                     chunks.c.state == "pending",
                     sa.or_(chunks.c.lease_owner.is_(None), chunks.c.lease_expires < now),
+                    chunks.c.job_id.in_(
+                        sa.select(jobs.c.id).where(jobs.c.phase.in_(("planning", "running")))
+                    ),
                 )
                 .values(lease_owner=WORKER, lease_expires=_lease(), attempts=chunks.c.attempts + 1)
             )

@@ -12,7 +12,7 @@ from loadbay.db import get_database, table_of
 from loadbay.ids import utcnow
 from loadbay.imports import finalize, pipeline
 from loadbay.imports.models import ImportChunk, ImportJob
-from loadbay.queue import huey
+from loadbay.queue import huey, queue_depth
 from loadbay.settings import get_settings
 
 log = logging.getLogger("loadbay.imports")
@@ -21,26 +21,34 @@ jobs = table_of(ImportJob)
 chunks = table_of(ImportChunk)
 
 
+PLAN_ATTEMPTS = 10
+
+
 @huey.task(retries=2, retry_delay=2)
 def plan_task(job_id: str) -> None:
+    """A file that cannot be read fails the job inside plan_job (no retry turns it into a
+    success); any other error is taken for an outage (database, queue, store) and retried,
+    by Huey and then by the sweeper, until PLAN_ATTEMPTS claims have failed."""
     try:
         pipeline.plan_job(job_id)
     except Exception as exc:
         log.exception("plan failed", extra={"job": job_id})
-        # A broken file is not retried into success; an infrastructure error is, by the sweeper.
-        with get_database().read() as session:
-            attempts = (
-                session.scalar(sa.select(ImportJob.attempts).where(ImportJob.id == job_id)) or 0
-            )
-        if attempts >= 3:
-            pipeline._fail_job(job_id, f"Import could not be read: {exc}")
-            return
-        with get_database().write() as session:  # release the lease so the retry can claim it
-            session.execute(
-                jobs.update()
-                .where(jobs.c.id == job_id, jobs.c.phase == "planning")
-                .values(lease_expires=utcnow())
-            )
+        try:
+            with get_database().read() as session:
+                attempts = (
+                    session.scalar(sa.select(ImportJob.attempts).where(ImportJob.id == job_id)) or 0
+                )
+            if attempts >= PLAN_ATTEMPTS:
+                pipeline.fail_job(job_id, f"Import could not be planned: {type(exc).__name__}")
+                return
+            with get_database().write() as session:  # release the lease so a retry can claim it
+                session.execute(
+                    jobs.update()
+                    .where(jobs.c.id == job_id, jobs.c.phase == "planning")
+                    .values(lease_owner=None, lease_expires=utcnow())
+                )
+        except Exception:  # the database is still away: the lease expires on its own
+            log.exception("plan lease not released", extra={"job": job_id})
         raise
 
 
@@ -84,25 +92,65 @@ def enqueue_plan(job_id: str) -> None:
 
 
 def sweep() -> dict[str, int]:
-    """Re-enqueue work whose worker died (lease expired) or whose queue message was lost."""
+    """Re-enqueue work whose worker died (lease expired) or whose queue message was lost.
+
+    Work a dead worker held (a lease owner, expired) is always re-enqueued. Work that
+    was never claimed may just be waiting behind a backlog: it is re-enqueued only when
+    the queue holds fewer messages than there is such work, i.e. some were lost."""
     now = utcnow()
     later = now + timedelta(seconds=get_settings().lease_seconds)
-    counts = {"plans": 0, "chunks": 0, "finalizes": 0}
     db = get_database()
+    with db.read() as session:
+        unclaimed = (
+            session.scalar(
+                sa.select(sa.func.count())
+                .select_from(ImportChunk)
+                .where(
+                    ImportChunk.state == "pending",
+                    ImportChunk.lease_owner.is_(None),
+                    ImportChunk.lease_expires < now,
+                )
+            )
+            or 0
+        ) + (
+            session.scalar(
+                sa.select(sa.func.count())
+                .select_from(ImportJob)
+                .where(
+                    ImportJob.confirmed.is_(True),
+                    ImportJob.phase == "queued",
+                    ImportJob.lease_expires < now,
+                )
+            )
+            or 0
+        )
+    depth = queue_depth()
+    lost = unclaimed > 0 and (depth < 0 or depth < unclaimed)
     with db.write() as session:
+        stale_plan = sa.and_(ImportJob.phase == "planning", ImportJob.lease_owner.is_not(None))
+        queued_plan = ImportJob.phase == "queued"
         plan_ids = session.scalars(
             sa.update(ImportJob)
             .where(
                 ImportJob.confirmed.is_(True),
-                ImportJob.phase.in_(("queued", "planning")),
+                sa.or_(
+                    stale_plan,
+                    sa.and_(queued_plan, sa.true() if lost else sa.false()),
+                    sa.and_(ImportJob.phase == "planning", ImportJob.lease_owner.is_(None)),
+                ),
                 sa.or_(ImportJob.lease_expires.is_(None), ImportJob.lease_expires < now),
             )
             .values(lease_owner=None, lease_expires=later)
             .returning(ImportJob.id)
         ).all()
+        owned = ImportChunk.lease_owner.is_not(None)
         chunk_rows = session.execute(
             sa.update(ImportChunk)
-            .where(ImportChunk.state == "pending", ImportChunk.lease_expires < now)
+            .where(
+                ImportChunk.state == "pending",
+                ImportChunk.lease_expires < now,
+                sa.or_(owned, sa.true() if lost else sa.false()),
+            )
             .values(lease_owner=None, lease_expires=later, requeued=ImportChunk.requeued + 1)
             .returning(ImportChunk.id, ImportChunk.seq)
         ).all()
@@ -123,7 +171,7 @@ def sweep() -> dict[str, int]:
         pipeline.enqueue_chunk(chunk_id, seq)
     for job_id in final_ids:
         pipeline.enqueue_finalize(job_id)
-    counts.update(plans=len(plan_ids), chunks=len(chunk_rows), finalizes=len(final_ids))
+    counts = {"plans": len(plan_ids), "chunks": len(chunk_rows), "finalizes": len(final_ids)}
     if any(counts.values()):
         log.info("sweep re-enqueued", extra=counts)
     return counts
