@@ -19,8 +19,8 @@ def page_params(
         n = int(limit) if limit not in (None, "") else default_limit
     except ValueError:
         raise BadRequest(f"{module}-003", "page and limit must be integers") from None
-    if p < 1:
-        raise BadRequest(f"{module}-003", "page must be at least 1")
+    if not 1 <= p <= 1_000_000:
+        raise BadRequest(f"{module}-003", "page must be between 1 and 1000000")
     if n < 1 or n > max_limit:
         raise BadRequest(f"{module}-003", f"limit must be between 1 and {max_limit}")
     return p, n

@@ -66,7 +66,9 @@ def test_valid_file_creates_every_record_keeping_values(upload, monitoring, db) 
     response = upload(content)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["status"] is True and body["message"] == "Success"
+    assert (
+        body["status"] is True and body["message"] == "Import process has been queued successfully"
+    )
     job = monitoring(body["data"]["_id"])
     assert job["status"] == "success"
     assert (job["totalRows"], job["totalValid"], job["totalInvalid"]) == (2, 2, 0)
@@ -112,7 +114,7 @@ def test_every_failed_row_lists_each_reason_and_the_file_says_why(
         ]
     )
     job = monitoring(upload(content).json()["data"]["_id"])
-    assert job["status"] == "partially"
+    assert job["status"] == "partially", str(job)
     assert (job["totalRows"], job["totalValid"], job["totalInvalid"]) == (4, 2, 2)
     link = job["fileFailedImported"]
     response = app_client.get(link.split("127.0.0.1:8000", 1)[1])
@@ -292,3 +294,75 @@ def test_an_update_with_a_blank_cell_clears_that_field_on_every_engine(
     )
     assert monitoring(job.json()["data"]["_id"])["totalValid"] == 1
     assert records(db)["P1"] == {"dataId": "P1", "name": "uno"}
+
+
+def test_odd_client_input_gets_a_clear_400_never_a_500(app_client, auth, catalog, upload) -> None:
+    long_boundary = "b" * 300
+    body = f'--{long_boundary}\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--{long_boundary}--\r\n'
+    response = app_client.post(
+        "/api/v3/data/import",
+        headers={**auth, "Content-Type": f"multipart/form-data; boundary={long_boundary}"},
+        content=body.encode(),
+    )
+    assert response.status_code == 400
+    assert response.json()["failedCode"] == "import-015"
+    odd_name = upload(b'[{"Outlet Code": "J1", "Name": "json"}]', filename="x.j\x01son")
+    assert odd_name.status_code == 200, odd_name.text
+    huge_page = app_client.get("/api/v3/import-monitoring?page=100000000000000000000", headers=auth)
+    assert huge_page.status_code == 400
+    assert huge_page.json()["failedCode"] == "import-003"
+
+
+def test_a_read_error_midway_keeps_what_was_read_and_says_where_it_stopped(
+    upload, monitoring, db, monkeypatch
+) -> None:
+    from loadbay.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "chunk_size", 2)
+    monkeypatch.setattr(get_settings(), "max_cell_chars", 20)
+    content = csv_bytes(
+        [
+            ["Outlet Code", "Name"],
+            ["R1", "a"],
+            ["R2", "b"],
+            ["R3", "c"],
+            ["R4", "x" * 50],
+            ["R5", "e"],
+        ]
+    )
+    job = monitoring(upload(content).json()["data"]["_id"])
+    assert job["status"] == "partially", str(job)
+    assert (job["totalRows"], job["totalValid"], job["totalInvalid"]) == (3, 3, 0)
+    assert "Row 5" in job["errorMessage"] and "not read" in job["errorMessage"]
+    assert sorted(records(db)) == ["R1", "R2", "R3"]
+
+
+def test_the_same_key_written_two_ways_fails_the_later_row_not_the_chunk(
+    upload, monitoring, db, catalog
+) -> None:
+    job = monitoring(
+        upload(csv_bytes([["dataId", "Name"], ["A", "one"], ["B", "two"], ["A", "three"]]),
+               dataTypeId=catalog["brand"], hubId="", matchField="name").json()["data"]["_id"]
+    )  # fmt: skip
+    assert (job["totalValid"], job["totalInvalid"]) == (2, 1)
+    assert sorted(records(db)) == ["A", "B"]
+
+
+def test_a_task_update_with_blank_cells_keeps_status_and_hub(
+    upload, monitoring, db, catalog
+) -> None:
+    from loadbay.catalog.models import Task
+
+    first = csv_bytes([["Order Number", "Status"], ["SO-9", "ONGOING"]])
+    upload(first, filename="t.csv", path="/api/v3/tasks/import", hubId=catalog["hub"])
+    again = csv_bytes([["Order Number", "Status", "Weight"], ["SO-9", "", "4"]])
+    job = monitoring(upload(again, filename="t.csv", path="/api/v3/tasks/import",
+                            matchField="orderNumber", importMode="UpdateOnly").json()["data"]["_id"])  # fmt: skip
+    assert (job["totalValid"], job["totalInvalid"]) == (1, 0)
+    with db.read() as session:
+        task = session.scalars(sa.select(Task)).one()
+    assert (task.status, task.hub_id, task.data) == (
+        "ONGOING",
+        catalog["hub"],
+        {"orderNumber": "SO-9", "weight": 4},
+    )

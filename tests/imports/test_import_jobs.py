@@ -413,7 +413,7 @@ def test_another_organisation_sees_404_everywhere(start, app_client, other) -> N
         assert response.status_code == 404, (method, path)
         assert response.json() == {
             "status": False,
-            "message": "Import record not found",
+            "message": "Import monitoring record not found",
             "failedCode": "import-004",
         }
 

@@ -139,7 +139,7 @@ def export_log(
     _require_export(principal, "view export logs")
     try:
         size = _positive(limit, 10, "limit", 100)
-        number = _positive(page, 1, "page")
+        number = _positive(page, 1, "page", 1_000_000)
         sort_by = sortBy or "requestAt"
         if sort_by not in LOG_SORTS:
             raise BadRequest("export-003", f"Invalid sortBy parameter: {sort_by}.")

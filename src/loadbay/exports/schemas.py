@@ -65,10 +65,12 @@ def _integer(raw: Any, name: str, word: str) -> int | None:
         raise BadRequest("export-003", f"The {name} {word} must be an integer.")
     try:
         value = int(raw.strip()) if isinstance(raw, str) else int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadRequest("export-003", f"The {name} {word} must be an integer.") from None
     if value < 1:
         raise BadRequest("export-003", f"The {name} {word} must be at least 1.")
+    if value > 1_000_000:  # no window of an export can start or reach past this
+        raise BadRequest("export-003", f"The {name} {word} must not be greater than 1000000.")
     return value
 
 

@@ -32,7 +32,7 @@ DEFAULT_COLLECTION = {"dataType": "data", "flow": "task"}
 
 def _require_import(principal: Principal) -> None:
     if not principal.can("import"):
-        raise Forbidden("You do not have permission to import data")
+        raise Forbidden("You do not have permission to perform this action")
 
 
 def config_out(config: ImportConfig) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.ids import utcnow
-from loadbay.imports.models import ImportJob, ImportRowIssue
+from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 from loadbay.tabular.writers import open_writer
@@ -31,10 +31,10 @@ FAILED_FORMAT = {
 }
 
 
-def final_status(job: ImportJob) -> str:
-    if job.cancel_requested:
+def final_status(job: ImportJob, cancelled_chunks: int) -> str:
+    if job.cancel_requested and (cancelled_chunks or job.error_message):
         return "cancelled"
-    if job.failed_count == 0:
+    if job.failed_count == 0 and not job.error_message:
         return "success"
     if job.created_count + job.updated_count == 0:
         return "failed"
@@ -42,8 +42,9 @@ def final_status(job: ImportJob) -> str:
 
 
 def finalize_job(job_id: str) -> None:
-    from loadbay.imports.pipeline import WORKER
+    from loadbay.imports.pipeline import new_owner
 
+    owner = new_owner()
     now = utcnow()
     lease = now + timedelta(seconds=get_settings().lease_seconds)
     with get_database().write() as session:
@@ -60,7 +61,7 @@ def finalize_job(job_id: str) -> None:
                         sa.and_(jobs.c.phase == "finalizing", jobs.c.lease_expires < now),
                     ),
                 )
-                .values(phase="finalizing", lease_owner=WORKER, lease_expires=lease)
+                .values(phase="finalizing", lease_owner=owner, lease_expires=lease)
             )
         )
         job = session.get(ImportJob, job_id)
@@ -72,12 +73,18 @@ def finalize_job(job_id: str) -> None:
         failed_key = _write_issues(job, outcomes=("failed",), not_imported=False)
     if job.failed_count or job.skipped_count:
         not_imported_key = _write_issues(job, outcomes=("failed", "skipped"), not_imported=True)
-    status = final_status(job)
+    with get_database().read() as session:
+        cancelled_chunks = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ImportChunk)
+            .where(ImportChunk.job_id == job_id, ImportChunk.state == "cancelled")
+        )
+    status = final_status(job, cancelled_chunks or 0)
     done = utcnow()
     with get_database().write() as session:
         session.execute(
             jobs.update()
-            .where(jobs.c.id == job_id, jobs.c.phase == "finalizing", jobs.c.lease_owner == WORKER)
+            .where(jobs.c.id == job_id, jobs.c.phase == "finalizing", jobs.c.lease_owner == owner)
             .values(
                 phase="done",
                 status=status,

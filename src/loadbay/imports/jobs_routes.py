@@ -48,7 +48,7 @@ jobs = table_of(ImportJob)
 
 def _require_import(principal: Principal) -> None:
     if not principal.can("import"):
-        raise Forbidden("You do not have permission to import data")
+        raise Forbidden("You do not have permission to perform this action")
 
 
 # ---- preview -----------------------------------------------------------------------------

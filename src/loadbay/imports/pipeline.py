@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -39,7 +40,14 @@ from loadbay.tabular.readers import Limits, TableError, open_table
 log = logging.getLogger("loadbay.imports")
 jobs = table_of(ImportJob)
 chunks = table_of(ImportChunk)
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
+HOST = socket.gethostname()
+
+
+def new_owner() -> str:
+    """A lease owner unique to one claim: host and pid say who, the random part makes two
+    claims in one process (threads, forks sharing a pid prefix) never look alike."""
+    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
 
 # Set by loadbay.imports.tasks: how the pipeline hands work to the queue.
 enqueue_chunk: Callable[[str, int], None] = lambda chunk_id, seq: None  # noqa: E731
@@ -103,6 +111,7 @@ def _target_of(session: Any, job: ImportJob) -> Target:
 def plan_job(job_id: str) -> None:
     db = get_database()
     now = utcnow()
+    owner = new_owner()
     with db.write() as session:
         claimed = rowcount(
             session.execute(
@@ -120,7 +129,7 @@ def plan_job(job_id: str) -> None:
                 )
                 .values(
                     phase="planning",
-                    lease_owner=WORKER,
+                    lease_owner=owner,
                     lease_expires=_lease(),
                     started_at=sa.func.coalesce(jobs.c.started_at, now),
                     attempts=jobs.c.attempts + 1,
@@ -146,18 +155,19 @@ def plan_job(job_id: str) -> None:
     started = time.perf_counter()
     try:
         with paused_gc():
-            total_rows, total_chunks = _plan(job, target, done_seqs)
+            total_rows, total_chunks, stopped = _plan(job, target, done_seqs, owner)
     except (TableError, ApiError) as exc:
         fail_job(job_id, getattr(exc, "message", None) or str(exc))
         return
     with db.write() as session:
         row = session.execute(
             jobs.update()
-            .where(jobs.c.id == job_id, jobs.c.phase == "planning")
+            .where(jobs.c.id == job_id, jobs.c.phase == "planning", jobs.c.lease_owner == owner)
             .values(
                 phase="running",
                 total_rows=total_rows,
                 total_chunks=total_chunks,
+                error_message=stopped,
                 lease_owner=None,
                 lease_expires=None,
                 updated_time=utcnow(),
@@ -177,7 +187,14 @@ def plan_job(job_id: str) -> None:
         enqueue_finalize(job_id)
 
 
-def _plan(job: ImportJob, target: Target, done_seqs: set[int]) -> tuple[int, int]:
+def _plan(
+    job: ImportJob, target: Target, done_seqs: set[int], owner: str
+) -> tuple[int, int, str | None]:
+    """Cut the file into chunks; returns (rows, chunks, why reading stopped early or None).
+
+    A read error after some chunks were handed out does not fail the job: what was read
+    is imported and counted, and the job ends `partially` (or `failed`) saying where
+    and why reading stopped."""
     settings = get_settings()
     storage = get_storage()
     size = settings.chunk_size
@@ -208,26 +225,36 @@ def _plan(job: ImportJob, target: Target, done_seqs: set[int]) -> tuple[int, int
             )
         seq = 0
         total = 0
+        stopped: str | None = None
+        cancelled = False
         batch: list[list[Any]] = []
         with KeyIndex() as seen:
             xlsx = job.file_format in ("xlsx", "xls")
-            for number, cells in table.rows():
-                batch.append([number, normalize_cells(cells) if xlsx else cells, 0])
-                if len(batch) >= size:
-                    _emit(job, seq, batch, key_col, seen, done_seqs)
-                    total += len(batch)
-                    seq += 1
-                    batch = []
-                    if seq % 10 == 0 and _cancel_requested(job.id):
-                        break
-            else:
-                if batch:
-                    _emit(job, seq, batch, key_col, seen, done_seqs)
-                    total += len(batch)
-                    seq += 1
+            try:
+                for number, cells in table.rows():
+                    batch.append([number, normalize_cells(cells) if xlsx else cells, 0])
+                    if len(batch) >= size:
+                        _emit(job, seq, batch, key_col, seen, done_seqs, owner)
+                        total += len(batch)
+                        seq += 1
+                        batch = []
+                        if seq % 10 == 0 and _cancel_requested(job.id):
+                            cancelled = True
+                            stopped = (
+                                f"Cancelled after row {number}; the rows after it were not read"
+                            )
+                            break
+            except TableError as exc:
+                if total == 0 and not batch:
+                    raise
+                stopped = f"{exc.message}; the rows after it were not read"
+            if batch and not cancelled:
+                _emit(job, seq, batch, key_col, seen, done_seqs, owner)
+                total += len(batch)
+                seq += 1
     if total == 0:
         raise TableError("import-015", "File has no data rows")
-    return total, seq
+    return total, seq, stopped
 
 
 def _cancel_requested(job_id: str) -> bool:
@@ -244,6 +271,7 @@ def _emit(
     key_col: int | None,
     seen: KeyIndex,
     done_seqs: set[int],
+    owner: str,
 ) -> None:
     """Write one chunk file, record it and hand it to the queue (after the commit)."""
     if key_col is not None:
@@ -263,7 +291,11 @@ def _emit(
             job_id=job.id, seq=seq, key=key, row_count=len(batch), lease_expires=_lease()
         )
         session.add(chunk)
-        session.execute(jobs.update().where(jobs.c.id == job.id).values(lease_expires=_lease()))
+        session.execute(
+            jobs.update()
+            .where(jobs.c.id == job.id, jobs.c.lease_owner == owner)
+            .values(lease_expires=_lease())
+        )
         session.flush()
         chunk_id = chunk.id
     enqueue_chunk(chunk_id, seq)
@@ -275,6 +307,7 @@ def _emit(
 def run_chunk(chunk_id: str) -> None:
     db = get_database()
     now = utcnow()
+    owner = new_owner()
     with db.write() as session:
         claimed = rowcount(
             session.execute(
@@ -287,7 +320,7 @@ def run_chunk(chunk_id: str) -> None:
                         sa.select(jobs.c.id).where(jobs.c.phase.in_(("planning", "running")))
                     ),
                 )
-                .values(lease_owner=WORKER, lease_expires=_lease(), attempts=chunks.c.attempts + 1)
+                .values(lease_owner=owner, lease_expires=_lease(), attempts=chunks.c.attempts + 1)
             )
         )
         chunk = session.get(ImportChunk, chunk_id)
@@ -300,12 +333,12 @@ def run_chunk(chunk_id: str) -> None:
     started = time.perf_counter()
     try:
         with paused_gc():
-            _process(job, chunk, target)
+            _process(job, chunk, target, owner)
     except Exception:
         with db.write() as session:  # give the lease back so a retry can claim it at once
             session.execute(
                 chunks.update()
-                .where(chunks.c.id == chunk_id, chunks.c.lease_owner == WORKER)
+                .where(chunks.c.id == chunk_id, chunks.c.lease_owner == owner)
                 .values(lease_owner=None, lease_expires=_lease())
             )
         raise
@@ -320,7 +353,7 @@ def run_chunk(chunk_id: str) -> None:
     )
 
 
-def _process(job: ImportJob, chunk: ImportChunk, target: Target) -> None:
+def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> None:
     settings = get_settings()
     started = time.perf_counter()
     with get_storage().open(chunk.key) as f:
@@ -397,7 +430,7 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target) -> None:
                 .where(
                     chunks.c.id == chunk.id,
                     chunks.c.state == "pending",
-                    chunks.c.lease_owner == WORKER,
+                    chunks.c.lease_owner == owner,
                 )
                 .values(
                     duration_ms=int((time.perf_counter() - started) * 1000),

@@ -38,7 +38,7 @@ SORTABLE: dict[str, Any] = {
 
 def require_import(principal: Principal) -> None:
     if not principal.can("import"):
-        raise Forbidden("You do not have permission to import data")
+        raise Forbidden("You do not have permission to perform this action")
 
 
 def records_for(session: Any, jobs: list[ImportJob]) -> list[dict[str, Any]]:
@@ -74,7 +74,9 @@ async def _create(request: Request, principal: Principal, kind: str) -> dict[str
     await run_in_threadpool(enqueue_plan, job_id)
     with get_database().read() as session:
         job = service.get_job(session, principal.org, job_id)
-        return ok(records_for(session, [job])[0])
+        return ok(
+            records_for(session, [job])[0], message="Import process has been queued successfully"
+        )
 
 
 def _accept(principal: Principal, kind: str, upload: Upload) -> str:
@@ -159,7 +161,7 @@ def get_monitoring(
 ) -> dict[str, Any]:
     job = service.get_job(session, principal.org, job_id)
     if not job.confirmed:
-        raise NotFound("import-004", "Import record not found")
+        raise NotFound("import-004", "Import monitoring record not found")
     return ok(records_for(session, [job])[0])
 
 

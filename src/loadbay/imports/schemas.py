@@ -35,7 +35,12 @@ def monitoring_record(
         "type": job.type,
         "hubId": job.hub_id,
         "filename": job.filename,
-        "totalRows": job.total_rows,
+        # Finished, every row is counted exactly once (DECISIONS): valid + invalid.
+        "totalRows": (
+            job.created_count + job.updated_count + job.failed_count + job.skipped_count
+            if finished
+            else job.total_rows
+        ),
         "totalValid": job.created_count + job.updated_count,
         "totalInvalid": job.failed_count + job.skipped_count,
         "status": job.status,

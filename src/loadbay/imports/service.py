@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,7 +55,7 @@ def prepare(
         ) from None
     header_flag = (fields.get("hasHeaderRow") or "true").strip().lower() not in ("false", "0", "no")
     job_id = new_id()
-    ext = Path(upload.filename or "").suffix.lower() or f".{fmt}"
+    ext = f".{fmt}"  # from the detected format: the client's name is not trusted in a key
     job = ImportJob(
         id=job_id,
         organization_id=principal.org,
@@ -64,11 +63,11 @@ def prepare(
         data_type_id=target.id if kind == "datasource" else None,
         flow_id=target.id if kind == "task" else None,
         hub_id=hub_id,
-        filename=upload.filename or f"upload{ext}",
+        filename=(upload.filename or f"upload{ext}")[:500],
         file_key=f"{principal.org}/imports/{job_id}/upload{ext}",
         file_format=fmt,
         file_size=upload.size,
-        sheet_name=(fields.get("sheet") or fields.get("sheetName") or "").strip() or None,
+        sheet_name=(fields.get("sheet") or fields.get("sheetName") or "").strip()[:200] or None,
         has_header_row=header_flag,
         import_mode=mode,
         match_field=match,
@@ -102,7 +101,7 @@ def config_mapping(
 def get_job(session: Session, org: str, job_id: str) -> ImportJob:
     job = session.get(ImportJob, job_id)
     if job is None or job.organization_id != org:
-        raise NotFound("import-004", "Import record not found")
+        raise NotFound("import-004", "Import monitoring record not found")
     return job
 
 

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from loadbay.errors import BadRequest, TooLarge
 
 MAX_FIELD_BYTES = 64 * 1024
+MAX_FORM_OVERHEAD = 1024 * 1024  # every non-file part together
 
 
 @dataclass
@@ -102,8 +103,11 @@ async def receive(
         elif state["name"]:
             upload.fields[str(state["name"])] = bytes(state["value"]).decode("utf-8", "replace")
 
+    boundary = params[b"boundary"]
+    if not 1 <= len(boundary) <= 70:  # RFC 2046
+        raise BadRequest(f"{module}-015", "Malformed multipart body: bad boundary")
     parser = MultipartParser(
-        params[b"boundary"],
+        boundary,
         {
             "on_part_begin": on_part_begin,
             "on_header_field": on_header_field,
@@ -114,8 +118,14 @@ async def receive(
             "on_part_end": on_part_end,
         },
     )
+    total = 0
     try:
         async for chunk in request.stream():
+            total += len(chunk)
+            if total > max_bytes + MAX_FORM_OVERHEAD:  # form fields and part headers count too
+                raise TooLarge(
+                    f"{module}-040", f"Request is larger than the limit of {max_bytes} bytes"
+                )
             parser.write(chunk)
             if upload.size > max_bytes:
                 raise TooLarge(

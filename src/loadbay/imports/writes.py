@@ -156,6 +156,16 @@ def _write_records(conn: Connection, ctx: WriteContext, rows: Sequence[Checked])
                 kept.append(row)
         inserts = kept
 
+    first: dict[str, int] = {}  # one key twice among new rows (e.g. "007" and "7" as integers)
+    unique_inserts = []
+    for row in inserts:
+        key = _match_key(row.values[pk])
+        if key in first:
+            outcomes[row.row_number] = ("failed", f"duplicate of row {first[key]} ({pk} '{key}')")
+        else:
+            first[key] = row.row_number
+            unique_inserts.append(row)
+    inserts = unique_inserts
     conflicted = _insert_records(conn, ctx, inserts, pk)
     for row in inserts:
         if row.row_number not in conflicted:
@@ -290,11 +300,16 @@ def _task_columns(
                 data[key] = value
         elif key in _TASK_TIMES and value is not None:
             columns[column] = _naive_utc(value)
-        else:
+        elif value is not None or (not insert and key not in _TASK_KEEP):
             columns[column] = value
-    if not columns.get("hub_id"):
+    if insert and not columns.get("hub_id"):
         columns["hub_id"] = ctx.hub_id
     return columns, data
+
+
+# A blank cell never clears these on update: a task always has a status, and its hub
+# comes from the import's form when the file has none.
+_TASK_KEEP = frozenset({"status", "hubId"})
 
 
 def _write_tasks(conn: Connection, ctx: WriteContext, rows: Sequence[Checked]) -> Outcomes:
