@@ -104,7 +104,7 @@ class Server:
     def __init__(self, data_dir: Path, env: dict[str, str], workers: int = 2) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "LOADBAY_DATA_DIR": str(data_dir), "LOADBAY_LOG_LEVEL": "WARNING",
+        self.env = {**os.environ, "LOADBAY_DATA_DIR": str(data_dir), "LOADBAY_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
                     "LOADBAY_PUBLIC_URL": self.base, **env}  # fmt: skip
         self.proc = subprocess.Popen(
             [

@@ -40,3 +40,14 @@ def fmt_time(value: datetime | None) -> str | None:
 
 def fmt_iso(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+def new_ids(n: int) -> list[str]:
+    """n ids at once (bulk inserts): the same shape as new_id, one clock read for all."""
+    global _counter, _process_bytes, _pid
+    if os.getpid() != _pid:
+        _pid, _process_bytes = os.getpid(), os.urandom(5).hex()
+    prefix = f"{int(time.time()):08x}{_process_bytes}"
+    start = _counter
+    _counter = (_counter + n) & 0xFFFFFF
+    return [f"{prefix}{(start + i + 1) & 0xFFFFFF:06x}" for i in range(n)]

@@ -59,14 +59,16 @@ class DataType(Base):
 
 class Record(Base):
     """A data-source record. `scope` is the hub id, or '' when the type is commonData,
-    so the unique index works (NULLs are distinct in unique indexes)."""
+    so the unique index works (NULLs are distinct in unique indexes).
+
+    The indexes lead with `data_type_id`, not the organisation: a data type belongs to
+    one organisation, and every key column less makes a bulk insert cheaper (measured:
+    the two 4-column text indexes cost more than the table itself on SQLite)."""
 
     __tablename__ = "records"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "organization_id", "data_type_id", "scope", "data_id", name="uq_records_key"
-        ),
-        sa.Index("ix_records_export", "organization_id", "data_type_id", "created_time", "id"),
+        sa.UniqueConstraint("data_type_id", "scope", "data_id", name="uq_records_key"),
+        sa.Index("ix_records_export", "data_type_id", "created_time", "id"),
     )
     id: Mapped[str] = id_column()
     organization_id: Mapped[str] = mapped_column(sa.String(24))

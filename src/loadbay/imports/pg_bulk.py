@@ -35,7 +35,7 @@ def insert_records(conn: Connection, params: Sequence[tuple[Any, ...]]) -> set[s
                 copy.write_row(row)
         cur.execute(
             f"INSERT INTO records ({cols}) SELECT {cols} FROM stage_records "
-            "ON CONFLICT (organization_id, data_type_id, scope, data_id) DO NOTHING RETURNING data_id"
+            "ON CONFLICT (data_type_id, scope, data_id) DO NOTHING RETURNING data_id"
         )
         inserted = {row[0] for row in cur.fetchall()}
         cur.execute("DROP TABLE stage_records")

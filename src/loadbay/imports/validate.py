@@ -22,7 +22,7 @@ class Required(Invalid):
     """A blank cell in a required field."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Checked:
     row_number: int
     cells: list[Any]
@@ -69,7 +69,7 @@ def compile_batch_validator(
     date_formats: Sequence[str],
 ) -> BatchValidator:
     """Checks many rows at once; the per-field work is resolved once, here."""
-    plan: list[tuple[str, int, Callable[[Any], Any], str]] = []
+    plan: list[tuple[str, int, Callable[[Any], Any], str, Callable[[Any], Any], bool]] = []
     for spec in target.specs:
         col = columns.get(spec.id)
         if col is None:
@@ -78,7 +78,8 @@ def compile_batch_validator(
         convert = _with_blanks(
             converter_for(spec, date_formats), spec.required, header, spec.type == "string"
         )
-        plan.append((spec.id, col, convert, header))
+        raw = converter_for(spec, date_formats)
+        plan.append((spec.id, col, convert, header, raw, spec.type == "string"))
     fids = [p[0] for p in plan]
     id_col = columns.get("_id")
 
@@ -86,11 +87,18 @@ def compile_batch_validator(
         cells_list = [r[1] for r in rows]
         reasons: list[list[Reason]] = [[] for _ in rows]
         converted_columns: list[list[Any]] = []
-        for _fid, col, convert, header in plan:
+        for _fid, col, convert, header, raw, is_text in plan:
             column = [cells[col] for cells in cells_list]
             try:
-                converted = list(map(convert, column))
-            except Invalid:  # slow path for this column only: find every bad cell
+                if None in column:
+                    converted = list(map(convert, column))
+                elif is_text:  # all present: text passes as is unless blank or not text
+                    converted = (
+                        column if all(map(str.strip, column)) else list(map(convert, column))
+                    )
+                else:  # all present: the bare converter (a blank string fails into the slow path)
+                    converted = list(map(raw, column))
+            except (Invalid, TypeError):  # slow path for this column only: find every bad cell
                 converted = []
                 for i, value in enumerate(column):
                     try:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from loadbay.catalog.models import Record, Task
 from loadbay.db import table_of
-from loadbay.ids import new_id
+from loadbay.ids import new_id, new_ids
 from loadbay.imports import pg_bulk
 from loadbay.imports.validate import Checked
 
@@ -63,6 +63,8 @@ def _batches(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]
 
 
 def _match_key(value: Any) -> str:
+    if value.__class__ is str:  # the common case, first
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -108,6 +110,7 @@ def _write_records(conn: Connection, ctx: WriteContext, rows: Sequence[Checked])
     else:
         column = key_col = _json_text(records, match)
     keys = [_match_key(r.values.get(match)) for r in rows]
+    keys_by_row = {r.row_number: k for r, k in zip(rows, keys, strict=True)}
     found = _lookup(conn, records, scope, column, keys, key_col)
 
     outcomes: Outcomes = {}
@@ -159,7 +162,7 @@ def _write_records(conn: Connection, ctx: WriteContext, rows: Sequence[Checked])
     first: dict[str, int] = {}  # one key twice among new rows (e.g. "007" and "7" as integers)
     unique_inserts = []
     for row in inserts:
-        key = _match_key(row.values[pk])
+        key = _match_key(row.values[pk]) if match != pk else keys_by_row[row.row_number]
         if key in first:
             outcomes[row.row_number] = ("failed", f"duplicate of row {first[key]} ({pk} '{key}')")
         else:
@@ -207,10 +210,12 @@ def _insert_records(
     head = (ctx.org, ctx.target_id, ctx.hub_id, ctx.scope)
     tail = (ctx.user, ctx.user, stamp, stamp)
     params = []
-    for r in rows:
-        data = {k: v for k, v in r.values.items() if v is not None and k != "_id"}
-        key = _match_key(r.values[pk])
-        params.append((new_id(), *head, key, dumps(data).decode(), *tail))
+    for rid, r in zip(new_ids(len(rows)), rows, strict=True):
+        data = r.values
+        if None in data.values() or "_id" in data:
+            data = {k: v for k, v in data.items() if v is not None and k != "_id"}
+        key = _match_key(data[pk])
+        params.append((rid, *head, key, dumps(data).decode(), *tail))
     if sqlite:
         columns = ", ".join(pg_bulk.RECORD_COLUMNS)
         marks = ", ".join("?" * len(pg_bulk.RECORD_COLUMNS))

@@ -161,15 +161,11 @@ def upgrade() -> None:
         sa.Column("created_time", sa.DateTime(), nullable=False),
         sa.Column("updated_time", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(
-            "organization_id", "data_type_id", "scope", "data_id", name="uq_records_key"
-        ),
+        sa.UniqueConstraint("data_type_id", "scope", "data_id", name="uq_records_key"),
     )
     with op.batch_alter_table("records", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_records_export",
-            ["organization_id", "data_type_id", "created_time", "id"],
-            unique=False,
+            "ix_records_export", ["data_type_id", "created_time", "id"], unique=False
         )
 
     op.create_table(
