@@ -216,7 +216,7 @@ def test_filters_and_paging(seeded: Seeded, exporter: Exporter, db: Database) ->
         ({"limit": 0}, "export-003", "Invalid limit parameter. Must be between 1 and 100."),
         ({"limit": 101}, "export-003", "Invalid limit parameter. Must be between 1 and 100."),
         ({"limit": "ten"}, "export-003", "Invalid limit parameter. Must be between 1 and 100."),
-        ({"page": 0}, "export-003", "Invalid page parameter. Must be at least 1."),
+        ({"page": 0}, "export-003", "Invalid page parameter. Must be between 1 and 1000000."),
         ({"status": "done"}, "export-017", None),
         ({"dataType": "invoice"}, "export-017", None),
         ({"sortBy": "size"}, "export-003", None),
