@@ -72,9 +72,7 @@ def as_dicts(chunk: Params) -> list[dict[str, Any]]:
 def executemany(conn: Connection, chunk: Sequence[dict[str, Any]]) -> set[str]:
     statement = (
         pg_insert(records)
-        .on_conflict_do_nothing(
-            index_elements=["organization_id", "data_type_id", "scope", "data_id"]
-        )
+        .on_conflict_do_nothing(index_elements=["data_type_id", "scope", "data_id"])
         .returning(records.c.data_id)
     )
     return set(conn.execute(statement, list(chunk)).scalars())
