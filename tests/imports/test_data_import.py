@@ -366,3 +366,36 @@ def test_a_task_update_with_blank_cells_keeps_status_and_hub(
         catalog["hub"],
         {"orderNumber": "SO-9", "weight": 4},
     )
+
+
+def test_match_on_a_boolean_field_and_hubs_of_other_organisations(
+    upload, monitoring, db, catalog, make_org
+) -> None:
+    upload(
+        csv_bytes(
+            [["Outlet Code", "Name", "Active"], ["M1", "one", "true"], ["M2", "two", "false"]]
+        )
+    )
+    job = upload(
+        csv_bytes([["Outlet Code", "Name", "Active"], ["ignored", "renamed", "yes"]]),
+        importMode="UpdateOnly",
+        matchField="active",
+    )
+    assert monitoring(job.json()["data"]["_id"])["totalValid"] == 1
+    assert records(db)["M1"]["name"] == "renamed"
+    assert records(db)["M2"]["name"] == "two"
+
+    from loadbay.catalog.models import Hub
+
+    with db.write() as session:
+        foreign = Hub(organization_id=make_org("other-org"), name="Elsewhere")
+        session.add(foreign)
+        session.flush()
+        foreign_id = foreign.id
+    content = csv_bytes(
+        [["Order Number", "Hub ID"], ["SO-1", foreign_id], ["SO-2", catalog["hub"]]]
+    )
+    job = monitoring(
+        upload(content, filename="t.csv", path="/api/v3/tasks/import").json()["data"]["_id"]
+    )
+    assert (job["totalValid"], job["totalInvalid"]) == (1, 1)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from loadbay.catalog.models import Record, Task
+from loadbay.catalog.models import Hub, Record, Task
 from loadbay.db import table_of
 from loadbay.ids import new_id, new_ids
 from loadbay.imports import pg_bulk
@@ -95,8 +95,14 @@ def _lookup(
     return found
 
 
-def _json_text(table: sa.Table, field: str) -> Any:
-    return table.c.data[field].as_string()
+def _json_text(conn: Connection, table: sa.Table, field: str) -> Any:
+    """A JSON field as the text _match_key makes of a value: PostgreSQL's ->> gives
+    booleans as 'true'/'false', SQLite's json_extract as 1/0, so SQLite asks json_type."""
+    value = table.c.data[field].as_string()
+    if conn.dialect.name != "sqlite":
+        return value
+    kind = sa.func.json_type(table.c.data, f'$."{field}"')
+    return sa.case((kind == "true", "true"), (kind == "false", "false"), else_=value)
 
 
 # ---- records -----------------------------------------------------------------------------
@@ -115,7 +121,7 @@ def _write_records(conn: Connection, ctx: WriteContext, rows: Sequence[Checked])
     elif match == pk:
         column = key_col = records.c.data_id
     else:
-        column = key_col = _json_text(records, match)
+        column = key_col = _json_text(conn, records, match)
     keys = [_match_key(r.values.get(match)) for r in rows]
     keys_by_row = {r.row_number: k for r, k in zip(rows, keys, strict=True)}
     found = _lookup(conn, records, scope, column, keys, key_col)
@@ -324,8 +330,29 @@ def _task_columns(
 _TASK_KEEP = frozenset({"status", "hubId"})
 
 
+def _foreign_hubs(conn: Connection, ctx: WriteContext, rows: Sequence[Checked]) -> set[str]:
+    """Hub ids named in the rows that are not this organisation's hubs."""
+    named = {str(r.values["hubId"]) for r in rows if r.values.get("hubId")}
+    if not named:
+        return set()
+    hubs = table_of(Hub)
+    known = set(
+        conn.execute(
+            sa.select(hubs.c.id).where(hubs.c.organization_id == ctx.org, hubs.c.id.in_(named))
+        ).scalars()
+    )
+    return named - known
+
+
 def _write_tasks(conn: Connection, ctx: WriteContext, rows: Sequence[Checked]) -> Outcomes:
     outcomes: Outcomes = {}
+    foreign = _foreign_hubs(conn, ctx, rows)
+    if foreign:
+        for row in rows:
+            hub = row.values.get("hubId")
+            if hub and str(hub) in foreign:
+                outcomes[row.row_number] = ("failed", f"Hub ID: hub '{hub}' not found")
+        rows = [r for r in rows if r.row_number not in outcomes]
     match = ctx.match_field
     updates: list[tuple[Checked, str]] = []
     inserts: list[Checked] = list(rows)
@@ -336,7 +363,7 @@ def _write_tasks(conn: Connection, ctx: WriteContext, rows: Sequence[Checked]) -
         elif match in _TASK_COLUMNS:
             column = tasks.c[_TASK_COLUMNS[match]]
         else:
-            column = _json_text(tasks, match)
+            column = _json_text(conn, tasks, match)
         keys = [_match_key(r.values.get(match)) for r in rows]
         found = _lookup(conn, tasks, scope, column, keys, column)
         inserts = []
