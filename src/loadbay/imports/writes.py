@@ -108,6 +108,41 @@ def _json_text(conn: Connection, table: sa.Table, field: str) -> Any:
 # ---- records -----------------------------------------------------------------------------
 
 
+def _classify(
+    rows: Sequence[Checked],
+    keys: Sequence[str],
+    found: dict[str, list[str]],
+    mode: str,
+    match: str,
+    noun: str,
+) -> tuple[Outcomes, list[tuple[Checked, str]], list[Checked]]:
+    """Each row by what its match key found, in the import mode: (skipped/failed outcomes,
+    rows to update with their target id, rows to insert)."""
+    outcomes: Outcomes = {}
+    updates: list[tuple[Checked, str]] = []
+    inserts: list[Checked] = []
+    for row, key in zip(rows, keys, strict=True):
+        ids = found.get(key, [])
+        if len(ids) > 1:
+            outcomes[row.row_number] = (
+                "failed",
+                f"ambiguous match: {len(ids)} {noun}s have {match} '{key}'",
+            )
+        elif ids:
+            if mode == "CreateOnly":
+                outcomes[row.row_number] = (
+                    "skipped",
+                    f"a {noun} with {match} '{key}' already exists",
+                )
+            else:
+                updates.append((row, ids[0]))
+        elif mode == "UpdateOnly" or match == "_id":
+            outcomes[row.row_number] = ("skipped", f"no {noun} with {match} '{key}' to update")
+        else:
+            inserts.append(row)
+    return outcomes, updates, inserts
+
+
 def _write_records(conn: Connection, ctx: WriteContext, rows: Sequence[Checked]) -> Outcomes:
     pk = ctx.primary_key or "dataId"
     match = ctx.match_field or pk
@@ -126,30 +161,7 @@ def _write_records(conn: Connection, ctx: WriteContext, rows: Sequence[Checked])
     keys_by_row = {r.row_number: k for r, k in zip(rows, keys, strict=True)}
     found = _lookup(conn, records, scope, column, keys, key_col)
 
-    outcomes: Outcomes = {}
-    inserts: list[Checked] = []
-    updates: list[tuple[Checked, str]] = []
-    for row, key in zip(rows, keys, strict=True):
-        ids = found.get(key, [])
-        if len(ids) > 1:
-            outcomes[row.row_number] = (
-                "failed",
-                f"ambiguous match: {len(ids)} records have {match} '{key}'",
-            )
-        elif ids:
-            if ctx.mode == "CreateOnly":
-                outcomes[row.row_number] = (
-                    "skipped",
-                    f"a record with {match} '{key}' already exists",
-                )
-            else:
-                updates.append((row, ids[0]))
-        elif ctx.mode == "UpdateOnly":
-            outcomes[row.row_number] = ("skipped", f"no record with {match} '{key}' to update")
-        elif match == "_id":
-            outcomes[row.row_number] = ("skipped", f"no record with _id '{key}'")
-        else:
-            inserts.append(row)
+    outcomes, updates, inserts = _classify(rows, keys, found, ctx.mode, match, "record")
 
     if inserts and match != pk:  # a new row must not collide with an unmatched record's key
         taken = _lookup(
@@ -366,26 +378,8 @@ def _write_tasks(conn: Connection, ctx: WriteContext, rows: Sequence[Checked]) -
             column = _json_text(conn, tasks, match)
         keys = [_match_key(r.values.get(match)) for r in rows]
         found = _lookup(conn, tasks, scope, column, keys, column)
-        inserts = []
-        for row, key in zip(rows, keys, strict=True):
-            ids = found.get(key, [])
-            if len(ids) > 1:
-                outcomes[row.row_number] = (
-                    "failed",
-                    f"ambiguous match: {len(ids)} tasks have {match} '{key}'",
-                )
-            elif ids:
-                if ctx.mode == "CreateOnly":
-                    outcomes[row.row_number] = (
-                        "skipped",
-                        f"a task with {match} '{key}' already exists",
-                    )
-                else:
-                    updates.append((row, ids[0]))
-            elif ctx.mode == "UpdateOnly" or match == "_id":
-                outcomes[row.row_number] = ("skipped", f"no task with {match} '{key}' to update")
-            else:
-                inserts.append(row)
+        classified, updates, inserts = _classify(rows, keys, found, ctx.mode, match, "task")
+        outcomes.update(classified)
     if inserts:
         params = []
         for row in inserts:
