@@ -21,6 +21,7 @@ from loadbay.db import Database
 from loadbay.exports import queries
 from loadbay.exports.plan import Column, ExportPlan
 from loadbay.exports.schemas import unix
+from loadbay.gcpause import paused_gc
 from loadbay.settings import get_settings
 from loadbay.tabular.csv_writer import CsvWriter
 from loadbay.tabular.jsonzip_writer import JsonZipWriter
@@ -203,6 +204,18 @@ def write_export(
     progress: Progress | None = None,
 ) -> Written:
     """Stream the plan's rows into `target` in the plan's format."""
+    with paused_gc():  # decoded rows are short-lived and acyclic (see loadbay.gcpause)
+        return _write_export(db, plan, target, stem=stem, progress=progress)
+
+
+def _write_export(
+    db: Database,
+    plan: ExportPlan,
+    target: BinaryIO,
+    *,
+    stem: str,
+    progress: Progress | None,
+) -> Written:
     hub_names, flow_names = queries.names(db, plan)
     chosen = queries.selection(plan, db.engine.dialect.name)
     build = row_builder(plan, chosen.index, {"hub": hub_names, "flow": flow_names})
