@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from fastapi import Body, Request
 from sqlalchemy.orm import Session
 
-from loadbay.auth import CurrentPrincipal, Principal
+from loadbay.auth import CurrentPrincipal
 from loadbay.deps import ReadSession, WriteSession
-from loadbay.errors import ApiError, BadRequest, Forbidden, NotFound
+from loadbay.errors import ApiError, BadRequest, NotFound
 from loadbay.ids import fmt_time, utcnow
+from loadbay.imports import service
 from loadbay.imports.models import ImportConfig
 from loadbay.imports.target import Target, load_target
 from loadbay.pagination import ok, page_params, paginate
@@ -28,11 +29,6 @@ router = Router()
 JsonBody = Annotated[Any, Body()]
 REFERENCE_KINDS = {"dataType": "datasource", "flow": "task"}
 DEFAULT_COLLECTION = {"dataType": "data", "flow": "task"}
-
-
-def _require_import(principal: Principal) -> None:
-    if not principal.can("import"):
-        raise Forbidden("You do not have permission to perform this action")
 
 
 def config_out(config: ImportConfig) -> dict[str, Any]:
@@ -144,7 +140,7 @@ def _apply(
 def create_import_config(
     principal: CurrentPrincipal, session: WriteSession, payload: JsonBody
 ) -> dict[str, Any]:
-    _require_import(principal)
+    service.require_import(principal)
     config = ImportConfig(organization_id=principal.org)
     _apply(session, principal.org, config, _object(payload), creating=True)
     session.add(config)
@@ -164,7 +160,7 @@ def list_import_configs(
     name: str | None = None,
     sortOrder: str | None = None,
 ) -> dict[str, Any]:
-    _require_import(principal)
+    service.require_import(principal)
     page_no, per_page = page_params(page, limit, "import")
     where = [ImportConfig.organization_id == principal.org]
     if referenceType:
@@ -196,7 +192,7 @@ def list_import_configs(
 def get_import_config(
     config_id: str, principal: CurrentPrincipal, session: ReadSession
 ) -> dict[str, Any]:
-    _require_import(principal)
+    service.require_import(principal)
     return ok(config_out(get_config(session, principal.org, config_id)))
 
 
@@ -204,7 +200,7 @@ def get_import_config(
 def update_import_config(
     config_id: str, principal: CurrentPrincipal, session: WriteSession, payload: JsonBody
 ) -> dict[str, Any]:
-    _require_import(principal)
+    service.require_import(principal)
     config = get_config(session, principal.org, config_id)
     _apply(session, principal.org, config, _object(payload), creating=False)
     config.updated_time = utcnow()
@@ -216,7 +212,7 @@ def update_import_config(
 def delete_import_config(
     config_id: str, principal: CurrentPrincipal, session: WriteSession
 ) -> dict[str, Any]:
-    _require_import(principal)
+    service.require_import(principal)
     config = get_config(session, principal.org, config_id)
     body = config_out(config)
     session.delete(config)

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from loadbay.auth import CurrentPrincipal, Principal
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.deps import ReadSession
-from loadbay.errors import ApiError, BadRequest, Conflict, Forbidden, Unprocessable
+from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
 from loadbay.ids import utcnow
 from loadbay.imports import mapping, service
 from loadbay.imports.models import ImportJob
@@ -44,11 +44,6 @@ HISTORY_JOBS = 20  # earlier mappings consulted for a suggestion, newest first
 POLL_SECONDS = 0.2
 FALSE_WORDS = ("false", "0", "no", "off")
 jobs = table_of(ImportJob)
-
-
-def _require_import(principal: Principal) -> None:
-    if not principal.can("import"):
-        raise Forbidden("You do not have permission to perform this action")
 
 
 # ---- preview -----------------------------------------------------------------------------
@@ -210,7 +205,7 @@ async def _enqueue(code: str) -> None:
 
 @router.post("/import-jobs", status_code=201, response_model=None, tags=["import-jobs"])
 async def create_import_job(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    _require_import(principal)
+    service.require_import(principal)
     settings = get_settings()
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     try:
@@ -310,7 +305,7 @@ async def confirm_import_job(
     principal: CurrentPrincipal,
     payload: Annotated[Any, Body()] = None,
 ) -> dict[str, Any]:
-    _require_import(principal)
+    service.require_import(principal)
     body = {} if payload is None else payload
     if not isinstance(body, dict):
         raise BadRequest("import-003", "The body must be a JSON object")
@@ -370,5 +365,5 @@ def _cancel(principal: Principal, code: str) -> ImportJob:
 
 @router.post("/import-jobs/{code}/cancel", response_model=None, tags=["import-jobs"])
 def cancel_import_job(code: str, principal: CurrentPrincipal) -> dict[str, Any]:
-    _require_import(principal)
+    service.require_import(principal)
     return ok(job_view(_cancel(principal, code)))

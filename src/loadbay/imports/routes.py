@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from loadbay.auth import CurrentPrincipal, Principal
 from loadbay.db import get_database
 from loadbay.deps import ReadSession
-from loadbay.errors import BadRequest, Forbidden, NotFound
+from loadbay.errors import BadRequest, NotFound
 from loadbay.imports import service
 from loadbay.imports.models import ImportJob
 from loadbay.imports.schemas import monitoring_record
@@ -36,11 +36,6 @@ SORTABLE: dict[str, Any] = {
 }
 
 
-def require_import(principal: Principal) -> None:
-    if not principal.can("import"):
-        raise Forbidden("You do not have permission to perform this action")
-
-
 def records_for(session: Any, jobs: list[ImportJob]) -> list[dict[str, Any]]:
     names = service.target_names(session, jobs)
     templates: dict[tuple[str, str], str | None] = {}
@@ -60,7 +55,7 @@ def records_for(session: Any, jobs: list[ImportJob]) -> list[dict[str, Any]]:
 
 
 async def _create(request: Request, principal: Principal, kind: str) -> dict[str, Any]:
-    require_import(principal)
+    service.require_import(principal)
     settings = get_settings()
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     try:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from loadbay.auth import Principal
 from loadbay.catalog.models import DataType, Flow, Hub
-from loadbay.errors import BadRequest, NotFound, Unprocessable
+from loadbay.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from loadbay.ids import new_id, utcnow
 from loadbay.imports.models import ImportConfig, ImportJob
 from loadbay.imports.target import Target, check_match_field, load_target
@@ -19,6 +19,12 @@ from loadbay.tabular.readers import TableError
 from loadbay.tabular.sniff import detect_format
 
 IMPORT_MODES = ("CreateOnly", "UpdateOnly", "CreateAndUpdate")
+
+
+def require_import(principal: Principal) -> None:
+    """Every import route (upload, job view, configs) needs the `import` permission."""
+    if not principal.can("import"):
+        raise Forbidden("You do not have permission to perform this action")
 
 
 def _required(fields: dict[str, str], name: str) -> str:
