@@ -344,5 +344,108 @@ def converter_for(spec: FieldSpec, date_formats: Sequence[str] = ()) -> Converte
     return table[spec.type]
 
 
+# ---- column kernels ------------------------------------------------------------------------
+# A whole column checked at C speed (a regex, a set, a dict) when every cell has the plain
+# form, with the very result the per-cell converter gives; None sends the column down the
+# per-cell path, which finds and explains each bad cell. Measured on the bench file: per-cell
+# calls were most of the validation time.
+
+ColumnKernel = Callable[[list[Any]], list[Any] | None]
+
+_K_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_K_PHONE = re.compile(r"\+?[0-9][0-9 ()./-]{1,29}[0-9()./-]")
+_K_INT = re.compile(r"[+-]?[0-9]{1,15}")
+_K_NUMBER = re.compile(r"[+-]?[0-9]{1,15}(?:\.[0-9]{1,15})?")
+_K_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_K_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
+_LAT = r"[+-]?(?:[0-8]?[0-9](?:\.[0-9]{1,15})?|90(?:\.0{1,15})?)"
+_LNG = r"[+-]?(?:(?:1[0-7][0-9]|[0-9]?[0-9])(?:\.[0-9]{1,15})?|180(?:\.0{1,15})?)"
+_K_COORDINATE = re.compile(f"{_LAT},{_LNG}")
+_BOOLEANS = {
+    form: value
+    for words, value in ((_TRUE, True), (_FALSE, False))
+    for word in words
+    for form in (word, word.upper(), word.capitalize())
+}
+
+
+def _all_match(pattern: re.Pattern[str]) -> ColumnKernel:
+    def kernel(column: list[Any]) -> list[Any] | None:
+        try:
+            return column if all(map(pattern.fullmatch, column)) else None
+        except TypeError:  # a cell that is not text
+            return None
+
+    return kernel
+
+
+def _int_kernel(column: list[Any]) -> list[Any] | None:
+    try:
+        return list(map(int, column)) if all(map(_K_INT.fullmatch, column)) else None
+    except TypeError:
+        return None
+
+
+def _number_kernel(column: list[Any]) -> list[Any] | None:
+    try:
+        if not all(map(_K_NUMBER.fullmatch, column)):
+            return None
+    except TypeError:
+        return None
+    return [float(v) if "." in v else int(v) for v in column]
+
+
+def _boolean_kernel(column: list[Any]) -> list[Any] | None:
+    try:
+        return list(map(_BOOLEANS.__getitem__, column))
+    except (KeyError, TypeError):  # TypeError: a cell that cannot be a key
+        return None
+
+
+def _iso_kernel(pattern: re.Pattern[str], parse: Callable[[str], Any]) -> ColumnKernel:
+    def kernel(column: list[Any]) -> list[Any] | None:
+        try:
+            if not all(map(pattern.fullmatch, column)):
+                return None
+            for _ in map(parse, column):  # every value a real date (no 2024-02-30)
+                pass
+        except (TypeError, ValueError):
+            return None
+        return column
+
+    return kernel
+
+
+def _option_kernel(options: tuple[str, ...]) -> ColumnKernel | None:
+    exact = frozenset(options)
+    if any(not o or o != o.strip() for o in exact):
+        return None
+
+    def kernel(column: list[Any]) -> list[Any] | None:
+        try:
+            return column if exact.issuperset(column) else None
+        except TypeError:
+            return None
+
+    return kernel
+
+
+def column_kernel(spec: FieldSpec) -> ColumnKernel | None:
+    """The fast whole-column check of a field's type, or None where there is none."""
+    if spec.type == "option":
+        return _option_kernel(spec.options)
+    kernels: dict[str, ColumnKernel] = {
+        "email": _all_match(_K_EMAIL),
+        "phone": _all_match(_K_PHONE),
+        "coordinate": _all_match(_K_COORDINATE),
+        "integer": _int_kernel,
+        "number": _number_kernel,
+        "boolean": _boolean_kernel,
+        "date": _iso_kernel(_K_DATE, date.fromisoformat),
+        "datetime": _iso_kernel(_K_DATETIME, datetime.fromisoformat),
+    }
+    return kernels.get(spec.type)
+
+
 def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())

@@ -32,7 +32,7 @@ from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.validate import Checked, compile_batch_validator
-from loadbay.imports.writes import WriteContext, write_rows
+from loadbay.imports.writes import WriteContext, prepare, write_rows
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 from loadbay.tabular.readers import Limits, TableError, open_table
@@ -402,6 +402,7 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> 
         now=now,
     )
     by_number = {r.row_number: r for r in checked}
+    prepared = prepare(ctx, checked) if not cancelled else None
     match_col = columns.get(job.match_field or "") if not cancelled else None
     match_header = (
         (job.headers or [])[match_col] if match_col is not None else (job.match_field or "")
@@ -413,8 +414,8 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> 
             # with it, so the sweeper re-runs the chunk; nothing is lost or written twice.
             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         counts = {"created": 0, "updated": 0, "skipped": 0, "failed": len(issues)}
-        if not cancelled:
-            for number, (outcome, reason) in write_rows(conn, ctx, checked).items():
+        if prepared is not None:
+            for number, (outcome, reason) in write_rows(conn, ctx, prepared).items():
                 counts[outcome] += 1
                 if outcome in ("skipped", "failed"):
                     issues.append(

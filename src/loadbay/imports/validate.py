@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from loadbay.catalog.fields import Invalid, converter_for
+from loadbay.catalog.fields import ColumnKernel, Invalid, column_kernel, converter_for
 from loadbay.imports.target import Target
 
 Reason = dict[str, str]  # {"column": header, "message": why}
@@ -69,7 +69,9 @@ def compile_batch_validator(
     date_formats: Sequence[str],
 ) -> BatchValidator:
     """Checks many rows at once; the per-field work is resolved once, here."""
-    plan: list[tuple[str, int, Callable[[Any], Any], str, Callable[[Any], Any], bool]] = []
+    plan: list[
+        tuple[str, int, Callable[[Any], Any], str, Callable[[Any], Any], bool, ColumnKernel | None]
+    ] = []
     for spec in target.specs:
         col = columns.get(spec.id)
         if col is None:
@@ -79,7 +81,8 @@ def compile_batch_validator(
             converter_for(spec, date_formats), spec.required, header, spec.type == "string"
         )
         raw = converter_for(spec, date_formats)
-        plan.append((spec.id, col, convert, header, raw, spec.type == "string"))
+        kernel = column_kernel(spec)
+        plan.append((spec.id, col, convert, header, raw, spec.type == "string", kernel))
     fids = [p[0] for p in plan]
     id_col = columns.get("_id")
 
@@ -87,7 +90,7 @@ def compile_batch_validator(
         cells_list = [r[1] for r in rows]
         reasons: list[list[Reason]] = [[] for _ in rows]
         converted_columns: list[list[Any]] = []
-        for _fid, col, convert, header, raw, is_text in plan:
+        for _fid, col, convert, header, raw, is_text, kernel in plan:
             column = [cells[col] for cells in cells_list]
             try:
                 if None in column:
@@ -96,8 +99,10 @@ def compile_batch_validator(
                     converted = (
                         column if all(map(str.strip, column)) else list(map(convert, column))
                     )
-                else:  # all present: the bare converter (a blank string fails into the slow path)
-                    converted = list(map(raw, column))
+                else:  # all present: the column kernel, else the bare converter per cell (a
+                    # blank string fails into the slow path)
+                    fast = kernel(column) if kernel is not None else None
+                    converted = fast if fast is not None else list(map(raw, column))
             except (Invalid, TypeError):  # slow path for this column only: find every bad cell
                 converted = []
                 for i, value in enumerate(column):
