@@ -88,6 +88,14 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process so far (its own, not its children's)."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -142,6 +150,12 @@ class Server:
             f"worker{i}": p for i, p in enumerate(children(self.proc.pid))
         }
         return {name: round(peak_rss_mb(pid), 1) for name, pid in procs.items()}
+
+    def cpu_seconds(self) -> dict[str, float]:
+        procs = {"api": self.proc.pid} | {
+            f"worker{i}": p for i, p in enumerate(children(self.proc.pid))
+        }
+        return {name: round(cpu_seconds(pid), 1) for name, pid in procs.items()}
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)

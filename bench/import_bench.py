@@ -50,6 +50,7 @@ def main() -> None:
             dt = httpx.post(f"{api}/data-type", headers=auth, timeout=30,
                             json={"name": "Outlet", "commonData": True, "fields": FIELDS}).json()  # fmt: skip
             type_id = (dt.get("data_type") or dt.get("data"))["_id"]
+            cpu_before = server.cpu_seconds()
             started = time.perf_counter()
             with data.open("rb") as f:
                 response = httpx.post(f"{api}/data/import", headers=auth, timeout=600,
@@ -66,6 +67,7 @@ def main() -> None:
                 time.sleep(0.25)
             wall = time.perf_counter() - started
             memory = server.peak_memory()
+            cpu = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in server.cpu_seconds().items()}
         finally:
             server.stop()
     engine = "postgresql" if args.database_url else "sqlite"
@@ -76,6 +78,7 @@ def main() -> None:
           f"valid={job['totalValid']} invalid={job['totalInvalid']}")  # fmt: skip
     print(f"upload {uploaded:.1f}s, end to end {wall:.1f}s, {args.rows / wall:,.0f} rows/s")
     print(f"peak RSS MB: {memory}")
+    print(f"CPU seconds during the import: {cpu} (wall x 2 cores = {wall * 2:.1f})")
 
 
 def _cpus() -> int:

@@ -192,7 +192,10 @@ def _write_records(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outc
         column = key_col = records.c.data_id
     else:
         column = key_col = _json_text(conn, records, match)
-    found = _lookup(conn, records, scope, column, keys, key_col)
+    # Matching on the primary key in a mode that creates: insert first and look up only
+    # the keys the unique index turned away (a first import then never looks anything up).
+    insert_first = match == pk and ctx.mode != "UpdateOnly"
+    found = {} if insert_first else _lookup(conn, records, scope, column, keys, key_col)
 
     outcomes, updates, inserts = _classify(rows, keys, found, ctx.mode, match, "record")
     index = {r.row_number: i for i, r in enumerate(rows)}
@@ -232,7 +235,7 @@ def _write_records(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outc
     for row in inserts:
         if row.row_number not in conflicted:
             outcomes[row.row_number] = ("created", "")
-    if conflicted:  # inserted meanwhile by a concurrent job (PostgreSQL only)
+    if conflicted:  # the key exists (inserted earlier, or meanwhile by a concurrent job)
         late = _lookup(
             conn,
             records,
@@ -257,8 +260,8 @@ def _write_records(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outc
 def _insert_records(
     conn: Connection, ctx: WriteContext, batch: Prepared, positions: Sequence[int]
 ) -> dict[int, Checked]:
-    """Insert the rows at `positions`; returns the rows that hit an existing key (only
-    possible on PostgreSQL).
+    """Insert the rows at `positions` whose key is free; returns the rows that hit an
+    existing key.
 
     Rows are built as tuples in RECORD_COLUMNS order: at a million rows the
     dict-per-row and per-value conversions of a generic path cost seconds."""
@@ -273,13 +276,28 @@ def _insert_records(
         (rid, *head, pk_keys[i], texts[i], *tail)
         for rid, i in zip(new_ids(len(positions)), positions, strict=True)
     ]
+    rows = batch.rows
     if sqlite:
         columns = ", ".join(pg_bulk.RECORD_COLUMNS)
         marks = ", ".join("?" * len(pg_bulk.RECORD_COLUMNS))
-        conn.exec_driver_sql(f"INSERT INTO records ({columns}) VALUES ({marks})", params)
-        return {}
+        sql = f"INSERT OR IGNORE INTO records ({columns}) VALUES ({marks})"
+        if conn.exec_driver_sql(sql, params).rowcount == len(params):
+            return {}
+        scope = [
+            records.c.organization_id == ctx.org,
+            records.c.data_type_id == ctx.target_id,
+            records.c.scope == ctx.scope,
+        ]
+        ours = {p[0] for p in params}
+        holders = _lookup(
+            conn, records, scope, records.c.data_id, [p[5] for p in params], records.c.data_id
+        )
+        return {
+            rows[i].row_number: rows[i]
+            for i, p in zip(positions, params, strict=True)
+            if not ours.intersection(holders.get(p[5], ()))
+        }
     inserted = pg_bulk.insert_records(conn, params)
-    rows = batch.rows
     return {
         rows[i].row_number: rows[i]
         for i, p in zip(positions, params, strict=True)

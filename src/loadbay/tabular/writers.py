@@ -12,7 +12,8 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import BinaryIO, Literal, Protocol
 
@@ -21,6 +22,100 @@ Format = Literal["xlsx", "csv", "json", "ndjson"]
 
 _U32 = 0xFFFFFFFF  # also the marker for "the value is in the ZIP64 extra field"
 _ZIP64_LIMIT = _U32  # tests lower it to exercise the ZIP64 records
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    total, i = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[i]
+        vector >>= 1
+        i += 1
+    return total
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, row) for row in matrix]
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """The CRC-32 of A + B from crc32(A), crc32(B) and len(B) (zlib's crc32_combine, which
+    Python's zlib does not expose): B's length in zero bytes is applied to crc1 by repeated
+    squaring of the one-zero-bit operator, O(log len2)."""
+    if len2 <= 0:
+        return crc1
+    odd = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit
+    even = _gf2_square(odd)  # two zero bits
+    odd = _gf2_square(even)  # four zero bits
+    while True:
+        even = _gf2_square(odd)  # first pass: one zero byte
+        if len2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+        odd = _gf2_square(even)
+        if len2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+    return crc1 ^ crc2
+
+
+@dataclass(frozen=True)
+class Deflated:
+    """A piece of raw deflate data in a file: where, how long, and what it inflates to."""
+
+    offset: int
+    csize: int  # compressed bytes
+    crc: int  # CRC-32 of the inflated bytes
+    size: int  # inflated bytes
+
+
+class DeflateSink:
+    """Raw deflate into a file, in pieces another process splices into a zip.
+
+    `write`, then `end(final=False)` for a piece that continues a stream (it ends on a
+    byte boundary with a sync flush and no final block: concatenated, such pieces are one
+    valid stream, as pigz makes them), or `end(final=True)` for a whole entry. Each piece
+    starts with a fresh compressor, so it never refers back into another piece."""
+
+    def __init__(self, fp: BinaryIO, level: int) -> None:
+        self._fp, self._level = fp, level
+        self._pos = 0
+        self._start()
+
+    def _start(self) -> None:
+        self._deflate = zlib.compressobj(self._level, zlib.DEFLATED, -15)
+        self._offset, self._crc, self._size = self._pos, 0, 0
+
+    def write(self, data: bytes) -> None:
+        self._crc = zlib.crc32(data, self._crc)
+        self._size += len(data)
+        packed = self._deflate.compress(data)
+        if packed:
+            self._fp.write(packed)
+            self._pos += len(packed)
+
+    def end(self, *, final: bool) -> Deflated:
+        packed = self._deflate.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+        self._fp.write(packed)
+        self._pos += len(packed)
+        piece = Deflated(self._offset, self._pos - self._offset, self._crc, self._size)
+        self._start()
+        return piece
+
+
+def _copy(source: BinaryIO, piece: Deflated, out: Callable[[bytes], None]) -> None:
+    source.seek(piece.offset)
+    left = piece.csize
+    while left:
+        block = source.read(min(left, 1 << 20))
+        if not block:
+            raise ValueError("a deflated piece is shorter than recorded")
+        out(block)
+        left -= len(block)
 
 
 class StreamingZip:
@@ -79,11 +174,36 @@ class StreamingZip:
         packed = self._deflate.flush()
         self._csize += len(packed)
         self._out(packed)
+        self._close_entry()
+
+    def _close_entry(self) -> None:
+        """The data descriptor after an entry's data, and its central directory record."""
         big = self._csize > _ZIP64_LIMIT or self._size > _ZIP64_LIMIT
         sizes = struct.pack("<QQ" if big else "<II", self._csize, self._size)
         self._out(b"PK\x07\x08" + struct.pack("<I", self._crc) + sizes)
         entry = (self._name, self._flags, self._crc, self._csize, self._size, self._offset)
         self._entries.append(entry)
+
+    def splice(self, source: BinaryIO, piece: Deflated) -> None:
+        """Continue the open entry with a piece deflated elsewhere (`DeflateSink`, not final).
+
+        Our own deflate output so far ends on a byte boundary first (sync flush), and a new
+        compressor follows, so no back-reference crosses into or out of the piece."""
+        packed = self._deflate.flush(zlib.Z_SYNC_FLUSH)
+        self._csize += len(packed)
+        self._out(packed)
+        _copy(source, piece, self._out)
+        self._crc = crc32_combine(self._crc, piece.crc, piece.size)
+        self._csize += piece.csize
+        self._size += piece.size
+        self._deflate = zlib.compressobj(self._level, zlib.DEFLATED, -15)
+
+    def add_deflated(self, name: str, source: BinaryIO, piece: Deflated) -> None:
+        """A whole entry deflated elsewhere (`DeflateSink`, final)."""
+        self.begin(name)
+        _copy(source, piece, self._out)
+        self._crc, self._csize, self._size = piece.crc, piece.csize, piece.size
+        self._close_entry()
 
     def add(self, name: str, text: str) -> None:
         self.begin(name)

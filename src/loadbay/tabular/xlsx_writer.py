@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, BinaryIO, Self
 from xml.sax.saxutils import quoteattr
 
-from loadbay.tabular.writers import StreamingZip
+from loadbay.tabular.writers import Deflated, DeflateSink, StreamingZip
 
 if TYPE_CHECKING:
     from loadbay.tabular.writers import Cell
@@ -353,6 +353,17 @@ class XlsxWriter:
         finally:
             self._row = done
 
+    def splice_rows(self, source: BinaryIO, piece: Deflated, rows: int) -> None:
+        """Add `rows` rows another process wrote (`XlsxRowsPart`) to the current sheet."""
+        self._check_open()
+        if not self._in_sheet:
+            raise RuntimeError("call add_sheet() before writing rows")
+        if self._row + rows > self._max_rows:
+            raise ValueError(f"sheet {self._sheets[-1]!r} is full")
+        self._flush()
+        self._zip.splice(source, piece)
+        self._row += rows
+
     def close(self) -> None:
         if self._closed:
             return
@@ -475,6 +486,41 @@ _CONTENT_TYPES = (
 
 
 _SHEET_UNSAFE = re.compile(r"[\\/?*\[\]:\x00-\x1f]")
+
+
+class XlsxRowsPart(XlsxWriter):
+    """Rows of a sheet, numbered from `first_row`, deflated as a piece for `splice_rows`.
+
+    The very row loop of `XlsxWriter` (same cells, same checks), writing into a
+    `DeflateSink` instead of a zip: processes write the parts of one big sheet side by
+    side, and the sheet's own writer splices them in order. `end` returns the piece."""
+
+    def __init__(  # no super().__init__(): a part has no package around it
+        self,
+        fp: BinaryIO,
+        *,
+        first_row: int,
+        sheet: str = "Sheet1",
+        compresslevel: int = COMPRESSLEVEL,
+    ) -> None:
+        self._sink = DeflateSink(fp, compresslevel)
+        self._file, self._fp = None, fp
+        self._sheets, self._in_sheet, self._closed = [sheet], True, False
+        self._row, self._max_rows = first_row - 1, MAX_ROWS
+        self._pending, self._xml_of_text = [], {}
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._sink.write("".join(self._pending).encode("utf-8"))
+            self._pending.clear()
+
+    def end(self) -> Deflated:
+        self._flush()
+        self._closed = True
+        return self._sink.end(final=False)
+
+    def close(self) -> None:
+        self.end()
 
 
 def safe_sheet_name(name: str, fallback: str = "Data", taken: Sequence[str] = ()) -> str:
