@@ -389,9 +389,7 @@ def run_chunk(chunk_id: str) -> None:
     )
 
 
-def _process(
-    job: ImportJob, chunk: ImportChunk, target: Target, owner: str
-) -> dict[str, float]:
+def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> dict[str, float]:
     """Validate and write one chunk; returns where its time went (ms), for the log."""
     settings = get_settings()
     started = time.perf_counter()
