@@ -1,3 +1,4 @@
 from loadbay.cli import app
 
-app()
+if __name__ == "__main__":  # not when multiprocessing imports this module in a worker
+    app()

@@ -62,6 +62,11 @@ def run_consumer(concurrency: int = 1, periodic: bool = True) -> None:
         threading.Thread(
             target=sweep_forever, args=(interval, stop), daemon=True, name="sweeper"
         ).start()
+    if concurrency <= 1 and get_settings().export_processes > 1:
+        from loadbay.exports.parallel import start_fork_server
+
+        # Started now, the first big export does not wait for it (a second or so).
+        threading.Thread(target=start_fork_server, daemon=True, name="fork-server").start()
     try:
         huey.create_consumer(**options).run()
     finally:

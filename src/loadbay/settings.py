@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -68,6 +69,11 @@ class Settings(BaseSettings):
     direct_export_max_rows: Annotated[int, Field(gt=0)] = 100_000
     direct_export_concurrency: Annotated[int, Field(gt=0)] = 2
     json_export_part_rows: Annotated[int, Field(gt=0)] = 10_000
+    # An export of at least this many rows is written by this many processes side by side.
+    export_processes: Annotated[int, Field(gt=0)] = Field(
+        default_factory=lambda: min(os.cpu_count() or 1, 4)
+    )
+    export_parallel_min_rows: Annotated[int, Field(gt=0)] = 200_000
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -49,6 +49,10 @@ class Selection:
     statement: sa.Select[Any]
     index: dict[str, int]  # source ("id", "data", "flow_id", …) → position in a row
     keys: tuple[SortKey, ...]
+    # The sort keys alone, in the same order, for finding where to cut an export. A data
+    # type's records are found by the type alone (the plan checked it is the caller's), so
+    # SQLite walks the index without a table lookup a row.
+    keys_only: sa.Select[Any]
 
 
 def table_for(plan: ExportPlan) -> sa.Table:
@@ -157,7 +161,16 @@ def selection(plan: ExportPlan, dialect: str) -> Selection:
     selected += [key.expr.label(f"k{i}") for i, key in enumerate(keys)]
     order = [key.expr.desc() if key.descending else key.expr.asc() for key in keys]
     statement = sa.select(*selected).select_from(from_).where(*filters(plan)).order_by(*order)
-    return Selection(statement, {name: i for i, name in enumerate(wanted)}, keys)
+    where = filters(plan)
+    if plan.kind == "data" and plan.data_type_id is not None:
+        where = where[1:]  # filters() puts the organisation first
+    keys_only = (
+        sa.select(*[key.expr.label(f"k{i}") for i, key in enumerate(keys)])
+        .select_from(from_)
+        .where(*where)
+        .order_by(*order)
+    )
+    return Selection(statement, {name: i for i, name in enumerate(wanted)}, keys, keys_only)
 
 
 def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> sa.ColumnElement[bool]:
@@ -173,17 +186,49 @@ def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> sa.ColumnElement[b
     return sa.and_(bound, sa.or_(*branches))
 
 
+def _until(keys: Sequence[SortKey], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """Rows at or before `values` in the order of `keys` (the mirror of `_after`)."""
+    branches = []
+    for i, key in enumerate(keys):
+        step = key.expr > values[i] if key.descending else key.expr < values[i]
+        branches.append(sa.and_(*[keys[j].expr == values[j] for j in range(i)], step))
+    branches.append(sa.and_(*[key.expr == value for key, value in zip(keys, values, strict=True)]))
+    first = keys[0]
+    bound = first.expr >= values[0] if first.descending else first.expr <= values[0]
+    return sa.and_(bound, sa.or_(*branches))
+
+
+@dataclass(frozen=True)
+class Window:
+    """A stretch of the ordered rows: after the cursor `start` (None: from the plan's
+    offset), up to and including the cursor `stop` (None: to the end), at most `limit`."""
+
+    start: tuple[Any, ...] | None = None
+    stop: tuple[Any, ...] | None = None
+    limit: int | None = None
+
+
 def stream(
-    db: Database, plan: ExportPlan, chosen: Selection, batch_rows: int | None = None
+    db: Database,
+    plan: ExportPlan,
+    chosen: Selection,
+    batch_rows: int | None = None,
+    window: Window | None = None,
 ) -> Iterator[Sequence[Row[Any]]]:
     """The plan's rows in order, a batch at a time, each batch read in its own transaction."""
     batch_rows = batch_rows or BATCH_ROWS
     n_keys = len(chosen.keys)
     cursor: Sequence[Any] | None = None
     remaining = plan.limit
-    if plan.offset:
+    statement = chosen.statement
+    if window is not None:
+        remaining = window.limit
+        if window.stop is not None:
+            statement = statement.where(_until(chosen.keys, window.stop))
+        cursor = window.start
+    if plan.offset and cursor is None:
         # The window's start is found once by OFFSET; from there on the keyset goes on.
-        start = chosen.statement.offset(plan.offset - 1).limit(1)
+        start = statement.offset(plan.offset - 1).limit(1)
         with db.read() as session:
             before = session.execute(start).first()
         if before is None:
@@ -191,7 +236,7 @@ def stream(
         cursor = tuple(before)[-n_keys:]
     while remaining is None or remaining > 0:
         size = batch_rows if remaining is None else min(batch_rows, remaining)
-        query = chosen.statement
+        query = statement
         if cursor is not None:
             query = query.where(_after(chosen.keys, cursor))
         with db.read() as session:
@@ -204,6 +249,36 @@ def stream(
         if len(rows) < size:
             return
         cursor = tuple(rows[-1])[-n_keys:]
+
+
+def cut_points(
+    db: Database,
+    plan: ExportPlan,
+    chosen: Selection,
+    stretch_rows: Callable[[int], int],
+    min_rows: int = 0,
+) -> tuple[int, int, list[tuple[Any, ...]]]:
+    """The rows in the plan's window now, the length of a stretch (`stretch_rows` of the
+    rows), and the sort-key cursors that cut the window into such stretches (the last row
+    of each but the last), read in one snapshot: stretches cut there neither overlap nor
+    leave a gap. Fewer than `min_rows` rows: no cursors are read."""
+    with db.read() as session:
+        if db.engine.dialect.name == "postgresql":
+            session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        query = sa.select(sa.func.count()).select_from(table_for(plan)).where(*filters(plan))
+        matches = int(session.scalar(query) or 0)
+        rows = max(0, matches - plan.offset)
+        if plan.limit is not None:
+            rows = min(rows, plan.limit)
+        size = max(stretch_rows(rows), 1)
+        cuts: list[tuple[Any, ...]] = []
+        for end in range(size, rows if rows >= min_rows else 0, size):
+            at = chosen.keys_only.offset(plan.offset + end - 1).limit(1)
+            row = session.execute(at).first()
+            if row is None:
+                break
+            cuts.append(tuple(row))
+    return rows, size, cuts
 
 
 _END = object()

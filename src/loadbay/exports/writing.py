@@ -203,9 +203,52 @@ def write_export(
     stem: str = "export",
     progress: Progress | None = None,
 ) -> Written:
-    """Stream the plan's rows into `target` in the plan's format."""
+    """Stream the plan's rows into `target` in the plan's format.
+
+    A big export is cut into stretches written side by side by worker processes
+    (`loadbay.exports.parallel`); the file is the same either way."""
+    from loadbay.exports import parallel
+
     with paused_gc():  # decoded rows are short-lived and acyclic (see loadbay.gcpause)
+        split = parallel.split(db, plan)
+        if split is not None:
+            return parallel.write_parallel(db, plan, target, split, stem=stem, progress=progress)
         return _write_export(db, plan, target, stem=stem, progress=progress)
+
+
+class RowSource:
+    """The plan's rows (or a window of them) as cells, or records for JSON, counted."""
+
+    def __init__(
+        self,
+        db: Database,
+        plan: ExportPlan,
+        window: queries.Window | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.db, self.plan, self.window, self.progress = db, plan, window, progress
+        self.total = 0
+        self.last_id: str | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        hub_names, flow_names = queries.names(self.db, self.plan)
+        chosen = queries.selection(self.plan, self.db.engine.dialect.name)
+        build = row_builder(self.plan, chosen.index, {"hub": hub_names, "flow": flow_names})
+        stream = queries.stream(self.db, self.plan, chosen, window=self.window)
+        for batch in queries.read_ahead(stream):
+            yield from map(build, batch)
+            self.total += len(batch)
+            self.last_id = batch[-1][0]
+            if self.progress is not None:
+                self.progress(len(batch))
+
+
+def headers(plan: ExportPlan) -> list[str]:
+    return [c.title for c in plan.columns]
+
+
+def widths(plan: ExportPlan) -> list[float]:
+    return [min(max(len(c.title) * 1.1 + 2, _WIDTHS.get(c.kind, 8.43)), 60.0) for c in plan.columns]
 
 
 def _write_export(
@@ -216,35 +259,19 @@ def _write_export(
     stem: str,
     progress: Progress | None,
 ) -> Written:
-    hub_names, flow_names = queries.names(db, plan)
-    chosen = queries.selection(plan, db.engine.dialect.name)
-    build = row_builder(plan, chosen.index, {"hub": hub_names, "flow": flow_names})
-    state: dict[str, Any] = {"total": 0, "last_id": None}
-
-    def rows() -> Iterator[Any]:  # cell lists, or records for JSON
-        for batch in queries.read_ahead(queries.stream(db, plan, chosen)):
-            yield from map(build, batch)
-            state["total"] += len(batch)
-            state["last_id"] = batch[-1][0]
-            if progress is not None:
-                progress(len(batch))
-
-    headers = [c.title for c in plan.columns]
+    rows = RowSource(db, plan, progress=progress)
     if plan.download == "xlsx":
-        widths = [
-            min(max(len(c.title) * 1.1 + 2, _WIDTHS.get(c.kind, 8.43)), 60.0) for c in plan.columns
-        ]
         with XlsxWriter(target) as xlsx:
-            xlsx.add_sheet(sheet_name(plan), headers, widths=widths or None)
-            xlsx.write_rows(rows())
+            xlsx.add_sheet(sheet_name(plan), headers(plan), widths=widths(plan) or None)
+            xlsx.write_rows(rows)
     elif plan.download == "csv":
         with CsvWriter(target) as csv:
-            csv.write_header(headers)
-            csv.write_rows(rows())
+            csv.write_header(headers(plan))
+            csv.write_rows(rows)
     else:
         with JsonZipWriter(target, base_name=stem, part_rows=_part_rows()) as archive:
-            archive.write_records(rows())
-    return Written(int(state["total"]), state["last_id"])
+            archive.write_records(rows)
+    return Written(rows.total, rows.last_id)
 
 
 def _part_rows() -> int:

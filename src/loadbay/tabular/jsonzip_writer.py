@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Self
 
 import orjson
 
-from loadbay.tabular.writers import StreamingZip
+from loadbay.tabular.writers import DeflatedEntries, StreamingZip
 
 if TYPE_CHECKING:
     from loadbay.tabular.writers import Cell
@@ -53,7 +53,10 @@ class JsonZipWriter:
         base_name: str,
         part_rows: int = 10_000,
         compresslevel: int = COMPRESSLEVEL,
+        entries: DeflatedEntries | None = None,
     ) -> None:
+        """`entries`: deflate the parts into `target` for another writer's zip (parallel
+        exports), without a zip around them and without an empty part for no records."""
         if not base_name or any(c in base_name for c in "/\\\x00") or base_name in {".", ".."}:
             raise ValueError(f"bad base name {base_name!r}: it names files inside the zip")
         if part_rows < 1:
@@ -61,7 +64,8 @@ class JsonZipWriter:
         self._base, self._part_rows = base_name, part_rows
         self._owns = isinstance(target, str | os.PathLike)
         self._fp: BinaryIO = open(target, "wb") if isinstance(target, str | os.PathLike) else target  # noqa: SIM115
-        self._zip = StreamingZip(self._fp, compresslevel)
+        self._zip: StreamingZip | DeflatedEntries = entries or StreamingZip(self._fp, compresslevel)
+        self._empty_part = entries is None
         self._parts = 0
         self._in_part = 0  # records in the open part, written or pending
         self._part_open = self._first_batch = False
@@ -100,7 +104,7 @@ class JsonZipWriter:
     def close(self) -> None:
         if self._closed:
             return
-        if self._parts == 0 and not self._pending:
+        if self._parts == 0 and not self._pending and self._empty_part:
             self._start_part()  # an empty export is one file holding []
         self._end_part()
         self._zip.finish()

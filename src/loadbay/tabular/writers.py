@@ -107,6 +107,29 @@ class DeflateSink:
         return piece
 
 
+class DeflatedEntries:
+    """`StreamingZip`'s entry calls (`begin`, `write`, `end`, `finish`), but each entry
+    only deflated into a file and listed in `entries`: the zip is made elsewhere, from
+    the pieces of several processes (`StreamingZip.add_deflated`)."""
+
+    def __init__(self, fp: BinaryIO, level: int) -> None:
+        self._sink = DeflateSink(fp, level)
+        self._name = ""
+        self.entries: list[tuple[str, Deflated]] = []
+
+    def begin(self, name: str) -> None:
+        self._name = name
+
+    def write(self, data: bytes) -> None:
+        self._sink.write(data)
+
+    def end(self) -> None:
+        self.entries.append((self._name, self._sink.end(final=True)))
+
+    def finish(self) -> None:
+        pass
+
+
 def _copy(source: BinaryIO, piece: Deflated, out: Callable[[bytes], None]) -> None:
     source.seek(piece.offset)
     left = piece.csize

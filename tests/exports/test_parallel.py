@@ -1,0 +1,124 @@
+"""A big export written by several processes is the same file as one written by one."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from loadbay.catalog.fields import parse_fields
+from loadbay.catalog.models import DataType, Hub, Record
+from loadbay.db import Database
+from loadbay.exports import parallel, writing
+from loadbay.exports.plan import ExportPlan, build_plan
+from loadbay.exports.schemas import parse_request
+from tests.exports.conftest import BASE_TIME, OUTLET_FIELDS, read_csv, read_xlsx, read_zip
+
+ROWS = 2_345
+
+
+@pytest.fixture
+def big_type(db: Database, make_org: Callable[[str], str]) -> tuple[str, str]:
+    org = make_org("parallel")
+    with db.write() as session:
+        hub = Hub(organization_id=org, name="Jakarta")
+        kind = DataType(
+            organization_id=org,
+            name="Outlet",
+            fields=[s.as_dict() for s in parse_fields(OUTLET_FIELDS)],
+        )
+        session.add_all([hub, kind])
+        session.flush()
+        for i in range(ROWS):
+            data = {
+                "dataId": f"{i:06d}", "name": ["=x", "plain", "a, b", 'q"uote', " pad "][i % 5],
+                "phone": "0812", "category": "Retail", "openSince": "2020-01-31",
+                "lastVisit": "2024-04-30T10:15:00", "creditLimit": i / 4, "visits": i,
+                "active": i % 2 == 0,
+            }  # fmt: skip
+            stamp = BASE_TIME + timedelta(seconds=i // 3)  # ties: the id breaks them
+            session.add(
+                Record(organization_id=org, data_type_id=kind.id, hub_id=hub.id, scope="",
+                       data_id=data["dataId"], data=data, created_time=stamp, updated_time=stamp)
+            )  # fmt: skip
+        return org, kind.id
+
+
+def _plan(db: Database, org: str, raw: dict[str, Any]) -> ExportPlan:
+    with db.read() as session:
+        return build_plan(session, org, parse_request("data", raw))
+
+
+def _export(db: Database, plan: ExportPlan) -> tuple[bytes, writing.Written, int]:
+    out = io.BytesIO()
+    seen: list[int] = []
+    written = writing.write_export(db, plan, out, stem="stem", progress=seen.append)
+    return out.getvalue(), written, sum(seen)
+
+
+@pytest.mark.parametrize("download", ["csv", "xlsx", "json"])
+@pytest.mark.parametrize(
+    "window",
+    [{}, {"page": "2", "limit": "1000"}, {"sortBy": "visits", "sortOrder": "asc"}],
+    ids=["all", "page-2", "by-visits"],
+)
+def test_parallel_export_equals_the_single_process_one(
+    db: Database,
+    big_type: tuple[str, str],
+    settings_env: Callable[..., None],
+    download: str,
+    window: dict[str, str],
+) -> None:
+    org, type_id = big_type
+    raw = {"download": download, "dataTypeId": type_id, **window}
+    settings_env(export_processes=1, json_export_part_rows=400)
+    plan = _plan(db, org, raw)
+    assert parallel.split(db, plan) is None
+    single, single_written, _ = _export(db, plan)
+
+    settings_env(export_processes=3, export_parallel_min_rows=10, json_export_part_rows=400)
+    split = parallel.split(db, plan)
+    assert split is not None and len(split.stretches) == 3
+    several, written, progressed = _export(db, plan)
+
+    expected_rows = 1000 if window.get("page") else ROWS
+    assert written == single_written
+    assert written.total == expected_rows == progressed
+    if download == "csv":
+        assert several == single
+        assert len(read_csv(several)) == expected_rows + 1
+    elif download == "xlsx":
+        with zipfile.ZipFile(io.BytesIO(several)) as z:
+            assert z.testzip() is None
+        assert read_xlsx(several) == read_xlsx(single)
+        assert len(read_xlsx(several)) == expected_rows + 1
+    else:
+        names, records = read_zip(several)
+        assert (names, records) == read_zip(single)
+        assert len(records) == expected_rows
+        assert len(names) == -(-expected_rows // 400)
+
+
+def test_small_exports_stay_in_one_process(
+    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
+) -> None:
+    org, type_id = big_type
+    settings_env(export_processes=4, export_parallel_min_rows=ROWS + 1)
+    assert parallel.split(db, _plan(db, org, {"download": "csv", "dataTypeId": type_id})) is None
+
+
+def test_a_failing_worker_fails_the_export_with_its_reason(
+    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
+) -> None:
+    org, type_id = big_type
+    with db.write() as session:  # a value no XLSX cell can hold, in the second stretch
+        record = session.query(Record).filter_by(data_type_id=type_id, data_id="000000").one()
+        record.data = {**record.data, "name": "x" * 40_000}
+    settings_env(export_processes=2, export_parallel_min_rows=10)
+    plan = _plan(db, org, {"download": "xlsx", "dataTypeId": type_id})
+    with pytest.raises(ValueError, match="32,767"):
+        _export(db, plan)
