@@ -23,6 +23,7 @@ import contextlib
 import math
 import multiprocessing
 import os
+import resource
 import shutil
 import tempfile
 import traceback
@@ -135,7 +136,13 @@ def _write_stretch(
                 archive.write_records(rows)
                 archive.close()
                 result = {"pieces": [_piece_json(piece) for _name, piece in entries.entries]}
-        result |= {"rows": rows.total, "last_id": rows.last_id}
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result |= {
+            "rows": rows.total,
+            "last_id": rows.last_id,
+            "peak_mb": usage.ru_maxrss / 1024,
+            "cpu": usage.ru_utime + usage.ru_stime,
+        }
     except BaseException as exc:  # reported to the parent, which raises it there
         from loadbay.exports.service import is_transient
 
@@ -215,7 +222,8 @@ def write_parallel(
         _assemble(plan, target, stem, outs, results)
     total = sum(int(r["rows"]) for r in results)
     last_id = next((r["last_id"] for r in reversed(results) if r["rows"]), None)
-    return writing.Written(total, last_id)
+    usage = tuple((float(r["peak_mb"]), float(r["cpu"])) for r in results)
+    return writing.Written(total, last_id, usage)
 
 
 def _wait(workers: list[Any], counter: Synchronized[int], progress: Progress | None) -> None:

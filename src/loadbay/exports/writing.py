@@ -38,6 +38,9 @@ _WIDTHS = {"timestamp": 20.0, "datetime": 20.0, "date": 12.0}
 class Written:
     total: int
     last_id: str | None
+    # Parallel exports: each worker process's peak memory (MB) and CPU time (s), so a
+    # benchmark can account for every process.
+    workers: tuple[tuple[float, float], ...] = ()
 
 
 def _slow_text(value: Any) -> Any:
