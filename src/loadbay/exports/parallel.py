@@ -121,7 +121,7 @@ def _write_stretch(
         with paused_gc(), open(out, "wb") as f:
             if plan.download == "csv":
                 csv = CsvWriter(f, bom=False)
-                csv.write_rows(rows)
+                csv.write_fields(rows)  # the row builder made the fields' text
                 csv.close()
                 result = {}
             elif plan.download == "xlsx":

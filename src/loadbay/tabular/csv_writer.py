@@ -76,6 +76,14 @@ def csv_fields(row: Sequence[Cell]) -> list[str]:
     ]
 
 
+FORMULA_STARTS = _FORMULA_STARTS
+
+
+def csv_text(value: Cell) -> str:
+    """One cell as `csv_fields` writes it."""
+    return csv_fields((value,))[0]
+
+
 class CsvWriter:
     """`write_header`, then `write_row`/`write_rows`, then `close` (or use `with`)."""
 
