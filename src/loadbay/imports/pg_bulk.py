@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy.engine import Connection
 
 RECORD_COLUMNS = (
@@ -22,11 +23,35 @@ def _driver(conn: Connection) -> Any:
     return conn.connection.driver_connection
 
 
+# Targets (data type + scope) where a COPY straight into `records` met an existing key in
+# this process: their chunks go through the staging table at once.
+_conflicted_targets: set[tuple[str, str]] = set()
+
+
 def insert_records(conn: Connection, params: Sequence[tuple[Any, ...]]) -> set[str]:
     """Insert rows (tuples in RECORD_COLUMNS order, data as JSON text) whose key is free;
-    returns the data ids that were inserted."""
+    returns the data ids that were inserted.
+
+    First a COPY straight into `records` under a savepoint: when no key exists yet (a
+    first import) that is the whole work. A unique violation rolls back to the savepoint
+    and the rows go through a staging table and `INSERT … ON CONFLICT DO NOTHING`."""
+    if not params:
+        return set()
     cols = ", ".join(RECORD_COLUMNS)
+    target = (params[0][2], params[0][4])
     with _driver(conn).cursor() as cur:
+        if target not in _conflicted_targets:
+            cur.execute("SAVEPOINT loadbay_copy")
+            try:
+                with cur.copy(f"COPY records ({cols}) FROM STDIN") as copy:
+                    for row in params:
+                        copy.write_row(row)
+            except psycopg.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT loadbay_copy")
+                _conflicted_targets.add(target)
+            else:
+                cur.execute("RELEASE SAVEPOINT loadbay_copy")
+                return {row[5] for row in params}
         cur.execute(
             "CREATE TEMP TABLE stage_records (LIKE records INCLUDING DEFAULTS) ON COMMIT DROP"
         )
