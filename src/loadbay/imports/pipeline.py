@@ -439,7 +439,7 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> 
         now=now,
     )
     by_number = {r.row_number: r for r in checked}
-    prepared = prepare(ctx, checked) if not cancelled else None
+    prepared = prepare(ctx, checked, sqlite=get_database().is_sqlite) if not cancelled else None
     match_col = columns.get(job.match_field or "") if not cancelled else None
     match_header = (
         (job.headers or [])[match_col] if match_col is not None else (job.match_field or "")

@@ -8,6 +8,7 @@ use ON CONFLICT DO NOTHING and a conflicted row is handled as a match.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,9 +56,13 @@ class Prepared:
     keys: list[str]  # each row's match key
     pk_keys: list[str]  # records: each row's primary key as text
     texts: list[str]  # records: each row's data as inserted (JSON text)
+    # Records matched on the primary key in a mode that creates are inserted first (see
+    # `_write_records`): what that needs is worked out here too, so the write turn holds
+    # little more than the INSERT. (outcomes so far, positions to insert, their rows)
+    insert_first: tuple[Outcomes, list[int], list[tuple[Any, ...]]] | None = None
 
 
-def prepare(ctx: WriteContext, rows: Sequence[Checked]) -> Prepared:
+def prepare(ctx: WriteContext, rows: Sequence[Checked], *, sqlite: bool) -> Prepared:
     if ctx.kind != "datasource":
         match = ctx.match_field
         keys = [_match_key(r.values.get(match)) for r in rows] if match else []
@@ -74,7 +79,13 @@ def prepare(ctx: WriteContext, rows: Sequence[Checked]) -> Prepared:
         texts.append(dumps(data).decode())
         pk_keys.append(_match_key(r.values.get(pk)))
     keys = pk_keys if match == pk else [_match_key(r.values.get(match)) for r in rows]
-    return Prepared(rows, keys, pk_keys, texts)
+    batch = Prepared(rows, keys, pk_keys, texts)
+    if match != pk or ctx.mode == "UpdateOnly":
+        return batch
+    outcomes, _updates, inserts = _classify(rows, keys, {}, ctx.mode, match, "record")
+    positions = _new_keys(batch, inserts, pk, outcomes)
+    params = _record_params(ctx, batch, positions, sqlite=sqlite)
+    return dataclasses.replace(batch, insert_first=(outcomes, positions, params))
 
 
 def write_rows(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outcomes:
@@ -192,13 +203,16 @@ def _write_records(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outc
         column = key_col = records.c.data_id
     else:
         column = key_col = _json_text(conn, records, match)
-    # Matching on the primary key in a mode that creates: insert first and look up only
-    # the keys the unique index turned away (a first import then never looks anything up).
-    insert_first = match == pk and ctx.mode != "UpdateOnly"
-    found = {} if insert_first else _lookup(conn, records, scope, column, keys, key_col)
-
-    outcomes, updates, inserts = _classify(rows, keys, found, ctx.mode, match, "record")
+    sqlite = conn.dialect.name == "sqlite"
+    if batch.insert_first is not None:
+        # Matching on the primary key in a mode that creates: insert first and look up
+        # only the keys the unique index turned away (a first import looks nothing up).
+        planned, positions, params = batch.insert_first
+        conflicted = _insert_records(conn, ctx, batch, positions, params)
+        return _finish_records(conn, ctx, batch, dict(planned), [], positions, conflicted)
     index = {r.row_number: i for i, r in enumerate(rows)}
+    found = _lookup(conn, records, scope, column, keys, key_col)
+    outcomes, updates, inserts = _classify(rows, keys, found, ctx.mode, match, "record")
 
     if inserts and match != pk:  # a new row must not collide with an unmatched record's key
         taken = _lookup(
@@ -221,21 +235,71 @@ def _write_records(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outc
                 kept.append(row)
         inserts = kept
 
-    first: dict[str, int] = {}  # one key twice among new rows (e.g. "007" and "7" as integers)
-    unique_inserts = []
+    positions = _new_keys(batch, inserts, pk, outcomes)
+    params = _record_params(ctx, batch, positions, sqlite=sqlite)
+    conflicted = _insert_records(conn, ctx, batch, positions, params)
+    return _finish_records(conn, ctx, batch, outcomes, updates, positions, conflicted)
+
+
+def _new_keys(
+    batch: Prepared, inserts: Sequence[Checked], pk: str, outcomes: Outcomes
+) -> list[int]:
+    """Positions of the rows to insert; a key twice among them (e.g. "007" and "7" as
+    integers) fails the later row."""
+    index = {r.row_number: i for i, r in enumerate(batch.rows)}
+    first: dict[str, int] = {}
+    positions = []
     for row in inserts:
-        key = batch.pk_keys[index[row.row_number]]
+        i = index[row.row_number]
+        key = batch.pk_keys[i]
         if key in first:
             outcomes[row.row_number] = ("failed", f"duplicate of row {first[key]} ({pk} '{key}')")
         else:
             first[key] = row.row_number
-            unique_inserts.append(row)
-    inserts = unique_inserts
-    conflicted = _insert_records(conn, ctx, batch, [index[r.row_number] for r in inserts])
-    for row in inserts:
-        if row.row_number not in conflicted:
-            outcomes[row.row_number] = ("created", "")
+            positions.append(i)
+    return positions
+
+
+def _record_params(
+    ctx: WriteContext, batch: Prepared, positions: Sequence[int], *, sqlite: bool
+) -> list[tuple[Any, ...]]:
+    """The rows at `positions` as tuples in RECORD_COLUMNS order, with new ids: at a
+    million rows the dict-per-row and per-value conversions of a generic path cost seconds."""
+    stamp: Any = _sqlite_value(ctx.now) if sqlite else ctx.now
+    head = (ctx.org, ctx.target_id, ctx.hub_id, ctx.scope)
+    tail = (ctx.user, ctx.user, stamp, stamp)
+    pk_keys, texts = batch.pk_keys, batch.texts
+    return [
+        (rid, *head, pk_keys[i], texts[i], *tail)
+        for rid, i in zip(new_ids(len(positions)), positions, strict=True)
+    ]
+
+
+def _finish_records(
+    conn: Connection,
+    ctx: WriteContext,
+    batch: Prepared,
+    outcomes: Outcomes,
+    updates: list[tuple[Checked, str]],
+    positions: Sequence[int],
+    conflicted: dict[int, Checked],
+) -> Outcomes:
+    """Outcomes of the inserted rows; rows whose key turned out taken become updates (or
+    skips), then the updates are written."""
+    pk = ctx.primary_key or "dataId"
+    match = ctx.match_field or pk
+    scope = [
+        records.c.organization_id == ctx.org,
+        records.c.data_type_id == ctx.target_id,
+        records.c.scope == ctx.scope,
+    ]
+    rows = batch.rows
+    for i in positions:
+        number = rows[i].row_number
+        if number not in conflicted:
+            outcomes[number] = ("created", "")
     if conflicted:  # the key exists (inserted earlier, or meanwhile by a concurrent job)
+        index = {r.row_number: i for i, r in enumerate(rows)}
         late = _lookup(
             conn,
             records,
@@ -258,24 +322,17 @@ def _write_records(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outc
 
 
 def _insert_records(
-    conn: Connection, ctx: WriteContext, batch: Prepared, positions: Sequence[int]
+    conn: Connection,
+    ctx: WriteContext,
+    batch: Prepared,
+    positions: Sequence[int],
+    params: Sequence[tuple[Any, ...]],
 ) -> dict[int, Checked]:
-    """Insert the rows at `positions` whose key is free; returns the rows that hit an
-    existing key.
-
-    Rows are built as tuples in RECORD_COLUMNS order: at a million rows the
-    dict-per-row and per-value conversions of a generic path cost seconds."""
+    """Insert `params` (the rows at `positions`) where the key is free; returns the rows
+    that hit an existing key."""
     if not positions:
         return {}
     sqlite = conn.dialect.name == "sqlite"
-    stamp: Any = _sqlite_value(ctx.now) if sqlite else ctx.now
-    head = (ctx.org, ctx.target_id, ctx.hub_id, ctx.scope)
-    tail = (ctx.user, ctx.user, stamp, stamp)
-    pk_keys, texts = batch.pk_keys, batch.texts
-    params = [
-        (rid, *head, pk_keys[i], texts[i], *tail)
-        for rid, i in zip(new_ids(len(positions)), positions, strict=True)
-    ]
     rows = batch.rows
     if sqlite:
         columns = ", ".join(pg_bulk.RECORD_COLUMNS)
