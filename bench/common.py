@@ -80,6 +80,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.contextmanager
+def pg_schema(url: str) -> Iterator[str]:
+    """A throwaway schema on `url`'s database, dropped afterwards: runs never see each
+    other's data, and a million-row run leaves nothing behind."""
+    import secrets
+
+    import psycopg
+
+    schema = f"bench_{secrets.token_hex(4)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 def peak_rss_mb(pid: int) -> float:
     with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
         for line in f:

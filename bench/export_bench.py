@@ -18,6 +18,7 @@ type's 12 fields; `--all-columns` adds the six reserved ones (_id, hub, times).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -202,8 +203,14 @@ def main() -> None:
             args.all_columns,
         )  # fmt: skip
         return
-    with tempfile.TemporaryDirectory(prefix="loadbay-bench-") as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="loadbay-bench-"))
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        if args.database_url:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from common import pg_schema
+
+            url = stack.enter_context(pg_schema(args.database_url))
         engine = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
         ids = seed(url, args.rows)
         print(f"{'format':<6} {'rows':>10} {'cols':>4} {'wall s':>7} {'cpu s':>6} {'procs':>5} {'rows/s':>8} "

@@ -10,6 +10,7 @@ the API process and of every worker process (VmHWM).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIELDS, Server, write_csv, write_xlsx
+from common import FIELDS, Server, pg_schema, write_csv, write_xlsx
 
 
 def main() -> None:
@@ -31,7 +32,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="loadbay-bench-") as tmp:
+    with contextlib.ExitStack() as stack:
+        database_url = (
+            stack.enter_context(pg_schema(args.database_url)) if args.database_url else ""
+        )
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="loadbay-bench-"))
         data = Path(tmp) / f"outlets.{args.format}"
         t0 = time.perf_counter()
         (write_csv if args.format == "csv" else write_xlsx)(data, args.rows)
@@ -39,8 +44,8 @@ def main() -> None:
             f"generated {data.name}: {data.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f}s"
         )
         env = {}
-        if args.database_url:
-            env["LOADBAY_DATABASE_URL"] = _fresh_schema(args.database_url)
+        if database_url:
+            env["LOADBAY_DATABASE_URL"] = database_url
         if args.queue_url:
             env["LOADBAY_QUEUE_URL"] = args.queue_url
         server = Server(Path(tmp) / "data", env, workers=args.workers)
@@ -85,18 +90,6 @@ def _cpus() -> int:
     import os
 
     return os.cpu_count() or 0
-
-
-def _fresh_schema(url: str) -> str:
-    """A throwaway schema, so runs never see each other's data."""
-    import secrets
-
-    import psycopg
-
-    schema = f"bench_{secrets.token_hex(4)}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
 if __name__ == "__main__":

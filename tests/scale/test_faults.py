@@ -126,7 +126,7 @@ class BackendKiller(threading.Thread):
 def test_database_connections_killed_mid_chunk(
     procs: Procs, db: Database, upload: Uploader, tmp_path: Path
 ) -> None:
-    rows = 20_000
+    rows = 40_000  # long enough that the killer catches sessions mid-chunk however fast they are
     content, invalid = outlet_csv(rows, invalid_every=1000)
     queue = tmp_path / "queue.db"
     with swapped_to_sqlite(queue):
@@ -149,7 +149,7 @@ def test_database_connections_killed_mid_chunk(
     )
     # Chunks are under fire, not the plan: see the report on plan_task's attempts.
     wait_for(lambda: job_row(db, job_id).processed_chunks >= 2, 30, worker.tail)
-    killer = BackendKiller(POSTGRES_URL, application, kills=6, every=0.3)
+    killer = BackendKiller(POSTGRES_URL, application, kills=6, every=0.05)
     killer.start()
     try:
         wait_done(db, [job_id], 50, lambda: f"killed {killer.killed}\n{worker.tail(6000)}")
