@@ -134,6 +134,10 @@ def seed(url: str, n: int) -> dict[str, str]:
                 for row in rows:
                     copy.write_row(row)
             raw.commit()
+            # As loadbay does after a big import (imports/finalize.py): without statistics
+            # the planner sorts the whole table for every keyset page.
+            cursor.execute("ANALYZE records")
+            raw.commit()
     finally:
         raw.close()
     print(f"seeded {n:,} records in {time.perf_counter() - started:.1f} s", flush=True)

@@ -123,3 +123,27 @@ def test_a_failing_worker_fails_the_export_with_its_reason(
     plan = _plan(db, org, {"download": "xlsx", "dataTypeId": type_id})
     with pytest.raises(ValueError, match="32,767"):
         _export(db, plan)
+
+
+def test_a_row_added_while_a_csv_export_runs_pushes_no_row_out(
+    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
+) -> None:
+    org, type_id = big_type
+    settings_env(export_processes=2, export_parallel_min_rows=10)
+    plan = _plan(db, org, {"download": "csv", "dataTypeId": type_id})
+    split = parallel.split(db, plan)
+    assert split is not None
+    with db.write() as session:  # the newest record: inside the first stretch, after the cut
+        kind_hub = session.query(Record.hub_id).filter_by(data_type_id=type_id).first()
+        late = BASE_TIME + timedelta(days=1)
+        session.add(
+            Record(organization_id=org, data_type_id=type_id, hub_id=kind_hub[0], scope="",
+                   data_id="late", data={"dataId": "late", "name": "late"},
+                   created_time=late, updated_time=late)
+        )  # fmt: skip
+    out = io.BytesIO()
+    written = parallel.write_parallel(db, plan, out, split, stem="stem")
+    rows = read_csv(out.getvalue())[1:]
+    assert written.total == len(rows) == ROWS + 1
+    assert len({tuple(r) for r in rows}) == ROWS + 1
+    assert any("late" in r for r in rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from loadbay.catalog.models import Record
@@ -399,3 +400,28 @@ def test_match_on_a_boolean_field_and_hubs_of_other_organisations(
         upload(content, filename="t.csv", path="/api/v3/tasks/import").json()["data"]["_id"]
     )
     assert (job["totalValid"], job["totalInvalid"]) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_big_import_refreshes_postgres_statistics(
+    upload: Any, monitoring: Any, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loadbay.imports import finalize
+
+    def last_analyze() -> Any:
+        with db.read() as session:
+            return session.scalar(
+                sa.text(
+                    "SELECT last_analyze FROM pg_stat_user_tables "
+                    "WHERE relname = 'records' AND schemaname = current_schema()"
+                )
+            )
+
+    monkeypatch.setattr(finalize, "ANALYZE_AFTER_ROWS", 3)  # "big": three rows will do here
+    assert last_analyze() is None
+    rows = [[f"K{i}", f"Toko {i}", "", "", "", "", "", "", "", "", ""] for i in range(3)]
+    response = upload(csv_bytes([HEADER, *rows]))
+    assert monitoring(response.json()["data"]["_id"])["status"] == "success"
+    assert last_analyze() is not None

@@ -13,8 +13,8 @@ by keyset like any export and writes its part of the file into a scratch file:
   whole parts), added to the zip as they are and numbered in order.
 
 The cut points are the sort-key cursors of rows at fixed positions, read in one
-snapshot: the stretches neither overlap nor leave a gap, and each is capped at
-its length, so the sheet's row numbers are known before any row is read.
+snapshot: the stretches neither overlap nor leave a gap. XLSX stretches are capped
+at their length, so the sheet's row numbers are known before any row is read.
 """
 
 from __future__ import annotations
@@ -82,14 +82,20 @@ def split(db: Database, plan: ExportPlan) -> Split | None:
     if rows < least or not cuts:
         return None
     starts = [i * size for i in range(len(cuts) + 1)]
+    last = len(cuts)
+    # XLSX row numbers are fixed before any row is read, so there every stretch is capped
+    # at its length. CSV and JSON stretches end at their cut (only the last, which has none,
+    # is capped at the window): a row inserted into a stretch while the export runs then
+    # adds to it instead of pushing one of its rows out.
+    capped = plan.download == "xlsx"
     stretches = [
         Stretch(
             i,
             first,
             queries.Window(
                 start=cuts[i - 1] if i else None,
-                stop=cuts[i] if i < len(cuts) else None,
-                limit=min(size, rows - first),
+                stop=cuts[i] if i < last else None,
+                limit=min(size, rows - first) if capped or i == last else None,
             ),
         )
         for i, first in enumerate(starts)

@@ -109,6 +109,26 @@ def finalize_job(job_id: str) -> None:
             "failed_rows": job.failed_count,
         },
     )
+    if job.created_count + job.updated_count >= ANALYZE_AFTER_ROWS:
+        _refresh_statistics("records" if job.type == "datasource" else "tasks")
+
+
+# After a big import PostgreSQL's planner has no statistics for the new rows until
+# autovacuum's ANALYZE comes round; meanwhile an export's keyset query was planned as a
+# sort of the whole table per batch (measured: 8,900 rows/s instead of 60,000+ on 1M fresh
+# records). ANALYZE samples 30,000 rows: about a second, once per big import.
+ANALYZE_AFTER_ROWS = 100_000
+
+
+def _refresh_statistics(table: str) -> None:
+    db = get_database()
+    if db.is_sqlite:
+        return  # SQLite plans these queries from the indexes alone
+    try:
+        with db.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(f"ANALYZE {table}")
+    except Exception:  # statistics are an optimisation: the import itself is done
+        log.warning("ANALYZE after import failed", extra={"table": table}, exc_info=True)
 
 
 def _issues(job_id: str, outcomes: tuple[str, ...]) -> Iterator[Any]:
