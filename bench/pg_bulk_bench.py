@@ -2,7 +2,8 @@
 
 (a) SQLAlchemy executemany: INSERT … ON CONFLICT DO NOTHING RETURNING data_id
     (SQLAlchemy batches it into multi-row VALUES statements: "insertmanyvalues");
-(b) loadbay.imports.pg_bulk.insert_records: COPY into a temporary table, then one
+(b) loadbay.imports.pg_bulk.insert_records: COPY straight into the table under a savepoint;
+    after a unique violation, COPY into a temporary table, then one
     INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING data_id.
 
 Each path runs twice: into an empty data type (every row new), then the same rows again
@@ -85,7 +86,7 @@ def copy(conn: Connection, chunk: Sequence[tuple[Any, ...]]) -> set[str]:
 Insert = Callable[[Connection, Any], set[str]]
 PATHS: list[tuple[str, Insert, Callable[[Params], Any]]] = [
     ("(a) SQLAlchemy executemany ON CONFLICT", executemany, as_dicts),
-    ("(b) pg_bulk: COPY + INSERT … ON CONFLICT", copy, lambda chunk: chunk),
+    ("(b) pg_bulk: COPY (staged after a conflict)", copy, lambda chunk: chunk),
 ]
 
 
