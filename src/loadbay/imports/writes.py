@@ -188,15 +188,20 @@ def _classify(
     return outcomes, updates, inserts
 
 
-def _write_records(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outcomes:
-    rows, keys = batch.rows, batch.keys
-    pk = ctx.primary_key or "dataId"
-    match = ctx.match_field or pk
-    scope = [
+def _record_scope(ctx: WriteContext) -> list[sa.ColumnElement[bool]]:
+    """The records a chunk's keys are unique among: its data type, in its hub's scope."""
+    return [
         records.c.organization_id == ctx.org,
         records.c.data_type_id == ctx.target_id,
         records.c.scope == ctx.scope,
     ]
+
+
+def _write_records(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outcomes:
+    rows, keys = batch.rows, batch.keys
+    pk = ctx.primary_key or "dataId"
+    match = ctx.match_field or pk
+    scope = _record_scope(ctx)
     if match == "_id":
         column = key_col = records.c.id
     elif match == pk:
@@ -288,11 +293,7 @@ def _finish_records(
     skips), then the updates are written."""
     pk = ctx.primary_key or "dataId"
     match = ctx.match_field or pk
-    scope = [
-        records.c.organization_id == ctx.org,
-        records.c.data_type_id == ctx.target_id,
-        records.c.scope == ctx.scope,
-    ]
+    scope = _record_scope(ctx)
     rows = batch.rows
     for i in positions:
         number = rows[i].row_number
@@ -340,11 +341,7 @@ def _insert_records(
         sql = f"INSERT OR IGNORE INTO records ({columns}) VALUES ({marks})"
         if conn.exec_driver_sql(sql, params).rowcount == len(params):
             return {}
-        scope = [
-            records.c.organization_id == ctx.org,
-            records.c.data_type_id == ctx.target_id,
-            records.c.scope == ctx.scope,
-        ]
+        scope = _record_scope(ctx)
         ours = {p[0] for p in params}
         holders = _lookup(
             conn, records, scope, records.c.data_id, [p[5] for p in params], records.c.data_id
