@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from loadbay.catalog.fields import parse_fields
-from loadbay.catalog.models import DataType, Hub, Record
+from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
 from loadbay.db import Database
 from loadbay.exports import parallel, writing
 from loadbay.exports.plan import ExportPlan, build_plan
@@ -147,3 +147,66 @@ def test_a_row_added_while_a_csv_export_runs_pushes_no_row_out(
     assert written.total == len(rows) == ROWS + 1
     assert len({tuple(r) for r in rows}) == ROWS + 1
     assert any("late" in r for r in rows)
+
+
+@pytest.fixture
+def many_tasks(db: Database, make_org: Callable[[str], str]) -> str:
+    """2,345 tasks, most of them not done: their doneTime sorts as the empty value."""
+    org = make_org("parallel-tasks")
+    with db.write() as session:
+        flow = Flow(organization_id=org, name="Delivery", fields=[], created_time=BASE_TIME)
+        session.add(flow)
+        session.flush()
+        for i in range(ROWS):
+            done = BASE_TIME + timedelta(minutes=i % 97) if i % 5 == 0 else None
+            session.add(
+                Task(organization_id=org, flow_id=flow.id, title=f"T{i}",
+                     status="DONE" if done else "ONGOING", done_time=done, data={"n": i},
+                     created_time=BASE_TIME + timedelta(seconds=i // 2),
+                     updated_time=BASE_TIME)
+            )  # fmt: skip
+    return org
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+@pytest.mark.parametrize("window", [{}, {"page": "2", "limit": "1000"}], ids=["all", "page-2"])
+def test_parallel_task_export_sorted_by_a_time_most_rows_lack(
+    db: Database,
+    many_tasks: str,
+    settings_env: Callable[..., None],
+    order: str,
+    window: dict[str, str],
+) -> None:
+    raw = {"download": "csv", "sortBy": "doneTime", "sortOrder": order, **window}
+    with db.read() as session:
+        plan = build_plan(session, many_tasks, parse_request("task", raw))
+    settings_env(export_processes=1)
+    single, _, _ = _export(db, plan)
+    settings_env(export_processes=3, export_parallel_min_rows=10)
+    several, written, _ = _export(db, plan)
+    expected = 1000 if window else ROWS
+    assert written.total == expected == len(read_csv(several)) - 1
+    assert several == single
+
+
+def test_an_xlsx_stretch_that_fills_up_before_its_cut_is_written_again_whole(
+    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
+) -> None:
+    org, type_id = big_type
+    settings_env(export_processes=2, export_parallel_min_rows=10)
+    plan = _plan(db, org, {"download": "xlsx", "dataTypeId": type_id})
+    split = parallel.split(db, plan)
+    assert split is not None
+    with db.write() as session:  # the newest record: into the first stretch, after the cut
+        hub = session.query(Record.hub_id).filter_by(data_type_id=type_id).first()
+        late = BASE_TIME + timedelta(days=1)
+        session.add(
+            Record(organization_id=org, data_type_id=type_id, hub_id=hub[0], scope="",
+                   data_id="late", data={"dataId": "late", "name": "late"},
+                   created_time=late, updated_time=late)
+        )  # fmt: skip
+    out = io.BytesIO()
+    written = parallel.write_parallel(db, plan, out, split, stem="stem")
+    sheet = read_xlsx(out.getvalue())
+    assert written.total == len(sheet) - 1 == ROWS + 1  # nothing pushed out
+    assert written.workers == ()  # it was written again in one process

@@ -12,14 +12,18 @@ by keyset like any export and writes its part of the file into a scratch file:
 - JSON: whole deflated zip entries (the 10,000-record parts; a stretch holds
   whole parts), added to the zip as they are and numbered in order.
 
-The cut points are the sort-key cursors of rows at fixed positions, read in one
-snapshot: the stretches neither overlap nor leave a gap. XLSX stretches are capped
-at their length, so the sheet's row numbers are known before any row is read.
+The cut points are the sort-key cursors of rows at fixed positions (the window's
+last row among them), read in one snapshot: the stretches neither overlap nor leave
+a gap, and a row added while the export runs falls into one stretch or none. XLSX
+stretches are also capped at their length, so the sheet's row numbers are known
+before any row is read; if a stretch fills up before its cut, the export is written
+again in one process rather than leave a row out.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import multiprocessing
 import os
@@ -47,6 +51,7 @@ from loadbay.tabular.writers import Deflated, DeflatedEntries, StreamingZip
 from loadbay.tabular.xlsx_writer import XlsxRowsPart, XlsxWriter
 
 Progress = Callable[[int], None]
+log = logging.getLogger("loadbay.exports")
 
 
 @dataclass(frozen=True)
@@ -79,26 +84,23 @@ def split(db: Database, plan: ExportPlan) -> Split | None:
     chosen = queries.selection(plan, db.engine.dialect.name)
     least = max(settings.export_parallel_min_rows, 2)
     rows, size, cuts = queries.cut_points(db, plan, chosen, stretch_rows, least)
-    if rows < least or not cuts:
+    if rows < least or len(cuts) < 2:
         return None
-    starts = [i * size for i in range(len(cuts) + 1)]
-    last = len(cuts)
-    # XLSX row numbers are fixed before any row is read, so there every stretch is capped
-    # at its length. CSV and JSON stretches end at their cut (only the last, which has none,
-    # is capped at the window): a row inserted into a stretch while the export runs then
-    # adds to it instead of pushing one of its rows out.
+    # XLSX row numbers are fixed before any row is read, so there a stretch is also capped
+    # at its length; one that reaches its cap before its cut (rows were added to it while
+    # the export ran) makes the export start over in one process (`write_parallel`).
     capped = plan.download == "xlsx"
     stretches = [
         Stretch(
             i,
-            first,
+            i * size,
             queries.Window(
                 start=cuts[i - 1] if i else None,
-                stop=cuts[i] if i < last else None,
-                limit=min(size, rows - first) if capped or i == last else None,
+                stop=cut,
+                limit=min(size, rows - i * size) if capped else None,
             ),
         )
-        for i, first in enumerate(starts)
+        for i, cut in enumerate(cuts)
     ]
     return Split(rows, stretches)
 
@@ -110,6 +112,7 @@ def _write_stretch(
     url: str,
     plan_json: dict[str, Any],
     stretch: Stretch,
+    part_rows: int,
     out: str,
     counter: Synchronized[int],
 ) -> None:
@@ -136,14 +139,17 @@ def _write_stretch(
                 result = {"piece": _piece_json(part.end())}
             else:
                 entries = DeflatedEntries(f, JSON_LEVEL)
-                archive = JsonZipWriter(
-                    f, base_name="part", part_rows=writing._part_rows(), entries=entries
-                )
+                archive = JsonZipWriter(f, base_name="part", part_rows=part_rows, entries=entries)
                 archive.write_records(rows)
                 archive.close()
                 result = {"pieces": [_piece_json(piece) for _name, piece in entries.entries]}
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        window = stretch.window
         result |= {
+            # Capped and full, yet short of its cut: rows were pushed out of this stretch.
+            "complete": window.limit is None
+            or rows.total < window.limit
+            or rows.last_keys == window.stop,
             "rows": rows.total,
             "last_id": rows.last_id,
             "peak_mb": usage.ru_maxrss / 1024,
@@ -209,7 +215,7 @@ def write_parallel(
         workers = [
             ctx.Process(
                 target=_write_stretch,
-                args=(db.url, plan.to_json(), stretch, out, counter),
+                args=(db.url, plan.to_json(), stretch, writing._part_rows(), out, counter),
                 name=f"loadbay-export-{stretch.index}",
                 daemon=True,
             )
@@ -225,6 +231,9 @@ def write_parallel(
                     worker.terminate()
                 worker.join()
         results = [_result(out, worker) for out, worker in zip(outs, workers, strict=True)]
+        if not all(r["complete"] for r in results):
+            log.warning("rows moved during a parallel XLSX export: written in one process")
+            return writing.write_single(db, plan, target, stem=stem)
         _assemble(plan, target, stem, outs, results)
     total = sum(int(r["rows"]) for r in results)
     last_id = next((r["last_id"] for r in reversed(results) if r["rows"]), None)

@@ -254,15 +254,13 @@ def stream(
 def _fetch(session: Session, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
     """The rows as the driver's own tuples: SQLAlchemy's result rows cost a microsecond a
     row here, and nothing in the statement needs its result processing (every selected
-    value is raw, see `_raw`; JSON is decoded by the row builder)."""
-    conn = session.connection()
-    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params: Any = compiled.params
-    if compiled.positiontup is not None:  # SQLite's qmark style
-        params = tuple(params[name] for name in compiled.positiontup)
-    result = conn.exec_driver_sql(str(compiled), params)
+    value is raw, see `_raw`; JSON is decoded by the row builder). The statement itself
+    is executed by SQLAlchemy as any other, so its parameters are bound exactly as in the
+    other queries whose cursors it is compared with (a datetime bound by the driver is
+    `1970-01-01 00:00:00` on SQLite, by SQLAlchemy `1970-01-01 00:00:00.000000`)."""
+    result = session.execute(query)
     try:
-        return list(result.cursor.fetchall())  # the DB-API cursor's tuples, no Row objects
+        return list(result.cursor.fetchall())  # type: ignore[attr-defined]
     finally:
         result.close()
 
@@ -275,9 +273,9 @@ def cut_points(
     min_rows: int = 0,
 ) -> tuple[int, int, list[tuple[Any, ...]]]:
     """The rows in the plan's window now, the length of a stretch (`stretch_rows` of the
-    rows), and the sort-key cursors that cut the window into such stretches (the last row
-    of each but the last), read in one snapshot: stretches cut there neither overlap nor
-    leave a gap. Fewer than `min_rows` rows: no cursors are read."""
+    rows), and the sort-key cursor of the last row of each stretch (the window's last row
+    included), read in one snapshot: stretches cut there neither overlap nor leave a gap.
+    Fewer than `min_rows` rows: no cursors are read."""
     with db.read() as session:
         if db.engine.dialect.name == "postgresql":
             session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
@@ -288,11 +286,13 @@ def cut_points(
             rows = min(rows, plan.limit)
         size = max(stretch_rows(rows), 1)
         cuts: list[tuple[Any, ...]] = []
-        for end in range(size, rows if rows >= min_rows else 0, size):
+        if rows < max(min_rows, 1):
+            return rows, size, cuts
+        for end in [*range(size, rows, size), rows]:
             at = chosen.keys_only.offset(plan.offset + end - 1).limit(1)
             row = session.execute(at).first()
             if row is None:
-                break
+                return rows, size, []
             cuts.append(tuple(row))
     return rows, size, cuts
 

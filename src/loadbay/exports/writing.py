@@ -244,7 +244,7 @@ def write_export(
         split = parallel.split(db, plan)
         if split is not None:
             return parallel.write_parallel(db, plan, target, split, stem=stem, progress=progress)
-        return _write_export(db, plan, target, stem=stem, progress=progress)
+        return write_single(db, plan, target, stem=stem, progress=progress)
 
 
 class RowSource:
@@ -260,16 +260,19 @@ class RowSource:
         self.db, self.plan, self.window, self.progress = db, plan, window, progress
         self.total = 0
         self.last_id: str | None = None
+        self.last_keys: tuple[Any, ...] | None = None  # the sort keys of the last row
 
     def __iter__(self) -> Iterator[Any]:
         hub_names, flow_names = queries.names(self.db, self.plan)
         chosen = queries.selection(self.plan, self.db.engine.dialect.name)
         build = row_builder(self.plan, chosen.index, {"hub": hub_names, "flow": flow_names})
         stream = queries.stream(self.db, self.plan, chosen, window=self.window)
+        n_keys = len(chosen.keys)
         for batch in queries.read_ahead(stream):
             yield from map(build, batch)
             self.total += len(batch)
             self.last_id = batch[-1][0]
+            self.last_keys = tuple(batch[-1][-n_keys:])
             if self.progress is not None:
                 self.progress(len(batch))
 
@@ -282,14 +285,15 @@ def widths(plan: ExportPlan) -> list[float]:
     return [min(max(len(c.title) * 1.1 + 2, _WIDTHS.get(c.kind, 8.43)), 60.0) for c in plan.columns]
 
 
-def _write_export(
+def write_single(
     db: Database,
     plan: ExportPlan,
     target: BinaryIO,
     *,
     stem: str,
-    progress: Progress | None,
+    progress: Progress | None = None,
 ) -> Written:
+    """The export written by this process alone."""
     rows = RowSource(db, plan, progress=progress)
     if plan.download == "xlsx":
         with XlsxWriter(target) as xlsx:

@@ -509,7 +509,10 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> 
             .returning(jobs.c.processed_chunks, jobs.c.total_chunks, jobs.c.phase)
         ).one()
     committed_at = time.perf_counter()
-    get_database().checkpoint()
+    try:
+        get_database().checkpoint()
+    except Exception:  # an optimisation only: the chunk is committed, finalize must follow
+        log.warning("WAL checkpoint failed", extra={"job": job.id}, exc_info=True)
     if progress.phase == "running" and progress.processed_chunks >= progress.total_chunks:
         enqueue_finalize(job.id)
     return {
