@@ -125,6 +125,19 @@ def test_a_failing_worker_fails_the_export_with_its_reason(
         _export(db, plan)
 
 
+def _add_newest_record(db: Database, org: str, type_id: str) -> None:
+    """A record newer than all others: the default order (newest first) puts it first."""
+    with db.write() as session:
+        hub = session.query(Record.hub_id).filter_by(data_type_id=type_id).first()
+        assert hub is not None
+        late = BASE_TIME + timedelta(days=1)
+        session.add(
+            Record(organization_id=org, data_type_id=type_id, hub_id=hub[0], scope="",
+                   data_id="late", data={"dataId": "late", "name": "late"},
+                   created_time=late, updated_time=late)
+        )  # fmt: skip
+
+
 def test_a_row_added_while_a_csv_export_runs_pushes_no_row_out(
     db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
 ) -> None:
@@ -133,14 +146,7 @@ def test_a_row_added_while_a_csv_export_runs_pushes_no_row_out(
     plan = _plan(db, org, {"download": "csv", "dataTypeId": type_id})
     split = parallel.split(db, plan)
     assert split is not None
-    with db.write() as session:  # the newest record: inside the first stretch, after the cut
-        kind_hub = session.query(Record.hub_id).filter_by(data_type_id=type_id).first()
-        late = BASE_TIME + timedelta(days=1)
-        session.add(
-            Record(organization_id=org, data_type_id=type_id, hub_id=kind_hub[0], scope="",
-                   data_id="late", data={"dataId": "late", "name": "late"},
-                   created_time=late, updated_time=late)
-        )  # fmt: skip
+    _add_newest_record(db, org, type_id)  # inside the first stretch, after the cut
     out = io.BytesIO()
     written = parallel.write_parallel(db, plan, out, split, stem="stem")
     rows = read_csv(out.getvalue())[1:]
@@ -197,14 +203,7 @@ def test_an_xlsx_stretch_that_fills_up_before_its_cut_is_written_again_whole(
     plan = _plan(db, org, {"download": "xlsx", "dataTypeId": type_id})
     split = parallel.split(db, plan)
     assert split is not None
-    with db.write() as session:  # the newest record: into the first stretch, after the cut
-        hub = session.query(Record.hub_id).filter_by(data_type_id=type_id).first()
-        late = BASE_TIME + timedelta(days=1)
-        session.add(
-            Record(organization_id=org, data_type_id=type_id, hub_id=hub[0], scope="",
-                   data_id="late", data={"dataId": "late", "name": "late"},
-                   created_time=late, updated_time=late)
-        )  # fmt: skip
+    _add_newest_record(db, org, type_id)  # inside the first stretch, after the cut
     out = io.BytesIO()
     written = parallel.write_parallel(db, plan, out, split, stem="stem")
     sheet = read_xlsx(out.getvalue())
