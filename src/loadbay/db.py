@@ -91,47 +91,41 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A unit of work: commits on success, rolls back on error."""
-        with self._writer_turn(), self.sessions() as session, session.begin():
+        with self._writer_turn(wait=True), self.sessions() as session, session.begin():
             yield session
 
     @contextmanager
     def try_write(self) -> Iterator[Session | None]:
         """`write`, or None at once when another writer holds SQLite's write turn (a
         caller with other work to do comes back later instead of queueing)."""
-        if self._lock_path is None or getattr(self._held, "turn", False):
-            with self.write() as session:
-                yield session
-            return
-        with open(self._lock_path, "a+b") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+        with self._writer_turn(wait=False) as turn:
+            if not turn:
                 yield None
                 return
-            self._held.turn = True
-            try:
-                with self.sessions() as session, session.begin():
-                    yield session
-            finally:
-                self._held.turn = False
-                fcntl.flock(handle, fcntl.LOCK_UN)
+            with self.sessions() as session, session.begin():
+                yield session
 
     @contextmanager
-    def _writer_turn(self) -> Iterator[None]:
-        """On SQLite, writers queue on a file lock before BEGIN IMMEDIATE.
+    def _writer_turn(self, *, wait: bool) -> Iterator[bool]:
+        """On SQLite, writers queue on a file lock before BEGIN IMMEDIATE; yields whether
+        the turn is ours (always, when `wait`).
 
         SQLite's own busy handler polls with sleeps of up to 100 ms, so a writer waiting
         for another's 30 ms chunk commit often slept three times as long as it waited;
         a blocking flock hands the turn over the moment it is released, across threads
         and processes alike (each call opens its own file description)."""
         if self._lock_path is None or getattr(self._held, "turn", False):
-            yield
+            yield True
             return
         with open(self._lock_path, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
             self._held.turn = True
             try:
-                yield
+                yield True
             finally:
                 self._held.turn = False
                 fcntl.flock(handle, fcntl.LOCK_UN)

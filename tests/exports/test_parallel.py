@@ -82,7 +82,7 @@ def test_parallel_export_equals_the_single_process_one(
 
     settings_env(export_processes=3, export_parallel_min_rows=10, json_export_part_rows=400)
     split = parallel.split(db, plan)
-    assert split is not None and len(split.stretches) == 3
+    assert split is not None and len(split) == 3
     several, written, progressed = _export(db, plan)
 
     expected_rows = 1000 if window.get("page") else ROWS
@@ -138,18 +138,27 @@ def _add_newest_record(db: Database, org: str, type_id: str) -> None:
         )  # fmt: skip
 
 
+def _export_while_a_record_is_added(
+    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None], download: str
+) -> tuple[bytes, writing.Written]:
+    """A two-process export whose newest record arrives after the cut points were read:
+    it falls inside the first stretch."""
+    org, type_id = big_type
+    settings_env(export_processes=2, export_parallel_min_rows=10)
+    plan = _plan(db, org, {"download": download, "dataTypeId": type_id})
+    split = parallel.split(db, plan)
+    assert split is not None
+    _add_newest_record(db, org, type_id)
+    out = io.BytesIO()
+    written = parallel.write_parallel(db, plan, out, split, stem="stem")
+    return out.getvalue(), written
+
+
 def test_a_row_added_while_a_csv_export_runs_pushes_no_row_out(
     db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
 ) -> None:
-    org, type_id = big_type
-    settings_env(export_processes=2, export_parallel_min_rows=10)
-    plan = _plan(db, org, {"download": "csv", "dataTypeId": type_id})
-    split = parallel.split(db, plan)
-    assert split is not None
-    _add_newest_record(db, org, type_id)  # inside the first stretch, after the cut
-    out = io.BytesIO()
-    written = parallel.write_parallel(db, plan, out, split, stem="stem")
-    rows = read_csv(out.getvalue())[1:]
+    content, written = _export_while_a_record_is_added(db, big_type, settings_env, "csv")
+    rows = read_csv(content)[1:]
     assert written.total == len(rows) == ROWS + 1
     assert len({tuple(r) for r in rows}) == ROWS + 1
     assert any("late" in r for r in rows)
@@ -198,14 +207,7 @@ def test_parallel_task_export_sorted_by_a_time_most_rows_lack(
 def test_an_xlsx_stretch_that_fills_up_before_its_cut_is_written_again_whole(
     db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
 ) -> None:
-    org, type_id = big_type
-    settings_env(export_processes=2, export_parallel_min_rows=10)
-    plan = _plan(db, org, {"download": "xlsx", "dataTypeId": type_id})
-    split = parallel.split(db, plan)
-    assert split is not None
-    _add_newest_record(db, org, type_id)  # inside the first stretch, after the cut
-    out = io.BytesIO()
-    written = parallel.write_parallel(db, plan, out, split, stem="stem")
-    sheet = read_xlsx(out.getvalue())
+    content, written = _export_while_a_record_is_added(db, big_type, settings_env, "xlsx")
+    sheet = read_xlsx(content)
     assert written.total == len(sheet) - 1 == ROWS + 1  # nothing pushed out
     assert written.workers == ()  # it was written again in one process

@@ -61,13 +61,7 @@ class Stretch:
     window: queries.Window
 
 
-@dataclass(frozen=True)
-class Split:
-    rows: int
-    stretches: list[Stretch]
-
-
-def split(db: Database, plan: ExportPlan) -> Split | None:
+def split(db: Database, plan: ExportPlan) -> list[Stretch] | None:
     """The stretches of a big export, or None to write it in this process."""
     settings = get_settings()
     processes = settings.export_processes
@@ -102,7 +96,7 @@ def split(db: Database, plan: ExportPlan) -> Split | None:
         )
         for i, cut in enumerate(cuts)
     ]
-    return Split(rows, stretches)
+    return stretches
 
 
 # ---- in each worker process --------------------------------------------------------------
@@ -203,7 +197,7 @@ def write_parallel(
     db: Database,
     plan: ExportPlan,
     target: BinaryIO,
-    split: Split,
+    stretches: list[Stretch],
     *,
     stem: str,
     progress: Progress | None = None,
@@ -211,7 +205,7 @@ def write_parallel(
     ctx = _processes()
     counter = ctx.Value("q", 0)
     with tempfile.TemporaryDirectory(prefix="loadbay-export-") as scratch:
-        outs = [os.path.join(scratch, f"part{s.index}") for s in split.stretches]
+        outs = [os.path.join(scratch, f"part{s.index}") for s in stretches]
         workers = [
             ctx.Process(
                 target=_write_stretch,
@@ -219,7 +213,7 @@ def write_parallel(
                 name=f"loadbay-export-{stretch.index}",
                 daemon=True,
             )
-            for stretch, out in zip(split.stretches, outs, strict=True)
+            for stretch, out in zip(stretches, outs, strict=True)
         ]
         try:
             for worker in workers:

@@ -79,11 +79,21 @@ def filters(plan: ExportPlan) -> list[sa.ColumnElement[bool]]:
     return where
 
 
+def _matches(plan: ExportPlan) -> sa.Select[Any]:
+    return sa.select(sa.func.count()).select_from(table_for(plan)).where(*filters(plan))
+
+
 def count(db: Database, plan: ExportPlan) -> int:
     """How many rows match the filters (before the window)."""
-    query = sa.select(sa.func.count()).select_from(table_for(plan)).where(*filters(plan))
     with db.read() as session:
-        return int(session.scalar(query) or 0)
+        return int(session.scalar(_matches(plan)) or 0)
+
+
+def window_rows(matches: int, plan: ExportPlan) -> int:
+    """How many rows the export writes: every match, or the page's window of them."""
+    if plan.limit is None:
+        return matches
+    return max(0, min(plan.limit, matches - plan.offset))
 
 
 def _json_value(table: sa.Table, column: Column, dialect: str) -> sa.ColumnElement[Any]:
@@ -173,28 +183,23 @@ def selection(plan: ExportPlan, dialect: str) -> Selection:
     return Selection(statement, {name: i for i, name in enumerate(wanted)}, keys, keys_only)
 
 
-def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> sa.ColumnElement[bool]:
-    """Rows strictly after `values` in the order of `keys`."""
+def _keyset(
+    keys: Sequence[SortKey], values: Sequence[Any], *, after: bool
+) -> sa.ColumnElement[bool]:
+    """Rows strictly after `values` in the order of `keys` (`after`), or the rows at or
+    before them (not `after`: where a window stops)."""
     branches = []
     for i, key in enumerate(keys):
-        step = key.expr < values[i] if key.descending else key.expr > values[i]
+        smaller = key.descending == after  # the step goes to smaller values
+        step = key.expr < values[i] if smaller else key.expr > values[i]
         branches.append(sa.and_(*[keys[j].expr == values[j] for j in range(i)], step))
+    if not after:
+        branches.append(sa.and_(*[k.expr == v for k, v in zip(keys, values, strict=True)]))
     first = keys[0]
     # Redundant with the OR, but a plain range on the first key is what the planner can
     # turn into an index range scan.
-    bound = first.expr <= values[0] if first.descending else first.expr >= values[0]
-    return sa.and_(bound, sa.or_(*branches))
-
-
-def _until(keys: Sequence[SortKey], values: Sequence[Any]) -> sa.ColumnElement[bool]:
-    """Rows at or before `values` in the order of `keys` (the mirror of `_after`)."""
-    branches = []
-    for i, key in enumerate(keys):
-        step = key.expr > values[i] if key.descending else key.expr < values[i]
-        branches.append(sa.and_(*[keys[j].expr == values[j] for j in range(i)], step))
-    branches.append(sa.and_(*[key.expr == value for key, value in zip(keys, values, strict=True)]))
-    first = keys[0]
-    bound = first.expr >= values[0] if first.descending else first.expr <= values[0]
+    first_smaller = first.descending == after
+    bound = first.expr <= values[0] if first_smaller else first.expr >= values[0]
     return sa.and_(bound, sa.or_(*branches))
 
 
@@ -224,7 +229,7 @@ def stream(
     if window is not None:
         remaining = window.limit
         if window.stop is not None:
-            statement = statement.where(_until(chosen.keys, window.stop))
+            statement = statement.where(_keyset(chosen.keys, window.stop, after=False))
         cursor = window.start
     if plan.offset and cursor is None:
         # The window's start is found once by OFFSET; from there on the keyset goes on.
@@ -238,7 +243,7 @@ def stream(
         size = batch_rows if remaining is None else min(batch_rows, remaining)
         query = statement
         if cursor is not None:
-            query = query.where(_after(chosen.keys, cursor))
+            query = query.where(_keyset(chosen.keys, cursor, after=True))
         with db.read() as session:
             rows = _fetch(session, query.limit(size))
         if not rows:
@@ -279,11 +284,7 @@ def cut_points(
     with db.read() as session:
         if db.engine.dialect.name == "postgresql":
             session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-        query = sa.select(sa.func.count()).select_from(table_for(plan)).where(*filters(plan))
-        matches = int(session.scalar(query) or 0)
-        rows = max(0, matches - plan.offset)
-        if plan.limit is not None:
-            rows = min(rows, plan.limit)
+        rows = window_rows(int(session.scalar(_matches(plan)) or 0), plan)
         size = max(stretch_rows(rows), 1)
         cuts: list[tuple[Any, ...]] = []
         if rows < max(min_rows, 1):

@@ -42,18 +42,11 @@ def direct_slots() -> threading.BoundedSemaphore:
         return _slots[1]
 
 
-def window_rows(matches: int, plan: ExportPlan) -> int:
-    """How many rows the export writes: every match, or the page's window of them."""
-    if plan.limit is None:
-        return matches
-    return max(0, min(plan.limit, matches - plan.offset))
-
-
 def prepare(db: Database, org: str, req: ExportRequest) -> tuple[ExportPlan, int]:
     """The checked plan and the number of rows it will write (400 over the export limit)."""
     with db.read() as session:
         plan = build_plan(session, org, req)
-    rows = window_rows(queries.count(db, plan), plan)
+    rows = queries.window_rows(queries.count(db, plan), plan)
     most = get_settings().max_export_rows
     if rows > most:
         raise BadRequest(

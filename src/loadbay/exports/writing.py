@@ -26,7 +26,6 @@ from loadbay.tabular.csv_writer import FORMULA_STARTS, CsvWriter, csv_text
 from loadbay.tabular.jsonzip_writer import JsonZipWriter
 from loadbay.tabular.xlsx_writer import XlsxWriter, safe_sheet_name
 
-Getter = Callable[[tuple[Any, ...]], Any]
 Convert = Callable[[Any], Any]
 Progress = Callable[[int], None]
 
