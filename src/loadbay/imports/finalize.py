@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -41,6 +42,47 @@ def final_status(job: ImportJob, cancelled_chunks: int) -> str:
     return "partially"
 
 
+class LeaseLost(Exception):
+    """Another worker claimed the job after this one's lease ran out."""
+
+
+class _Claim:
+    """The finalize claim, renewed while the files of rows not imported are written.
+
+    Writing a million failed rows takes tens of seconds (more on a slow host); a lease
+    that ran out meanwhile would let the sweeper start a second finalize beside this
+    one. The claim is renewed at a quarter of the lease, and a renewal that finds
+    another owner stops this finalize: the newer one finishes the job."""
+
+    def __init__(self, job_id: str, owner: str) -> None:
+        self.job_id, self.owner = job_id, owner
+        self.renewed = time.monotonic()
+
+    def renew(self) -> None:
+        seconds = get_settings().lease_seconds
+        if time.monotonic() - self.renewed < renew_interval(seconds):
+            return
+        with get_database().write() as session:
+            kept = rowcount(
+                session.execute(
+                    jobs.update()
+                    .where(
+                        jobs.c.id == self.job_id,
+                        jobs.c.phase == "finalizing",
+                        jobs.c.lease_owner == self.owner,
+                    )
+                    .values(lease_expires=utcnow() + timedelta(seconds=seconds))
+                )
+            )
+        if not kept:
+            raise LeaseLost(self.job_id)
+        self.renewed = time.monotonic()
+
+
+def renew_interval(lease_seconds: float) -> float:
+    return lease_seconds / 4
+
+
 def finalize_job(job_id: str) -> None:
     from loadbay.imports.pipeline import new_owner
 
@@ -68,11 +110,18 @@ def finalize_job(job_id: str) -> None:
         if not claimed or job is None:
             return
         session.expunge(job)
+    claim = _Claim(job_id, owner)
     failed_key = not_imported_key = None
-    if job.failed_count:
-        failed_key = _write_issues(job, outcomes=("failed",), not_imported=False)
-    if job.failed_count or job.skipped_count:
-        not_imported_key = _write_issues(job, outcomes=("failed", "skipped"), not_imported=True)
+    try:
+        if job.failed_count:
+            failed_key = _write_issues(job, ("failed",), not_imported=False, claim=claim)
+        if job.failed_count or job.skipped_count:
+            not_imported_key = _write_issues(
+                job, ("failed", "skipped"), not_imported=True, claim=claim
+            )
+    except LeaseLost:
+        log.warning("finalize lease lost; the newer claim finishes the job", extra={"job": job_id})
+        return
     with get_database().read() as session:
         cancelled_chunks = session.scalar(
             sa.select(sa.func.count())
@@ -82,7 +131,7 @@ def finalize_job(job_id: str) -> None:
     status = final_status(job, cancelled_chunks or 0)
     done = utcnow()
     with get_database().write() as session:
-        session.execute(
+        finished = session.execute(
             jobs.update()
             .where(jobs.c.id == job_id, jobs.c.phase == "finalizing", jobs.c.lease_owner == owner)
             .values(
@@ -97,6 +146,9 @@ def finalize_job(job_id: str) -> None:
                 updated_by="system",
             )
         )
+    if not rowcount(finished):
+        log.warning("finalize lease lost; the newer claim finishes the job", extra={"job": job_id})
+        return
     log.info(
         "job finalized",
         extra={
@@ -131,10 +183,14 @@ def _refresh_statistics(table: str) -> None:
         log.warning("ANALYZE after import failed", extra={"table": table}, exc_info=True)
 
 
-def _issues(job_id: str, outcomes: tuple[str, ...]) -> Iterator[Any]:
+ISSUE_BATCH = 5000  # rows not imported read per transaction
+
+
+def _issues(job_id: str, outcomes: tuple[str, ...], claim: _Claim) -> Iterator[Any]:
     """Rows not imported, in file order, read in short keyset transactions."""
     last = (-1, -1)
     while True:
+        claim.renew()
         with get_database().read() as session:
             batch = session.execute(
                 sa.select(
@@ -150,7 +206,7 @@ def _issues(job_id: str, outcomes: tuple[str, ...]) -> Iterator[Any]:
                     sa.tuple_(issues_table.c.row_number, issues_table.c.id) > sa.tuple_(*last),
                 )
                 .order_by(issues_table.c.row_number, issues_table.c.id)
-                .limit(5000)
+                .limit(ISSUE_BATCH)
             ).all()
         if not batch:
             return
@@ -158,7 +214,9 @@ def _issues(job_id: str, outcomes: tuple[str, ...]) -> Iterator[Any]:
         last = (batch[-1].row_number, batch[-1].id)
 
 
-def _write_issues(job: ImportJob, outcomes: tuple[str, ...], not_imported: bool) -> str:
+def _write_issues(
+    job: ImportJob, outcomes: tuple[str, ...], *, not_imported: bool, claim: _Claim
+) -> str:
     headers = list(job.headers or [])
     fmt = "csv" if not_imported else FAILED_FORMAT.get(job.file_format, "csv")
     stem = Path(job.filename).stem or "import"
@@ -172,7 +230,7 @@ def _write_issues(job: ImportJob, outcomes: tuple[str, ...], not_imported: bool)
             width = len(headers)
 
             def rows() -> Iterator[list[Any]]:
-                for issue in _issues(job.id, outcomes):
+                for issue in _issues(job.id, outcomes, claim):
                     cells = list(issue.cells[:width]) + [None] * (width - len(issue.cells))
                     reason = "; ".join(r["message"] for r in issue.reasons)
                     extra = [issue.outcome] if not_imported else []
