@@ -43,6 +43,9 @@ def load_tasks() -> None:
 
 def run_consumer(concurrency: int = 1, periodic: bool = True) -> None:
     """Run a consumer in this process (its main thread: Huey installs signal handlers)."""
+    from loadbay.scratch import use_own_scratch
+
+    use_own_scratch()
     load_tasks()
     options: dict[str, Any] = {
         "workers": max(1, concurrency),
