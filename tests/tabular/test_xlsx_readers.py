@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from loadbay.tabular import xlsx_scan
-from loadbay.tabular.readers import Limits, Row, TableError, open_table
+from loadbay.tabular.readers import Limits, Row, TableError, date_text, open_table
 from loadbay.tabular.xlsx_values import DATETIME, DURATION, format_kind
 from tests.tabular.xlsx_build import XlsxFactory, build_xls, styles, worksheet
 
@@ -127,6 +127,23 @@ def test_corpus_values(corpus: Path, limits: Limits) -> None:
     assert rows == CORPUS_EXPECTED
     for (_, got), (_, want) in zip(rows, CORPUS_EXPECTED, strict=True):
         assert [type(v) for v in got] == [type(v) for v in want]
+
+
+def as_text(rows: list[Row]) -> list[Row]:
+    return [
+        (n, [date_text(c) if isinstance(c, dt.date | dt.time) else c for c in cells])
+        for n, cells in rows
+    ]
+
+
+@BOTH
+def test_dates_as_text(corpus: Path, limits: Limits) -> None:
+    """What imports read: each date cell as its ISO text, every other cell unchanged."""
+    headers, rows = read(corpus, limits, dates_as_text=True)
+    assert headers == CORPUS_HEADERS
+    assert rows == as_text(CORPUS_EXPECTED)
+    assert rows[0][1][3:6] == ["2023-03-15", "18:00:00", "2023-03-15 12:00:00"]
+    assert rows[2][1][3:6] == ["1900-01-01", "1900-02-28", "1900-03-01"]
 
 
 def test_both_paths_agree_without_header_row(corpus: Path) -> None:
@@ -266,6 +283,9 @@ def test_both_paths_agree_on_date_serials(make_xlsx: XlsxFactory) -> None:
     calamine, streaming = read(path, CALAMINE), read(path, STREAMING)
     assert len(calamine[1]) == len(serials)
     assert calamine == streaming
+    as_texts = read(path, CALAMINE, dates_as_text=True)
+    assert as_texts == read(path, STREAMING, dates_as_text=True)
+    assert as_texts[1] == as_text(calamine[1])
 
 
 def test_xls_through_calamine(tmp_path: Path) -> None:
@@ -284,6 +304,12 @@ def test_xls_through_calamine(tmp_path: Path) -> None:
             # XLS has only the calamine reader, which drops error values.
             (4, [None, 198000000000000000, dt.datetime(2023, 3, 15, 12, 0), False, None]),
             (5, [None, 0.5, None, None, None]),
+        ]
+    with open_table(path, "xls", dates_as_text=True) as table:
+        assert [cells[2] for _, cells in table.rows()] == [
+            "2023-03-15",
+            "2023-03-15 12:00:00",
+            None,
         ]
     with pytest.raises(TableError) as caught:
         open_table(path, "xls", sheet="Other")

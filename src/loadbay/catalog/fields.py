@@ -16,6 +16,8 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from loadbay.tabular.readers import date_text
+
 FIELD_TYPES = (
     "string", "number", "integer", "boolean", "date", "datetime",
     "option", "coordinate", "email", "phone",
@@ -166,10 +168,8 @@ def cell_text(value: Any) -> str:
         if value.is_integer() and abs(value) < 1e16:
             return str(int(value))
         return repr(value)
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ") if value.time() != time(0) else value.date().isoformat()
     if isinstance(value, (date, time)):
-        return value.isoformat()
+        return date_text(value)
     return str(value)
 
 

@@ -27,7 +27,7 @@ from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
 from loadbay.ids import utcnow
 from loadbay.imports import mapping, service
 from loadbay.imports.models import ImportJob
-from loadbay.imports.pipeline import limits, normalize_cells
+from loadbay.imports.pipeline import limits
 from loadbay.imports.schemas import job_view
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.upload import Upload, receive
@@ -122,7 +122,6 @@ def read_preview(
 ) -> Preview:
     """Headers, the first rows validated with the suggested mapping, and the row count."""
     date_formats = get_settings().date_formats
-    spreadsheet = job.file_format in ("xlsx", "xls")
     rows: list[dict[str, Any]] = []
     total = 0
     try:
@@ -132,6 +131,7 @@ def read_preview(
             has_header_row=job.has_header_row,
             sheet=job.sheet_name,
             limits=limits(),
+            dates_as_text=True,
         ) as table:
             headers = list(table.headers)
             suggested = suggestion(headers, target, history, job.mapping)
@@ -141,7 +141,7 @@ def read_preview(
             for number, cells in table.rows():
                 total += 1
                 if len(rows) < PREVIEW_ROWS:
-                    row = check(number, normalize_cells(cells) if spreadsheet else cells)
+                    row = check(number, cells)
                     rows.append(_preview_row(row, header_of))
     except TableError as exc:
         raise table_error(exc) from None

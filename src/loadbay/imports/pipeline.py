@@ -15,8 +15,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
-from datetime import time as dtime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -64,11 +63,6 @@ def limits() -> Limits:
         max_xlsx_ratio=s.max_xlsx_ratio,
         xlsx_calamine_max_bytes=s.xlsx_calamine_max_bytes,
     )
-
-
-def normalize_cells(cells: list[Any]) -> list[Any]:
-    """Dates from spreadsheets become ISO text, the form every converter reads."""
-    return [cell_text(c) if isinstance(c, (datetime, date, dtime)) else c for c in cells]
 
 
 def _lease() -> datetime:
@@ -207,6 +201,7 @@ def _plan(
             has_header_row=job.has_header_row,
             sheet=job.sheet_name,
             limits=limits(),
+            dates_as_text=True,
         ) as table,
     ):
         headers = table.headers
@@ -230,10 +225,9 @@ def _plan(
         batch: list[list[Any]] = []
         recorder = _Recorder(job, owner)
         with KeyIndex() as seen:
-            xlsx = job.file_format in ("xlsx", "xls")
             try:
                 for number, cells in table.rows():
-                    batch.append([number, normalize_cells(cells) if xlsx else cells, 0])
+                    batch.append([number, cells, 0])
                     if len(batch) >= size:
                         _emit(job, seq, batch, key_col, seen, done_seqs, recorder)
                         total += len(batch)

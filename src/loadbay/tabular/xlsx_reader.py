@@ -27,6 +27,7 @@ from loadbay.tabular.readers import (
     TableError,
     build_table,
     cell_too_long,
+    date_text,
     is_blank,
 )
 from loadbay.tabular.xlsx_scan import BLOCK_BYTES, CORRUPT_ZIP, scan_sheet
@@ -47,10 +48,16 @@ class _Book:
 
 
 def open_workbook(
-    path: pathlib.Path, fmt: str, *, has_header_row: bool, sheet: str | None, limits: Limits
+    path: pathlib.Path,
+    fmt: str,
+    *,
+    has_header_row: bool,
+    sheet: str | None,
+    limits: Limits,
+    dates_as_text: bool = False,
 ) -> Table:
     if fmt == "xls":
-        return _calamine_table(path, fmt, sheet, has_header_row, limits)
+        return _calamine_table(path, fmt, sheet, has_header_row, limits, dates_as_text)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
@@ -62,7 +69,7 @@ def open_workbook(
         _check_size(info, limits)
         if info.file_size <= limits.xlsx_calamine_max_bytes and not _has_error_cells(archive, part):
             archive.close()
-            return _calamine_table(path, fmt, name, has_header_row, limits)
+            return _calamine_table(path, fmt, name, has_header_row, limits, dates_as_text)
         shared = _shared_strings(archive, book.shared_strings, limits)
         date_styles = _date_styles(archive, book.styles, limits)
     except BaseException:
@@ -70,7 +77,9 @@ def open_workbook(
         raise
 
     def raw() -> RawRows:
-        return scan_sheet(archive.open(part), shared, date_styles, book.date1904, limits)
+        return scan_sheet(
+            archive.open(part), shared, date_styles, book.date1904, limits, dates_as_text
+        )
 
     return build_table(
         fmt, raw, has_header_row=has_header_row, limits=limits, on_close=archive.close
@@ -81,7 +90,12 @@ def open_workbook(
 
 
 def _calamine_table(
-    path: pathlib.Path, fmt: str, sheet: str | None, has_header_row: bool, limits: Limits
+    path: pathlib.Path,
+    fmt: str,
+    sheet: str | None,
+    has_header_row: bool,
+    limits: Limits,
+    dates_as_text: bool,
 ) -> Table:
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
@@ -108,7 +122,7 @@ def _calamine_table(
     name = sheet
 
     def raw() -> RawRows:
-        return _calamine_rows(workbook, name, limits)
+        return _calamine_rows(workbook, name, limits, dates_as_text)
 
     return build_table(
         fmt, raw, has_header_row=has_header_row, limits=limits, on_close=workbook.close
@@ -116,7 +130,7 @@ def _calamine_table(
 
 
 def _calamine_rows(
-    workbook: python_calamine.CalamineWorkbook, name: str, limits: Limits
+    workbook: python_calamine.CalamineWorkbook, name: str, limits: Limits, dates_as_text: bool
 ) -> RawRows:
     try:
         sheet = workbook.get_sheet_by_name(name)
@@ -143,6 +157,8 @@ def _calamine_rows(
                 cell = int(value) if value.is_integer() else value
             elif isinstance(value, datetime.timedelta):
                 cell = duration_text(value // datetime.timedelta(milliseconds=1))
+            elif dates_as_text and isinstance(value, datetime.date | datetime.time):
+                cell = date_text(value)
             else:
                 cell = value
             append(cell)

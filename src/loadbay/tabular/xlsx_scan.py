@@ -13,13 +13,14 @@ calamine and both paths must give the same rows.
 from __future__ import annotations
 
 import codecs
+import datetime
 import html
 import re
 import zipfile
 import zlib
 from typing import IO
 
-from loadbay.tabular.readers import Cell, Limits, RawRows, TableError, cell_too_long
+from loadbay.tabular.readers import Cell, Limits, RawRows, TableError, cell_too_long, date_text
 from loadbay.tabular.xlsx_values import excel_date, iso_value, text_value, unescape
 
 BLOCK_BYTES = 1 << 20
@@ -28,6 +29,7 @@ CORRUPT_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 MAX_COLUMN = 16_384  # Excel's XFD; a reference beyond it is corrupt, not wide
 _S, _N, _STR, _B, _E, _INLINE, _D, _EMPTY = range(8)
 _TYPES = {"n": _N, "s": _S, "str": _STR, "b": _B, "e": _E, "inlineStr": _INLINE, "d": _D}
+_DATE_TYPES = (datetime.date, datetime.time)
 _DIGITS = "0123456789"
 _XML_SPACE = " \t\n\r"
 
@@ -114,11 +116,13 @@ def scan_sheet(
     date_styles: dict[str, int],
     date1904: bool,
     limits: Limits,
+    dates_as_text: bool = False,
 ) -> RawRows:
     """Raw rows of one worksheet part; `shared` has "" already turned into None."""
     try:
         with stream:
-            yield from _Scanner(shared, date_styles, date1904, limits).rows(stream)
+            scanner = _Scanner(shared, date_styles, date1904, limits, dates_as_text)
+            yield from scanner.rows(stream)
     except (*CORRUPT_ZIP, UnicodeDecodeError) as exc:
         raise TableError("import-015", f"The sheet is corrupt ({exc})") from None
 
@@ -130,8 +134,10 @@ class _Scanner:
         date_styles: dict[str, int],
         date1904: bool,
         limits: Limits,
+        dates_as_text: bool = False,
     ) -> None:
         self.shared = shared
+        self.dates_as_text = dates_as_text
         self.date_styles = date_styles
         self.date1904 = date1904
         self.limits = limits
@@ -196,7 +202,7 @@ class _Scanner:
         row_open, cell_open, v_open = tags.row_open, tags.cell_open, tags.v_open
         is_open, is_close, inline, any_value = tags.is_open, tags.is_close, tags.inline, tags.value
         row_open_len, v_len, is_len = len(row_open), len(v_open), len(is_open)
-        kinds, columns, shared, date1904 = self.kinds, self.columns, self.shared, self.date1904
+        kinds, columns, shared = self.kinds, self.columns, self.shared
         check_shared, limits = self.check_shared, self.limits
         max_chars = limits.max_cell_chars
         digits, space = _DIGITS, _XML_SPACE
@@ -271,7 +277,7 @@ class _Scanner:
                             if value is None:
                                 if len(dates) >= 4096:
                                     dates.clear()
-                                value = dates[v] = excel_date(float(v), date_kind, date1904)
+                                value = dates[v] = self._date(float(v), date_kind)
                         else:
                             value = float(v)
                             if value.is_integer():
@@ -307,6 +313,8 @@ class _Scanner:
                                 v = unescape(v)
                             if typ == d_type:
                                 value = iso_value(v)
+                                if self.dates_as_text and isinstance(value, _DATE_TYPES):
+                                    value = date_text(value)
                             else:
                                 value = v if typ == e_type else text_value(v)
                                 if len(v) > max_chars:
@@ -325,6 +333,12 @@ class _Scanner:
                 if cell is not None and not (isinstance(cell, str) and cell.isspace()):
                     yield number, row
                     break
+
+    def _date(self, serial: float, kind: int) -> Cell:
+        value = excel_date(serial, kind, self.date1904)
+        if self.dates_as_text and isinstance(value, _DATE_TYPES):
+            return date_text(value)
+        return value
 
     def _kind(self, key: str) -> tuple[int, int, dict[str, Cell]]:
         found = {m.group(1): m.group(2) or m.group(3) for m in _ATTR.finditer(key)}
