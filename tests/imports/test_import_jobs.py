@@ -213,6 +213,21 @@ def test_confirm_with_a_mapping_mode_and_match_field(start, app_client, auth, db
         ]
 
 
+def test_repeated_headers_can_each_be_mapped(start, app_client, auth, db) -> None:
+    """Two "Name" columns: the preview names the second "Name (2)", and a mapping takes it."""
+    rows = [["Outlet Code", "Name", "Name"], ["K1", "old name", "new name"]]
+    response = start(csv_bytes(rows))
+    assert response.json()["data"]["headers"] == ["Outlet Code", "Name", "Name (2)"]
+    code = response.json()["data"]["code"]
+    mapping = [
+        {"id": "dataId", "headerColumn": "Outlet Code"},
+        {"id": "name", "headerColumn": "Name (2)"},
+    ]
+    done = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={"mapping": mapping})
+    assert done.json()["data"]["createdCount"] == 1, done.text
+    assert records(db)["K1"]["name"] == "new name"
+
+
 @pytest.mark.parametrize(
     ("body", "code", "message"),
     [

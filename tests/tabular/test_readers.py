@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from loadbay.tabular import json_reader, sniff
-from loadbay.tabular.readers import Limits, Row, Table, TableError, iter_head, open_table
+from loadbay.tabular.readers import (
+    Limits,
+    Row,
+    Table,
+    TableError,
+    iter_head,
+    open_table,
+    unique_headers,
+)
 from loadbay.tabular.sniff import detect_encoding, detect_format, sniff_delimiter
 
 
@@ -162,9 +170,9 @@ def test_csv_formula_escape_is_undone(tmp_path: Path) -> None:
     assert values == ["=SUM(A1)", "+62 812", "-5", "@home", "\tx", "'plain", "''=double", "'"]
 
 
-def test_csv_duplicate_and_empty_headers_are_kept(tmp_path: Path) -> None:
+def test_csv_duplicate_headers_are_numbered_and_empty_ones_kept(tmp_path: Path) -> None:
     path = write(tmp_path, "d.csv", "a, a ,,b\n1,2,3,4\n")
-    assert read_all(path, "csv") == (["a", "a", "", "b"], [(2, ["1", "2", "3", "4"])])
+    assert read_all(path, "csv") == (["a", "a (2)", "", "b"], [(2, ["1", "2", "3", "4"])])
 
 
 def test_csv_trailing_empty_headers_are_dropped(tmp_path: Path) -> None:
@@ -418,3 +426,17 @@ def test_table_is_a_context_manager(tmp_path: Path) -> None:
     with open_table(write(tmp_path, "d.csv", "a\n1\n"), "csv") as table:
         assert isinstance(table, Table)
         assert table.format == "csv"
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["Name", "Phone", "Phone"], ["Name", "Phone", "Phone (2)"]),
+        (["a", "a", "a", ""], ["a", "a (2)", "a (3)", ""]),
+        (["a", "a (2)", "a"], ["a", "a (2)", "a (3)"]),  # an existing "a (2)" keeps its text
+        (["", "x", ""], ["", "x", ""]),
+        (["Phone", "phone"], ["Phone", "phone"]),  # different texts: addressable already
+    ],
+)
+def test_repeated_headers_get_their_count(names: list[str], expected: list[str]) -> None:
+    assert unique_headers(names) == expected

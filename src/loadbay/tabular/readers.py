@@ -94,6 +94,25 @@ def header_text(value: Cell) -> str:
     return str(value).strip()
 
 
+def unique_headers(names: list[str]) -> list[str]:
+    """A header text repeated in the header row gets its count among equals: the second
+    "Phone" is "Phone (2)". Mappings, the preview and the failed-rows file address columns
+    by header text, so each column needs a text of its own. Blank headers stay blank."""
+    taken = set(names)
+    seen: dict[str, int] = {}
+    unique: list[str] = []
+    for name in names:
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        if count > 1 and name:
+            while f"{name} ({count})" in taken:
+                count += 1
+            name = f"{name} ({count})"
+            taken.add(name)
+        unique.append(name)
+    return unique
+
+
 class Table:
     """An opened file: `headers` at once, `rows()` streamed lazily.
 
@@ -162,7 +181,7 @@ def build_table(
             if header is None:
                 raise TableError("import-015", "File has no header row")
             cells = header[1]
-            headers = [header_text(c) for c in cells[: used_width(cells)]]
+            headers = unique_headers([header_text(c) for c in cells[: used_width(cells)]])
         elif headers is None:
             width = 0
             scan = raw()
