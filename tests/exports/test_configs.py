@@ -207,6 +207,26 @@ def test_config_flows_intersect_the_request(seeded: Seeded, exporter: Exporter) 
     assert body["total_data_be"] == 0  # nothing is in both
 
 
+def test_config_fields_of_other_flows_stay_columns_when_the_request_narrows_flows(
+    seeded: Seeded, exporter: Exporter
+) -> None:
+    """A config over two flows names a field only one of them has (as the vendor's own
+    example does); narrowed to the other flow, that field is an empty column, not a 400."""
+    fields = [_field("title", "Title"), _field("weight", "Weight", flowId=[seeded.flow])]
+    config = _created(exporter, _body(seeded, flowIds=[seeded.flow, seeded.pickup], fields=fields))
+    body = exporter.ok("task", download="csv", exportConfigId=config["_id"], flowId=seeded.pickup)
+    assert read_csv(exporter.download(body["data"]["link"])) == [
+        ["Title", "Weight"],
+        ["Task 3", ""],
+    ]
+    body = exporter.ok("task", download="csv", exportConfigId=config["_id"], flowId=seeded.flow)
+    rows = read_csv(exporter.download(body["data"]["link"]))
+    assert [r[1] for r in rows[1:]] == ["", "10", "2.5"]  # newest first; Task 2 has none
+    # without a config, a field none of the requested flows has is still refused
+    answer = exporter.tasks(download="csv", fields="title,weight", flowId=seeded.pickup)
+    _refused(answer, 400, "export-003", "Unknown field: weight")
+
+
 def test_config_field_no_longer_known(seeded: Seeded, exporter: Exporter) -> None:
     config = _created(exporter, _body(seeded, fields=[_field("billItem", "Bill Item")]))
     answer = exporter.tasks(download="xlsx", exportConfigId=config["_id"])

@@ -134,11 +134,13 @@ def _available(session: Session, req: ExportRequest, plan_args: dict[str, Any]) 
         base = [Column(*r) for r in TASK_RESERVED]
         reserved = {c.id for c in base}
         query = sa.select(Flow).where(Flow.organization_id == org)
-        if plan_args["flow_ids"] is not None:
-            query = query.where(Flow.id.in_(plan_args["flow_ids"]))
+        if plan_args["field_flow_ids"] is not None:
+            query = query.where(Flow.id.in_(plan_args["field_flow_ids"]))
         flows = list(session.scalars(query.order_by(Flow.created_time, Flow.id)))
         own = [c for flow in flows for c in _own_fields(flow.fields, reserved)]
-        plan_args["name"] = ", ".join(f.name for f in flows) if flows else "Tasks"
+        exported = plan_args["flow_ids"]
+        names = [f.name for f in flows if exported is None or f.id in exported]
+        plan_args["name"] = ", ".join(names) if names else "Tasks"
     else:
         base = [Column(*r) for r in DATA_RESERVED]
         reserved = {c.id for c in base}
@@ -172,11 +174,14 @@ def build_plan(session: Session, org: str, req: ExportRequest) -> ExportPlan:
         missing = [f for f in flow_ids if f not in known]
         if missing:
             raise _unknown_id("flowId", ", ".join(missing))
+    # The columns come from every flow the config (else the request) names; the rows only
+    # from the flows both name. A config's field that some of its flows lack stays a
+    # column (empty for those flows' tasks) when the request narrows the flows.
+    field_flow_ids = flow_ids
     if config is not None and config.flow_ids:
         allowed = set(config.flow_ids)
-        flow_ids = (
-            tuple(f for f in flow_ids if f in allowed) if flow_ids else tuple(config.flow_ids)
-        )
+        field_flow_ids = tuple(config.flow_ids)
+        flow_ids = tuple(f for f in flow_ids if f in allowed) if flow_ids else field_flow_ids
     if req.kind == "data":
         if data_type_id is not None:
             found = session.get(DataType, data_type_id) if len(data_type_id) <= 64 else None
@@ -193,7 +198,12 @@ def build_plan(session: Session, org: str, req: ExportRequest) -> ExportPlan:
         hub = session.get(Hub, req.hub_id) if len(req.hub_id) <= 64 else None
         if hub is None or hub.organization_id != org:
             raise _unknown_id("hubId", req.hub_id)
-    args: dict[str, Any] = {"org": org, "flow_ids": flow_ids, "data_type_id": data_type_id}
+    args: dict[str, Any] = {
+        "org": org,
+        "flow_ids": flow_ids,
+        "field_flow_ids": field_flow_ids,
+        "data_type_id": data_type_id,
+    }
     available = _available(session, req, args)
     by_id = {c.id: c for c in available}
     columns = _choose(req, config, by_id, available)
