@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from loadbay.api import create_app
+from loadbay.pagination import page_window
 
 API = "/api/v3"
 
@@ -24,7 +26,7 @@ def test_wrong_method_has_the_envelope(app_client: TestClient, auth: dict[str, s
     assert r.json()["status"] is False and r.json()["failedCode"] == "hub-003"
 
 
-def test_malformed_json_is_422_with_a_failed_code(
+def test_malformed_json_is_400_with_a_failed_code(
     app_client: TestClient, auth: dict[str, str]
 ) -> None:
     headers = {**auth, "Content-Type": "application/json"}
@@ -34,14 +36,14 @@ def test_malformed_json_is_422_with_a_failed_code(
         ("/task", "task-003"),
     ):
         r = app_client.post(f"{API}{path}", content=b"{not json", headers=headers)
-        assert r.status_code == 422, path
+        assert r.status_code == 400, path  # the vendor's status for invalid parameters
         body = r.json()
         assert body["status"] is False
         assert body["failedCode"] == code
         assert isinstance(body["message"], str) and body["message"]
 
 
-def test_well_formed_body_with_bad_values_is_400_not_422(
+def test_well_formed_body_with_bad_values_is_400_naming_the_field(
     app_client: TestClient, auth: dict[str, str]
 ) -> None:
     r = app_client.post(f"{API}/data-type", json={"name": "T", "fields": [{"id": "x", "type": "?"}]},
@@ -66,3 +68,21 @@ def test_unexpected_exception_is_500_without_a_trace() -> None:
         "failedCode": "task-045",
     }
     assert "Traceback" not in r.text and "secret" not in r.text and ".py" not in r.text
+
+
+@pytest.mark.parametrize(
+    ("page", "last", "expected"),
+    [
+        (1, 1, [1]),
+        (5, 13, list(range(1, 14))),  # fewer than 14 pages: every one
+        (1, 14, [*range(1, 11), None, 13, 14]),
+        (7, 60, [*range(1, 11), None, 59, 60]),
+        (8, 60, [1, 2, None, 5, 6, 7, 8, 9, 10, 11, None, 59, 60]),
+        (55, 60, [1, 2, None, *range(51, 61)]),
+        (60, 60, [1, 2, None, *range(51, 61)]),
+    ],
+)
+def test_page_links_follow_laravels_window(
+    page: int, last: int, expected: list[int | None]
+) -> None:
+    assert page_window(page, last) == expected

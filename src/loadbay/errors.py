@@ -19,10 +19,17 @@ class ApiError(Exception):
 
     status_code = 400
 
-    def __init__(self, failed_code: str, message: str, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        failed_code: str,
+        message: str,
+        status_code: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.failed_code = failed_code
         self.message = message
+        self.extra = extra or {}
         if status_code is not None:
             self.status_code = status_code
 
@@ -90,7 +97,8 @@ def module_of(path: str) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JsonResponse:
-        return JsonResponse(envelope(exc.message, exc.failed_code), status_code=exc.status_code)
+        body = {**envelope(exc.message, exc.failed_code), **exc.extra}
+        return JsonResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JsonResponse:
@@ -98,7 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{where}: {first.get('msg', 'invalid request')}" if where else "Malformed body"
         code = f"{module_of(request.url.path)}-003"
-        return JsonResponse(envelope(message, code), status_code=422)
+        # The vendor answers 400 for invalid parameters on every endpoint it documents.
+        return JsonResponse(envelope(message, code), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JsonResponse:

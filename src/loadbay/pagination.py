@@ -40,8 +40,11 @@ def paginate(
     links: list[dict[str, Any]] = [
         {"url": url(page - 1) if page > 1 else None, "label": "&laquo; Previous", "active": False}
     ]
-    links += [{"url": url(n), "label": str(n), "active": n == page} for n in range(1, last + 1)][
-        :50
+    links += [
+        {"url": None, "label": "...", "active": False}
+        if n is None
+        else {"url": url(n), "label": str(n), "active": n == page}
+        for n in page_window(page, last)
     ]
     links.append(
         {"url": url(page + 1) if page < last else None, "label": "Next &raquo;", "active": False}
@@ -61,6 +64,22 @@ def paginate(
         "to": start + len(items) if items else None,
         "total": total,
     }
+
+
+def page_window(page: int, last: int, each_side: int = 3) -> list[int | None]:
+    """The page numbers Laravel's paginator links (its `UrlWindow`): every page when there
+    are few, else the first two, a window round the current page and the last two, with
+    None where Laravel puts its "..." entry."""
+    if last < each_side * 2 + 8:
+        return list(range(1, last + 1))
+    window = each_side + 4
+    start: list[int | None] = [1, 2]
+    finish: list[int | None] = [last - 1, last]
+    if page <= window:
+        return [*range(1, window + each_side + 1), None, *finish]
+    if page > last - window:
+        return [*start, None, *range(last - (window + each_side - 1), last + 1)]
+    return [*start, None, *range(page - each_side, page + each_side + 1), None, *finish]
 
 
 def ok(data: Any = None, message: str = "Success", **extra: Any) -> dict[str, Any]:

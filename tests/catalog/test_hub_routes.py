@@ -68,10 +68,10 @@ def test_duplicate_hub_name_is_409(app_client: TestClient, auth: dict[str, str])
     assert r.json()["failedCode"] == "hub-031"
 
 
-def test_malformed_json_is_422(app_client: TestClient, auth: dict[str, str]) -> None:
+def test_malformed_json_is_400(app_client: TestClient, auth: dict[str, str]) -> None:
     headers = {**auth, "Content-Type": "application/json"}
     r = app_client.post(f"{API}/hub", content=b'{"name": ', headers=headers)
-    assert r.status_code == 422
+    assert r.status_code == 400
     assert r.json()["status"] is False
     assert r.json()["failedCode"] == "hub-003"
 

@@ -178,7 +178,7 @@ def test_body_must_be_an_object(seeded: Seeded, exporter: Exporter) -> None:
         content=b"{",
         headers={**exporter.auth, "content-type": "application/json"},
     )
-    _refused(answer, 422, "export-003")
+    _refused(answer, 400, "export-003")
 
 
 def test_permission(seeded: Seeded, exporter: Exporter, token_for: Any) -> None:

@@ -204,6 +204,13 @@ def test_bad_paging(seeded: Seeded, exporter: Exporter, name: str, value: str) -
     assert name in _refused(answer, 400, "export-003")
 
 
+def test_a_limit_over_the_export_limit(seeded: Seeded, exporter: Exporter) -> None:
+    answer = exporter.data(download="xlsx", limit="1000001")
+    assert "limit" in _refused(answer, 400, "export-040")  # "limit exceeded", not a format error
+    answer = exporter.data(download="xlsx", page="1000001")
+    assert "page" in _refused(answer, 400, "export-003")
+
+
 def test_hub_filter(seeded: Seeded, exporter: Exporter) -> None:
     body = exporter.ok("data", download="json", hubId=seeded.hub2)
     _, records = read_zip(exporter.download(body["data"]["link"]))

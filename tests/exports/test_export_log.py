@@ -109,7 +109,8 @@ def test_failed_direct_export(
     assert answer.status_code == 500
     assert answer.json() == {
         "status": False,
-        "message": "Export failed: row 3, column B: text is longer than a cell holds",
+        "message": "Internal server error",  # the vendor's 500, its reason in error.message
+        "error": {"message": "row 3, column B: text is longer than a cell holds"},
         "failedCode": "export-045",
     }
     assert _entries(exporter, status="Failed")[0]["_source"]["errorMessage"].startswith("row 3")

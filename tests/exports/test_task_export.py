@@ -161,7 +161,7 @@ def test_numbers_as_strings_are_accepted(seeded: Seeded, exporter: Exporter) -> 
 
 def test_body_must_be_a_json_object(seeded: Seeded, exporter: Exporter) -> None:
     answer = exporter.client.post("/api/v3/tasks/export", content=b"{nope", headers=exporter.auth)
-    _refused(answer, 422, "export-003")
+    _refused(answer, 400, "export-003")
     answer = exporter.client.post("/api/v3/tasks/export", json=["xlsx"], headers=exporter.auth)
     _refused(answer, 400, "export-003")
 

@@ -183,9 +183,17 @@ def test_upload_errors_use_the_spec_codes(app_client, auth, catalog, upload) -> 
     no_file = app_client.post(
         "/api/v3/data/import", headers=auth, data={"dataTypeId": catalog["outlet"]}
     )
-    assert no_file.status_code == 400 and no_file.json()["failedCode"] == "import-001"
+    assert no_file.status_code == 400 and no_file.json() == {
+        "status": False,
+        "message": "The file field is required.",
+        "failedCode": "import-001",
+    }
     bad_type = upload(b"\x00\x01binary", filename="photo.png")
-    assert bad_type.status_code == 422 and bad_type.json()["failedCode"] == "import-002"
+    assert bad_type.status_code == 422 and bad_type.json() == {
+        "status": False,
+        "message": "The file must be a file of type: csv, xls, xlsx.",
+        "failedCode": "import-002",
+    }
     no_hub = upload(csv_bytes([["Outlet Code", "Name"], ["1", "a"]]), hubId="")
     assert no_hub.status_code == 400 and no_hub.json() == {
         "status": False,
@@ -194,8 +202,13 @@ def test_upload_errors_use_the_spec_codes(app_client, auth, catalog, upload) -> 
     }
     bad_mode = upload(csv_bytes([["Outlet Code", "Name"]]), importMode="Sometimes")
     assert bad_mode.status_code == 400 and bad_mode.json()["failedCode"] == "import-003"
+    # the vendor's upload answers 422 for a data type (or flow, hub) it cannot find
     unknown = upload(csv_bytes([["a"]]), dataTypeId="0" * 24)
-    assert unknown.status_code == 404 and unknown.json()["failedCode"] == "import-033"
+    assert unknown.status_code == 422 and unknown.json()["failedCode"] == "import-033"
+    unknown_flow = upload(csv_bytes([["a"]]), path="/api/v3/tasks/import", flowId="0" * 24)
+    assert unknown_flow.status_code == 422 and unknown_flow.json()["failedCode"] == "import-033"
+    unknown_hub = upload(csv_bytes([["a"]]), hubId="0" * 24)
+    assert unknown_hub.status_code == 422 and unknown_hub.json()["failedCode"] == "import-033"
     empty = upload(b"")
     assert empty.status_code == 400
 
@@ -235,8 +248,9 @@ def test_monitoring_lists_filters_and_rejects_bad_values(
     assert bad.status_code == 400
     assert bad.json() == {
         "status": False,
-        "message": "Invalid status value: done",
+        "message": "Invalid status value",  # the vendor's text; the values in `errors`
         "failedCode": "import-003",
+        "errors": {"status": ["Invalid status value: done"]},
     }
     other = {"Authorization": f"Bearer {token_for('other-org', 'x@other.test')}"}
     assert app_client.get("/api/v3/import-monitoring", headers=other).json()["data"]["total"] == 0

@@ -223,4 +223,14 @@ def test_a_config_of_another_target_is_refused(create, upload, catalog) -> None:
     wrong = upload(content, dataTypeId=catalog["brand"], hubId="", importConfigId=config_id)
     assert wrong.status_code == 400 and wrong.json()["failedCode"] == "import-003"
     unknown = upload(content, importConfigId="0" * 24)
-    assert unknown.status_code == 404 and unknown.json()["failedCode"] == "import-033"
+    assert unknown.status_code == 422 and unknown.json()["failedCode"] == "import-033"
+
+
+def test_a_config_without_description_leaves_it_out(create, app_client, auth) -> None:
+    """A string with no value is left out of the body, never null (DECISIONS)."""
+    response = create(description=None)
+    assert response.status_code == 201, response.text
+    config = response.json()["data"]
+    assert "description" not in config
+    listed = app_client.get(f"{API}/import-configs", headers=auth).json()["data"]["data"]
+    assert all("description" not in c for c in listed)

@@ -433,8 +433,11 @@ def test_another_organisation_sees_404_everywhere(start, app_client, other) -> N
         }
 
 
-def test_without_import_permission_403(app_client, token_for, catalog) -> None:
+def test_without_import_permission_403(app_client, token_for, catalog, start) -> None:
     headers = {"Authorization": f"Bearer {token_for(perms='export')}"}
+    code = preview_code(start, [["Outlet Code", "Name"], ["1", "a"]])
+    view = app_client.get(f"{API}/import-jobs/{code}", headers=headers)
+    assert view.status_code == 403 and view.json()["failedCode"] == "auth-003"
     response = app_client.post(
         f"{API}/import-jobs",
         headers=headers,

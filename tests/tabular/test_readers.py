@@ -80,7 +80,7 @@ def test_detect_format_rejects_unsupported_files(filename: str, head: bytes) -> 
     with pytest.raises(TableError) as caught:
         detect_format(filename, head)
     assert caught.value.code == "import-002"
-    assert caught.value.message == f"Unsupported file type: {filename}"
+    assert caught.value.message == "The file must be a file of type: csv, xls, xlsx."
 
 
 def test_detect_encoding_boms_and_fallbacks(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 Bodies are parsed here rather than by FastAPI so that a well-formed body with a
 bad value answers 400 with the field's name (FastAPI would answer 422); only a
-body that is not JSON at all gets the 422 of the installed handler.
+body that is not JSON at all gets the 400 of the installed handler.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from loadbay.auth import CurrentPrincipal, Principal
 from loadbay.deps import ReadSession
-from loadbay.errors import BadRequest, Forbidden, Unprocessable, envelope
+from loadbay.errors import BadRequest, Forbidden, envelope
 from loadbay.exports import configs, service
 from loadbay.exports.models import ExportLog
 from loadbay.exports.schemas import LOG_DATA_TYPES, LOG_STATUSES, SORT_ORDERS, parse_request
@@ -48,7 +48,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise Unprocessable("export-003", "Malformed body: not JSON") from None
+        raise BadRequest("export-003", "Malformed body: not JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("export-003", "The body must be a JSON object")
     return body

@@ -70,7 +70,8 @@ def _integer(raw: Any, name: str, word: str) -> int | None:
     if value < 1:
         raise BadRequest("export-003", f"The {name} {word} must be at least 1.")
     if value > 1_000_000:  # no window of an export can start or reach past this
-        raise BadRequest("export-003", f"The {name} {word} must not be greater than 1000000.")
+        code = "export-040" if name == "limit" else "export-003"  # a limit over the export limit
+        raise BadRequest(code, f"The {name} {word} must not be greater than 1000000.")
     return value
 
 

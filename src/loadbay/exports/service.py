@@ -94,7 +94,8 @@ def start_export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
         slots.release()
     if done is None or done.status != "Done":
         reason = done.error if done is not None else "the export did not run"
-        raise ApiError("export-045", f"Export failed: {reason}", 500)
+        # The vendor's 500: its message, the reason in `error.message` (never a file or line).
+        raise ApiError("export-045", "Internal server error", 500, {"error": {"message": reason}})
     return export_answer(
         report_type=plan.kind,
         org=plan.org,

@@ -32,7 +32,7 @@ DEFAULT_COLLECTION = {"dataType": "data", "flow": "task"}
 
 
 def config_out(config: ImportConfig) -> dict[str, Any]:
-    return {
+    body = {
         "_id": config.id,
         "name": config.name,
         "description": config.description,
@@ -44,6 +44,9 @@ def config_out(config: ImportConfig) -> dict[str, Any]:
         "createdTime": fmt_time(config.created_time),
         "updatedTime": fmt_time(config.updated_time),
     }
+    if config.description is None:  # a string with no value is left out, never null
+        del body["description"]
+    return body
 
 
 def get_config(session: Session, org: str, config_id: str) -> ImportConfig:

@@ -321,6 +321,7 @@ async def confirm_import_job(
 
 @router.get("/import-jobs/{code}", response_model=None, tags=["import-jobs"])
 def get_import_job(code: str, principal: CurrentPrincipal, session: ReadSession) -> dict[str, Any]:
+    service.require_import(principal)
     return ok(job_view(service.get_job(session, principal.org, code)))
 
 

@@ -30,7 +30,7 @@ def require_import(principal: Principal) -> None:
 def _required(fields: dict[str, str], name: str) -> str:
     value = (fields.get(name) or "").strip()
     if not value:
-        raise BadRequest("import-001", f"The {name} field is required")
+        raise BadRequest("import-001", f"The {name} field is required.")
     return value
 
 
@@ -39,20 +39,26 @@ def prepare(
 ) -> tuple[ImportJob, Target]:
     """Validate the form and the file's type and build the job (not yet added)."""
     target_id = _required(fields, "dataTypeId" if kind == "datasource" else "flowId")
-    target = load_target(session, principal.org, kind, target_id)
+    try:
+        target = load_target(session, principal.org, kind, target_id)
+    except NotFound as exc:  # the vendor's upload answers 422 for "data type not found"
+        raise Unprocessable(exc.failed_code, exc.message) from None
     hub_id = (fields.get("hubId") or "").strip() or None
     if kind == "datasource" and not target.common_data and hub_id is None:
         raise BadRequest("import-001", "The hubId field is required for this data type")
     if hub_id is not None:
         hub = session.get(Hub, hub_id)
         if hub is None or hub.organization_id != principal.org:
-            raise NotFound("import-033", f"Hub {hub_id} not found")
+            raise Unprocessable("import-033", f"Hub {hub_id} not found")
     mode = (fields.get("importMode") or "CreateAndUpdate").strip()
     if mode not in IMPORT_MODES:
         raise BadRequest("import-003", f"importMode must be one of {', '.join(IMPORT_MODES)}")
     match = check_match_field(target, fields.get("matchField"))
     config_id = (fields.get("importConfigId") or "").strip() or None
-    mapping = config_mapping(session, principal.org, target, config_id) if config_id else None
+    try:
+        mapping = config_mapping(session, principal.org, target, config_id) if config_id else None
+    except NotFound as exc:
+        raise Unprocessable(exc.failed_code, exc.message) from None
     try:
         fmt = detect_format(upload.filename or "", upload.head)
     except TableError as exc:

@@ -40,7 +40,7 @@ async def receive(
 ) -> Upload:
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
-        raise BadRequest(f"{module}-001", "The file field is required (send multipart/form-data)")
+        raise BadRequest(f"{module}-001", "The file field is required.")
     upload = Upload()
     state: dict[str, Any] = {
         "name": None,
@@ -142,7 +142,7 @@ async def receive(
         _abort(upload, sink)
         raise BadRequest(f"{module}-015", "Malformed multipart body") from None
     if upload.path is None or not upload.filename:
-        raise BadRequest(f"{module}-001", "The file field is required")
+        raise BadRequest(f"{module}-001", "The file field is required.")
     if upload.size == 0:
         upload.discard()
         raise BadRequest(f"{module}-015", "The uploaded file is empty")

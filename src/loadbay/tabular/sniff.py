@@ -12,6 +12,8 @@ from collections import Counter
 from loadbay.tabular.readers import TableError
 
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
+# The vendor's message, used exactly (loadbay also reads TSV, JSON and NDJSON).
+FILE_TYPE_MESSAGE = "The file must be a file of type: csv, xls, xlsx."
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _EXTENSIONS = {
     ".csv": "csv",
@@ -46,14 +48,14 @@ def detect_format(filename: str, head: bytes) -> str:
         return "xls"
     text = _head_text(head)
     if text is None:
-        raise TableError("import-002", f"Unsupported file type: {filename}")
+        raise TableError("import-002", FILE_TYPE_MESSAGE)
     first = text.lstrip()[:1]
     if first in ("[", "{") and ext not in (".csv", ".tsv", ".tab"):
         return "json" if first == "[" else "ndjson"
     fmt = _EXTENSIONS.get(ext)
     if fmt is None or fmt in ("xlsx", "xls"):
         # A spreadsheet name without a spreadsheet signature is not one we can read.
-        raise TableError("import-002", f"Unsupported file type: {filename}")
+        raise TableError("import-002", FILE_TYPE_MESSAGE)
     return fmt
 
 
