@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import pytest
@@ -141,6 +143,39 @@ def test_every_failed_row_lists_each_reason_and_the_file_says_why(
     assert "duplicate of row 2" in row4
     assert set(records(db)) == {"A1", "A3"}
     assert records(db)["A3"]["name"] == '=HYPERLINK("x")'
+
+
+def test_the_failed_rows_file_fixed_imports_back(upload, monitoring, app_client, db) -> None:
+    """The usual round: download the failed rows, fix them in place, upload that file.
+    Its Row and Error columns are not fields and are left aside; escaped cells come back
+    as they were typed."""
+    content = csv_bytes(
+        [
+            ["Outlet Code", "Name", "Email"],
+            ["B1", "Good", ""],
+            ["B2", "", "a@b.co"],
+            ["B3", "=SUM(1)", "not-an-email"],
+        ]
+    )
+    job = monitoring(upload(content).json()["data"]["_id"])
+    assert (job["totalValid"], job["totalInvalid"]) == (1, 2)
+    failed = app_client.get(job["fileFailedImported"].split("127.0.0.1:8000", 1)[1])
+    rows = list(csv.reader(io.StringIO(failed.content.decode("utf-8-sig"))))
+    assert rows[0] == ["Row", "Outlet Code", "Name", "Email", "Error"]
+    assert [r[:4] for r in rows[1:]] == [
+        ["3", "B2", "", "a@b.co"],
+        ["4", "B3", "'=SUM(1)", "not-an-email"],
+    ]
+    rows[1][2] = "Second"  # the fixes
+    rows[2][3] = "c@d.co"
+    again = monitoring(upload(csv_bytes(rows)).json()["data"]["_id"])
+    assert (again["status"], again["totalValid"], again["totalInvalid"]) == ("success", 2, 0)
+    saved = records(db)
+    assert (saved["B2"]["name"], saved["B3"]["name"], saved["B3"]["email"]) == (
+        "Second",
+        "=SUM(1)",
+        "c@d.co",
+    )
 
 
 def test_import_modes(upload, monitoring, db) -> None:
