@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,9 +28,11 @@ os.environ.pop("LOADBAY_SMTP_HOST", None)
 
 import sqlalchemy as sa  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
+from huey.storage import SqliteStorage  # noqa: E402
 
 from loadbay.auth import issue_token  # noqa: E402
 from loadbay.db import Base, Database, migrate, set_database  # noqa: E402
+from loadbay.queue import huey  # noqa: E402
 
 POSTGRES_URL = os.environ.get("LOADBAY_TEST_POSTGRES_URL", "")
 
@@ -128,3 +132,31 @@ def token_for(make_org: Callable[[str], str]) -> TokenFactory:
 @pytest.fixture
 def auth(token_for: TokenFactory) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for()}"}
+
+
+@pytest.fixture
+def real_queue(tmp_path: Path, db: Database) -> Iterator[dict[str, str]]:
+    """Point this process's queue at a SQLite file that real worker processes consume
+    (`start_worker`); leases of 2 s, so a dead worker's work is taken over quickly."""
+    queue = tmp_path / "queue.db"
+    saved = huey.storage, huey.immediate
+    huey.immediate = False
+    huey.storage = SqliteStorage(name="loadbay", filename=str(queue))
+    env = {
+        **os.environ,
+        "LOADBAY_QUEUE_URL": f"sqlite:///{queue}",
+        "LOADBAY_DATABASE_URL": db.url,
+        "LOADBAY_LEASE_SECONDS": "2",
+        "LOADBAY_CHUNK_SIZE": "200",
+        "LOADBAY_LOG_LEVEL": "WARNING",
+    }
+    yield env
+    huey.storage, huey.immediate = saved[0], saved[1]
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "loadbay", "worker", "--concurrency", "1", "--no-periodic"],
+            env=env, stdout=subprocess.DEVNULL, stderr=sink,
+        )  # fmt: skip

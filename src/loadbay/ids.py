@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
+import uuid
 from datetime import UTC, datetime
 
 _ID_RE = re.compile(r"^[0-9a-f]{24}$")
@@ -23,6 +25,15 @@ def new_id() -> str:
         _pid, _process_bytes = os.getpid(), os.urandom(5).hex()
     _counter = (_counter + 1) & 0xFFFFFF
     return f"{int(time.time()):08x}{_process_bytes}{_counter:06x}"
+
+
+HOST = socket.gethostname()
+
+
+def new_owner() -> str:
+    """A lease owner unique to one claim: host and pid say who, the random part makes two
+    claims in one process (threads, forks sharing a pid prefix) never look alike."""
+    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 def is_id(value: str) -> bool:

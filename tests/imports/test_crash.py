@@ -2,52 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from huey.storage import SqliteStorage
 
 from loadbay.catalog.models import Record
 from loadbay.db import Database
 from loadbay.imports.models import ImportChunk, ImportJob
-from loadbay.queue import huey
+from tests.conftest import start_worker
 from tests.imports.conftest import csv_bytes
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def real_queue(tmp_path: Path, db: Database) -> Iterator[dict[str, str]]:
-    """Point this process's queue at a SQLite file that real worker processes consume."""
-    queue = tmp_path / "queue.db"
-    saved = huey.storage, huey.immediate
-    huey.immediate = False
-    huey.storage = SqliteStorage(name="loadbay", filename=str(queue))
-    env = {
-        **os.environ,
-        "LOADBAY_QUEUE_URL": f"sqlite:///{queue}",
-        "LOADBAY_DATABASE_URL": db.url,
-        "LOADBAY_LEASE_SECONDS": "2",
-        "LOADBAY_CHUNK_SIZE": "200",
-        "LOADBAY_LOG_LEVEL": "WARNING",
-    }
-    yield env
-    huey.storage, huey.immediate = saved[0], saved[1]
-
-
-def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as sink:
-        return subprocess.Popen(
-            [sys.executable, "-m", "loadbay", "worker", "--concurrency", "1", "--no-periodic"],
-            env=env, stdout=subprocess.DEVNULL, stderr=sink,
-        )  # fmt: skip
 
 
 def _job(db: Database, job_id: str) -> ImportJob:
@@ -79,7 +46,7 @@ def test_sigkill_mid_job_then_new_worker_gives_exact_counts(
     job_id = response.json()["data"]["_id"]
     assert _job(db, job_id).phase == "queued"  # nothing runs until a worker does
 
-    first = _worker(real_queue, tmp_path / "first.log")
+    first = start_worker(real_queue, tmp_path / "first.log")
     deadline = time.monotonic() + 60
     while _job(db, job_id).processed_chunks < 15:
         assert time.monotonic() < deadline, (tmp_path / "first.log").read_text()
@@ -90,7 +57,7 @@ def test_sigkill_mid_job_then_new_worker_gives_exact_counts(
     assert killed_at.phase != "done"
 
     time.sleep(2.5)  # let the dead worker's leases expire
-    second = _worker(real_queue, tmp_path / "second.log")
+    second = start_worker(real_queue, tmp_path / "second.log")
     try:
         deadline = time.monotonic() + 40
         while _job(db, job_id).phase != "done":

@@ -13,7 +13,10 @@ from loadbay.db import Base, created_column, id_column, updated_column
 
 class ExportLog(Base):
     __tablename__ = "export_logs"
-    __table_args__ = (sa.Index("ix_export_logs_org_request", "organization_id", "request_at"),)
+    __table_args__ = (
+        sa.Index("ix_export_logs_org_request", "organization_id", "request_at"),
+        sa.Index("ix_export_logs_status", "status", "lease_expires"),
+    )
     id: Mapped[str] = id_column()
     organization_id: Mapped[str] = mapped_column(sa.String(24))
     report_type: Mapped[str] = mapped_column(sa.String(20))  # task | datasource
@@ -31,6 +34,11 @@ class ExportLog(Base):
     background: Mapped[bool] = mapped_column(default=False)
     request_at: Mapped[datetime] = created_column()
     completed_at: Mapped[datetime | None] = mapped_column()
+    # The worker writing the file holds a lease it renews; the sweeper re-enqueues an
+    # export whose lease ran out (its worker died) so accepted work is never lost.
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(64))
+    lease_expires: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
 
 
 class ExportConfig(Base):

@@ -10,19 +10,20 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from loadbay.auth import Principal
-from loadbay.db import Database, get_database
+from loadbay.db import Database, get_database, rowcount
 from loadbay.errors import ApiError, BadRequest
 from loadbay.exports import queries, writing
 from loadbay.exports.models import ExportLog
 from loadbay.exports.plan import ExportPlan, build_plan
 from loadbay.exports.schemas import FILE_TYPES, ExportRequest, export_answer
-from loadbay.ids import utcnow
+from loadbay.ids import new_owner, utcnow
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
@@ -162,30 +163,44 @@ def failure_reason(exc: BaseException) -> str:
     return f"Internal error while writing the export ({type(exc).__name__})"
 
 
-def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | None:
-    """Write the entry's file and record the outcome; None when the entry is not Processing.
+# An export whose worker died this many times (e.g. killed for memory) is failed rather
+# than handed to the next worker again.
+MAX_EXPORT_ATTEMPTS = 5
 
-    Safe to run twice: the file is written under a fixed key (replaced atomically) and
-    only a `Processing` entry is finished. With `retry_transient`, a transient failure is
-    raised for the queue to retry instead of failing the entry.
+
+def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | None:
+    """Write the entry's file and record the outcome; None when the entry is not
+    Processing, another worker holds it, or another worker took it over meanwhile.
+
+    The entry is claimed with a lease that a heartbeat renews while the file is written;
+    if this process dies, the sweeper hands the entry to another worker once the lease
+    runs out. Safe to run twice: the file is written under a fixed key (replaced
+    atomically) and only the lease holder finishes the entry. With `retry_transient`, a
+    transient failure is raised for the queue to retry instead of failing the entry.
     """
     db = get_database()
-    with db.read() as session:
-        entry = session.get(ExportLog, log_id)
-    if entry is None or entry.status != "Processing":
+    owner = new_owner()
+    entry = _claim(db, log_id, owner)
+    if entry is None:
         return None
+    if entry.attempts > MAX_EXPORT_ATTEMPTS:
+        reason = f"The export was interrupted {entry.attempts - 1} times; try a smaller export"
+        return finish(log_id, owner, status="Failed", error=reason)
     try:
-        plan = ExportPlan.from_json(entry.params["plan"])
-        key, stem = file_key(entry, plan)
-        with get_storage().writer(key) as target:
-            written = writing.write_export(db, plan, target, stem=stem)
+        with _Heartbeat(db, log_id, owner):
+            plan = ExportPlan.from_json(entry.params["plan"])
+            key, stem = file_key(entry, plan)
+            with get_storage().writer(key) as target:
+                written = writing.write_export(db, plan, target, stem=stem)
     except Exception as exc:
         if retry_transient and is_transient(exc):
+            _release(db, log_id, owner)
             raise
         log.exception("export failed", extra={"export": log_id})
-        return finish(log_id, status="Failed", error=failure_reason(exc))
+        return finish(log_id, owner, status="Failed", error=failure_reason(exc))
     return finish(
         log_id,
+        owner,
         status="Done",
         file_key=key,
         total=written.total,
@@ -194,14 +209,101 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
     )
 
 
-def finish(log_id: str, **values: Any) -> ExportLog | None:
-    """Record the outcome of a Processing entry (a finished one is left as it is)."""
-    db = get_database()
+def _lease_seconds() -> int:
+    return get_settings().lease_seconds
+
+
+def _claim(db: Database, log_id: str, owner: str) -> ExportLog | None:
+    now = utcnow()
+    with db.write() as session:
+        claimed = rowcount(
+            session.execute(
+                sa.update(ExportLog)
+                .where(
+                    ExportLog.id == log_id,
+                    ExportLog.status == "Processing",
+                    sa.or_(ExportLog.lease_owner.is_(None), ExportLog.lease_expires < now),
+                )
+                .values(
+                    lease_owner=owner,
+                    lease_expires=now + timedelta(seconds=_lease_seconds()),
+                    attempts=ExportLog.attempts + 1,
+                )
+            )
+        )
+        if not claimed:
+            return None
+        entry = session.get(ExportLog, log_id)
+        if entry is not None:
+            session.expunge(entry)
+        return entry
+
+
+def _release(db: Database, log_id: str, owner: str) -> None:
+    """Give the lease back so the queue's retry can claim the entry at once."""
     with db.write() as session:
         session.execute(
             sa.update(ExportLog)
-            .where(ExportLog.id == log_id, ExportLog.status == "Processing")
-            .values(completed_at=utcnow(), **values)
+            .where(ExportLog.id == log_id, ExportLog.lease_owner == owner)
+            .values(lease_owner=None, lease_expires=utcnow())
         )
+
+
+class _Heartbeat:
+    """Renews an export's lease every quarter of the lease while its file is written (a
+    1M-row export takes seconds on a fast host, minutes on a slow one or with S3)."""
+
+    def __init__(self, db: Database, log_id: str, owner: str) -> None:
+        self.db, self.log_id, self.owner = db, log_id, owner
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="export-lease")
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stop.wait(_lease_seconds() / 4):
+            try:
+                with self.db.write() as session:
+                    kept = rowcount(
+                        session.execute(
+                            sa.update(ExportLog)
+                            .where(ExportLog.id == self.log_id, ExportLog.lease_owner == self.owner)
+                            .values(lease_expires=utcnow() + timedelta(seconds=_lease_seconds()))
+                        )
+                    )
+            except Exception:  # a database hiccup: the next beat tries again
+                log.warning(
+                    "export lease not renewed", extra={"export": self.log_id}, exc_info=True
+                )
+                continue
+            if not kept:  # another worker took the export over; it finishes the entry
+                log.warning("export lease lost", extra={"export": self.log_id})
+                return
+
+
+def finish(log_id: str, owner: str, **values: Any) -> ExportLog | None:
+    """Record the outcome of a Processing entry this claim still holds (None when a
+    finished entry or another worker's claim is left as it is)."""
+    db = get_database()
+    with db.write() as session:
+        done = rowcount(
+            session.execute(
+                sa.update(ExportLog)
+                .where(
+                    ExportLog.id == log_id,
+                    ExportLog.status == "Processing",
+                    ExportLog.lease_owner == owner,
+                )
+                .values(completed_at=utcnow(), lease_owner=None, lease_expires=None, **values)
+            )
+        )
+    if not done:
+        return None
     with db.read() as session:
         return session.get(ExportLog, log_id)

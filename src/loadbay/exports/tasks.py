@@ -103,6 +103,48 @@ def purge_exports(now: datetime) -> int:
             return purged
 
 
+def _unclaimed(now: datetime) -> Any:
+    """Processing exports no worker holds, older than a lease: queued behind a backlog,
+    or their queue message (or the API process of a direct export) was lost."""
+    lease = timedelta(seconds=get_settings().lease_seconds)
+    return sa.and_(
+        ExportLog.status == "Processing",
+        ExportLog.lease_owner.is_(None),
+        sa.or_(ExportLog.lease_expires.is_(None), ExportLog.lease_expires < now),
+        ExportLog.request_at < now - lease,
+    )
+
+
+def count_unclaimed(now: datetime) -> int:
+    with get_database().read() as session:
+        found = session.scalar(
+            sa.select(sa.func.count()).select_from(ExportLog).where(_unclaimed(now))
+        )
+    return int(found or 0)
+
+
+def sweep_exports(now: datetime, *, lost: bool) -> int:
+    """Re-enqueue exports whose worker died (their lease ran out), and, when queue messages
+    were lost (`lost`, see `imports.tasks.sweep`), those no worker ever claimed. Each
+    gets a fresh lease before it is enqueued, so one sweep cannot enqueue it twice."""
+    later = now + timedelta(seconds=get_settings().lease_seconds)
+    dead = sa.and_(
+        ExportLog.status == "Processing",
+        ExportLog.lease_owner.is_not(None),
+        ExportLog.lease_expires < now,
+    )
+    with get_database().write() as session:
+        ids = session.scalars(
+            sa.update(ExportLog)
+            .where(sa.or_(dead, _unclaimed(now)) if lost else dead)
+            .values(lease_owner=None, lease_expires=later)
+            .returning(ExportLog.id)
+        ).all()
+    for log_id in ids:
+        enqueue_export(log_id)
+    return len(ids)
+
+
 def fail_stale_exports(now: datetime) -> int:
     """Background exports whose worker or queue message was lost end as Failed."""
     with get_database().write() as session:

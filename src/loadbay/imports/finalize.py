@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from loadbay.db import get_database, rowcount, table_of
-from loadbay.ids import utcnow
+from loadbay.ids import new_owner, utcnow
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
@@ -84,8 +84,6 @@ def renew_interval(lease_seconds: float) -> float:
 
 
 def finalize_job(job_id: str) -> None:
-    from loadbay.imports.pipeline import new_owner
-
     owner = new_owner()
     now = utcnow()
     lease = now + timedelta(seconds=get_settings().lease_seconds)

@@ -10,10 +10,7 @@ reading and writing overlap.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +22,7 @@ from loadbay.catalog.fields import cell_text
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.errors import ApiError
 from loadbay.gcpause import paused_gc
-from loadbay.ids import utcnow
+from loadbay.ids import new_owner, utcnow
 from loadbay.imports import mapping
 from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
@@ -39,15 +36,6 @@ from loadbay.tabular.readers import Limits, TableError, open_table
 log = logging.getLogger("loadbay.imports")
 jobs = table_of(ImportJob)
 chunks = table_of(ImportChunk)
-HOST = socket.gethostname()
-
-
-def new_owner() -> str:
-    """A lease owner unique to one claim: host and pid say who, the random part makes two
-    claims in one process (threads, forks sharing a pid prefix) never look alike."""
-    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
 # Set by loadbay.imports.tasks: how the pipeline hands work to the queue.
 enqueue_chunk: Callable[[str, int], None] = lambda chunk_id, seq: None  # noqa: E731
 enqueue_finalize: Callable[[str], None] = lambda job_id: None  # noqa: E731

@@ -9,6 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from loadbay.db import get_database, table_of
+from loadbay.exports.tasks import count_unclaimed, sweep_exports
 from loadbay.ids import utcnow
 from loadbay.imports import finalize, pipeline
 from loadbay.imports.models import ImportChunk, ImportJob
@@ -92,7 +93,8 @@ def enqueue_plan(job_id: str) -> None:
 
 
 def sweep() -> dict[str, int]:
-    """Re-enqueue work whose worker died (lease expired) or whose queue message was lost.
+    """Re-enqueue work whose worker died (lease expired) or whose queue message was lost:
+    import plans, chunks and finalizes, and background exports (`sweep_exports`).
 
     Work a dead worker held (a lease owner, expired) is always re-enqueued. Work that
     was never claimed may just be waiting behind a backlog: it is re-enqueued only when
@@ -124,6 +126,7 @@ def sweep() -> dict[str, int]:
             )
             or 0
         )
+    unclaimed += count_unclaimed(now)
     depth = queue_depth()
     lost = unclaimed > 0 and (depth < 0 or depth < unclaimed)
     with db.write() as session:
@@ -171,7 +174,12 @@ def sweep() -> dict[str, int]:
         pipeline.enqueue_chunk(chunk_id, seq)
     for job_id in final_ids:
         pipeline.enqueue_finalize(job_id)
-    counts = {"plans": len(plan_ids), "chunks": len(chunk_rows), "finalizes": len(final_ids)}
+    counts = {
+        "plans": len(plan_ids),
+        "chunks": len(chunk_rows),
+        "finalizes": len(final_ids),
+        "exports": sweep_exports(now, lost=lost),
+    }
     if any(counts.values()):
         log.info("sweep re-enqueued", extra=counts)
     return counts

@@ -1,0 +1,126 @@
+"""Background exports are leased: a dead worker's export is handed to another worker,
+the lease is renewed while the file is written, and only the lease holder finishes it."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from loadbay.db import Database, table_of
+from loadbay.exports import service, writing
+from loadbay.exports.models import ExportLog
+from loadbay.ids import utcnow
+from loadbay.imports.tasks import sweep
+from tests.exports.conftest import Exporter, Seeded, read_csv
+
+logs = table_of(ExportLog)
+
+
+def _entry(db: Database, log_id: str) -> ExportLog:
+    with db.read() as session:
+        entry = session.get(ExportLog, log_id)
+        assert entry is not None
+        session.expunge(entry)
+        return entry
+
+
+def _set(db: Database, log_id: str, **values: Any) -> None:
+    with db.write() as session:
+        session.execute(logs.update().where(logs.c.id == log_id).values(**values))
+
+
+def _interrupted(db: Database, exporter: Exporter, attempts: int = 1) -> str:
+    """A background export whose worker died mid-file: Processing, its lease run out."""
+    log_id: str = exporter.ok("task", download="csv", background=True)["data"]["_id"]
+    _set(
+        db,
+        log_id,
+        status="Processing",
+        file_key=None,
+        completed_at=None,
+        total=0,
+        lease_owner="dead-host:4242:abc",
+        lease_expires=utcnow() - timedelta(seconds=1),
+        attempts=attempts,
+    )
+    return log_id
+
+
+def test_a_dead_workers_export_is_swept_and_finished(
+    seeded: Seeded, exporter: Exporter, db: Database
+) -> None:
+    log_id = _interrupted(db, exporter)
+    assert sweep()["exports"] == 1  # the queue runs inline here: the export runs again
+    entry = _entry(db, log_id)
+    assert (entry.status, entry.total, entry.attempts) == ("Done", 4, 2)
+    assert entry.lease_owner is None and entry.lease_expires is None
+    assert sweep()["exports"] == 0
+    link = service.file_link(entry)
+    assert link is not None
+    assert len(read_csv(exporter.download(link))) == 5
+
+
+def test_a_held_lease_is_not_swept(seeded: Seeded, exporter: Exporter, db: Database) -> None:
+    log_id = _interrupted(db, exporter)
+    _set(db, log_id, lease_expires=utcnow() + timedelta(minutes=1))  # its worker is alive
+    assert sweep()["exports"] == 0
+    assert _entry(db, log_id).status == "Processing"
+
+
+def test_the_lease_is_renewed_while_the_file_is_written(
+    seeded: Seeded,
+    exporter: Exporter,
+    db: Database,
+    settings_env: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log_id = _interrupted(db, exporter)
+    settings_env(lease_seconds=1)
+    seen: list[tuple[Any, ...]] = []
+    real = writing.write_export
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.6)  # longer than the lease: only renewals keep it
+        entry = _entry(db, log_id)
+        seen.append((entry.lease_owner, entry.lease_expires > utcnow(), sweep()["exports"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writing, "write_export", slow)
+    done = service.run_export(log_id)
+    assert done is not None and done.status == "Done"
+    [(owner, fresh, swept)] = seen
+    assert owner is not None and f":{os.getpid()}:" in owner and fresh  # this run holds it
+    assert swept == 0
+
+
+def test_a_run_whose_export_was_taken_over_does_not_finish_it(
+    seeded: Seeded, exporter: Exporter, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_id = _interrupted(db, exporter)
+    real = writing.write_export
+
+    def taken_over(*args: Any, **kwargs: Any) -> Any:
+        _set(db, log_id, lease_owner="newer", lease_expires=utcnow() + timedelta(minutes=1))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writing, "write_export", taken_over)
+    assert service.run_export(log_id) is None
+    entry = _entry(db, log_id)
+    assert (entry.status, entry.lease_owner) == ("Processing", "newer")  # the newer run's
+
+
+def test_an_export_interrupted_too_often_fails(
+    seeded: Seeded, exporter: Exporter, db: Database
+) -> None:
+    log_id = _interrupted(db, exporter, attempts=service.MAX_EXPORT_ATTEMPTS)
+    sweep()
+    entry = _entry(db, log_id)
+    assert entry.status == "Failed"
+    assert (
+        entry.error
+        == f"The export was interrupted {service.MAX_EXPORT_ATTEMPTS} times; try a smaller export"
+    )
