@@ -289,15 +289,7 @@ def iter_head(
     has_header_row: bool = True,
     sheet: str | None = None,
     limits: Limits = Limits(),
-    dates_as_text: bool = False,
 ) -> tuple[list[str], list[Row]]:
     """Headers and the first `n` data rows, for previews."""
-    with open_table(
-        path,
-        fmt,
-        has_header_row=has_header_row,
-        sheet=sheet,
-        limits=limits,
-        dates_as_text=dates_as_text,
-    ) as t:
+    with open_table(path, fmt, has_header_row=has_header_row, sheet=sheet, limits=limits) as t:
         return t.headers, list(itertools.islice(t.rows(), n))
