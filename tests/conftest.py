@@ -14,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,7 @@ from huey.storage import SqliteStorage  # noqa: E402
 from loadbay.auth import issue_token  # noqa: E402
 from loadbay.db import Base, Database, migrate, set_database  # noqa: E402
 from loadbay.queue import huey  # noqa: E402
+from loadbay.settings import get_settings  # noqa: E402
 
 POSTGRES_URL = os.environ.get("LOADBAY_TEST_POSTGRES_URL", "")
 
@@ -160,3 +162,17 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
             [sys.executable, "-m", "loadbay", "worker", "--concurrency", "1", "--no-periodic"],
             env=env, stdout=subprocess.DEVNULL, stderr=sink,
         )  # fmt: skip
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set LOADBAY_* variables for one test; settings are re-read, and again afterwards."""
+
+    def _set(**values: Any) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(f"LOADBAY_{name.upper()}", str(value))
+        get_settings.cache_clear()
+
+    yield _set
+    monkeypatch.undo()
+    get_settings.cache_clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -12,6 +13,8 @@ import pytest
 
 from loadbay.scratch import use_own_scratch
 
+HOST = socket.gethostname()
+
 
 def _dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -19,34 +22,57 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def test_a_starting_worker_removes_scratch_of_dead_processes_only(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)  # restored after the test
-    dead = tmp_path / str(_dead_pid())
+@pytest.fixture(autouse=True)
+def _restore_tempdir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", None)  # restored after each test
+
+
+def test_a_starting_worker_removes_scratch_of_dead_processes_only(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir(mode=0o700)
+    dead = root / f"{HOST}-{_dead_pid()}"
     (dead / "loadbay-export-x").mkdir(parents=True)
     (dead / "loadbay-export-x" / "part0").write_bytes(b"left by a SIGKILLed worker")
-    alive = tmp_path / str(os.getppid())
+    alive = root / f"{HOST}-{os.getppid()}"
     (alive / "loadbay-keys-y").mkdir(parents=True)
-    stale_own = tmp_path / str(os.getpid())  # a dead process once had our pid
+    other_host = root / f"another-host-{_dead_pid()}"  # a shared temp folder: not ours
+    other_host.mkdir()
+    stale_own = root / f"{HOST}-{os.getpid()}"  # a dead process once had our pid
     (stale_own / "old").mkdir(parents=True)
-    other = tmp_path / "not-a-pid"
-    other.mkdir()
+    stray = root / "not-a-worker"
+    stray.mkdir()
 
-    mine = use_own_scratch(tmp_path)
+    mine = use_own_scratch(root)
 
     assert mine == stale_own and list(mine.iterdir()) == []
     assert not dead.exists()
-    assert (alive / "loadbay-keys-y").is_dir() and other.is_dir()
+    assert (alive / "loadbay-keys-y").is_dir() and other_host.is_dir() and stray.is_dir()
     with tempfile.TemporaryDirectory() as scratch:
         assert Path(scratch).parent == mine
+    (mine / "in-use").write_bytes(b"")
+    assert use_own_scratch(root) == mine  # a second call (another worker thread) keeps it
+    assert (mine / "in-use").exists()
+
+
+def test_a_root_others_can_write_is_not_swept(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    root.mkdir()
+    root.chmod(0o777)
+    dead = root / f"{HOST}-{_dead_pid()}"
+    dead.mkdir()
+    mine = use_own_scratch(root)
+    assert dead.is_dir()  # not trusted, not touched
+    assert mine.parent != root and mine.is_dir()
+    assert tempfile.gettempdir() == str(mine)
 
 
 def test_the_worker_command_uses_its_own_scratch(tmp_path: Path) -> None:
-    dead = tmp_path / "loadbay-scratch" / str(_dead_pid())
-    dead.mkdir(parents=True)
+    root = tmp_path / f"loadbay-scratch-{os.getuid()}"
+    dead = root / f"{HOST}-{_dead_pid()}"
+    dead.mkdir(parents=True, mode=0o700)
+    root.chmod(0o700)
     code = (
-        "import tempfile, loadbay.queue as q, loadbay.scratch as s\n"
+        "import tempfile, loadbay.queue as q\n"
         "q.load_tasks = lambda: (_ for _ in ()).throw(SystemExit(tempfile.gettempdir()))\n"
         "q.run_consumer()\n"
     )
@@ -55,5 +81,6 @@ def test_the_worker_command_uses_its_own_scratch(tmp_path: Path) -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
     reported = Path(done.stderr.strip().splitlines()[-1])
-    assert reported.parent == tmp_path / "loadbay-scratch"
+    assert reported.parent == root
+    assert reported.name.startswith(f"{HOST}-") and reported.name[len(HOST) + 1 :].isdigit()
     assert not dead.exists()

@@ -34,6 +34,15 @@ def make_huey(settings: Settings) -> Huey:
 huey: Huey = make_huey(get_settings())
 
 
+@huey.on_startup()
+def _own_scratch() -> None:
+    """Each worker (a process of its own with `--concurrency 2+`) keeps its temporary
+    files apart, so a worker killed alone leaves nothing behind for long."""
+    from loadbay.scratch import use_own_scratch
+
+    use_own_scratch()
+
+
 def load_tasks() -> None:
     """Import every module that declares tasks, so a consumer knows them."""
     import loadbay.exports.tasks

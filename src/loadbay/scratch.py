@@ -2,8 +2,10 @@
 
 Every temporary file a worker makes (chunk keys, failed-rows files, export parts, local
 copies of stored files) goes through `tempfile`. A worker killed with SIGKILL cannot
-clean up after itself, so each worker gets a directory of its own, named by its pid,
-under one root; a worker that starts removes the directories of processes that are gone.
+clean up after itself, so each worker process gets a directory of its own, named by
+host and pid, under one root private to the user; a worker that starts removes the
+directories this host's dead processes left behind. Directories of other hosts (a
+temp folder shared between containers) are never touched: their pids mean nothing here.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
+import stat
 import tempfile
 from pathlib import Path
 
@@ -28,21 +32,39 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _private_root(base: Path) -> Path | None:
+    """`base`, made if need be, when it is a real directory of ours that only we can use."""
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(base)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    return base
+
+
 def use_own_scratch(root: Path | None = None) -> Path:
-    """Point `tempfile` at this process's own directory; remove those of dead processes."""
-    base = root or Path(tempfile.gettempdir()) / ROOT_NAME
-    base.mkdir(parents=True, exist_ok=True)
-    me = os.getpid()
+    """Point `tempfile` at this process's own directory, and remove those this host's
+    dead processes left (done once per process; later calls return the same directory)."""
+    host, me = socket.gethostname(), os.getpid()
+    if tempfile.tempdir and Path(tempfile.tempdir).name == f"{host}-{me}":
+        return Path(tempfile.tempdir)
+    base = _private_root(root or Path(tempfile.gettempdir()) / f"{ROOT_NAME}-{os.getuid()}")
+    if base is None:  # someone else's or a shared directory: a fresh private one, no sweeping
+        mine = Path(tempfile.mkdtemp(prefix=f"{ROOT_NAME}-"))
+        tempfile.tempdir = str(mine)
+        return mine
     removed = 0
     for entry in base.iterdir():
-        if not entry.name.isdigit() or not entry.is_dir():
+        owner_host, _, pid = entry.name.rpartition("-")
+        if owner_host != host or not pid.isdigit() or entry.is_symlink() or not entry.is_dir():
             continue
-        pid = int(entry.name)
-        if pid == me or not _alive(pid):  # our pid's old directory is a dead process's too
+        if int(pid) == me or not _alive(int(pid)):  # our pid's old directory is a dead one's
             shutil.rmtree(entry, ignore_errors=True)
             removed += 1
-    mine = base / str(me)
-    mine.mkdir()
+    mine = base / f"{host}-{me}"
+    mine.mkdir(mode=0o700)
     tempfile.tempdir = str(mine)
     if removed:
         log.info("removed scratch of dead processes", extra={"directories": removed})

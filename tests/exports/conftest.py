@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +19,6 @@ from python_calamine import CalamineWorkbook
 from loadbay.catalog.fields import parse_fields
 from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
 from loadbay.db import Database
-from loadbay.settings import get_settings
 
 API = "/api/v3"
 BASE_TIME = datetime(2024, 5, 1, 8, 0, 0)
@@ -148,20 +146,6 @@ def seeded(db: Database, auth: dict[str, str], app_client: TestClient) -> Seeded
             org, hub.id, hub2.id, outlet.id, flow.id, pickup.id,
             [r.id for r in records], [t.id for t in tasks],
         )  # fmt: skip
-
-
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """Set LOADBAY_* variables for one test; settings are re-read, and again afterwards."""
-
-    def _set(**values: Any) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(f"LOADBAY_{name.upper()}", str(value))
-        get_settings.cache_clear()
-
-    yield _set
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 class Exporter:

@@ -13,8 +13,11 @@ import pytest
 from loadbay.db import Database, table_of
 from loadbay.exports import service, writing
 from loadbay.exports.models import ExportLog
+from loadbay.exports.plan import ExportPlan
+from loadbay.exports.tasks import count_unclaimed, fail_stale_exports
 from loadbay.ids import utcnow
 from loadbay.imports.tasks import sweep
+from loadbay.storage import get_storage
 from tests.exports.conftest import Exporter, Seeded, read_csv
 
 logs = table_of(ExportLog)
@@ -97,20 +100,64 @@ def test_the_lease_is_renewed_while_the_file_is_written(
     assert swept == 0
 
 
-def test_a_run_whose_export_was_taken_over_does_not_finish_it(
-    seeded: Seeded, exporter: Exporter, db: Database, monkeypatch: pytest.MonkeyPatch
+def test_a_run_whose_export_was_taken_over_stops_and_leaves_the_file_alone(
+    seeded: Seeded,
+    exporter: Exporter,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    settings_env: Any,
 ) -> None:
     log_id = _interrupted(db, exporter)
+    settings_env(lease_seconds=1)
+    entry = _entry(db, log_id)
+    key, _ = service.file_key(entry, ExportPlan.from_json(entry.params["plan"]))
+    get_storage().delete(key)  # the first run's file: this run must not write one
     real = writing.write_export
 
     def taken_over(*args: Any, **kwargs: Any) -> Any:
         _set(db, log_id, lease_owner="newer", lease_expires=utcnow() + timedelta(minutes=1))
+        time.sleep(0.6)  # a renewal (every quarter of the lease) finds it gone
         return real(*args, **kwargs)
 
     monkeypatch.setattr(writing, "write_export", taken_over)
     assert service.run_export(log_id) is None
     entry = _entry(db, log_id)
     assert (entry.status, entry.lease_owner) == ("Processing", "newer")  # the newer run's
+    assert not get_storage().exists(key)  # its file is the newer run's to write
+
+
+def test_a_transient_failure_gives_the_export_back_for_the_retry(
+    seeded: Seeded, exporter: Exporter, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_id = _interrupted(db, exporter)
+    _set(db, log_id, request_at=utcnow() - timedelta(hours=1))  # old enough to look lost
+
+    def unreachable(*_: Any, **__: Any) -> Any:
+        raise ConnectionError("store unreachable")
+
+    monkeypatch.setattr(writing, "write_export", unreachable)
+    with pytest.raises(ConnectionError):
+        service.run_export(log_id, retry_transient=True)  # the queue retries it later
+    entry = _entry(db, log_id)
+    assert entry.status == "Processing" and entry.lease_owner is None
+    assert entry.lease_expires is not None and entry.lease_expires > utcnow()
+    # the retry waits in the queue's schedule: the sweeper must not count it as lost
+    assert count_unclaimed(utcnow()) == 0 and sweep()["exports"] == 0
+    monkeypatch.undo()
+    assert service.run_export(log_id) is not None  # the retry claims it at once
+    assert _entry(db, log_id).status == "Done"
+
+
+def test_stale_exports_fail_only_without_a_live_lease(
+    seeded: Seeded, exporter: Exporter, db: Database
+) -> None:
+    log_id = _interrupted(db, exporter)
+    now = utcnow()
+    _set(db, log_id, request_at=now - timedelta(hours=7), lease_expires=now + timedelta(minutes=1))
+    assert fail_stale_exports(now) == 0  # its worker still writes it
+    _set(db, log_id, lease_expires=now - timedelta(minutes=1))
+    assert fail_stale_exports(now) == 1
+    assert _entry(db, log_id).status == "Failed"
 
 
 def test_an_export_interrupted_too_often_fails(
@@ -122,5 +169,6 @@ def test_an_export_interrupted_too_often_fails(
     assert entry.status == "Failed"
     assert (
         entry.error
-        == f"The export was interrupted {service.MAX_EXPORT_ATTEMPTS} times; try a smaller export"
+        == f"The export was started {service.MAX_EXPORT_ATTEMPTS} times without finishing; "
+        "try a smaller export"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from loadbay.exports.models import ExportLog
 from loadbay.exports.plan import ExportPlan, build_plan
 from loadbay.exports.schemas import FILE_TYPES, ExportRequest, export_answer
 from loadbay.ids import new_owner, utcnow
+from loadbay.leases import Heartbeat, LeaseLost, lease_seconds
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
@@ -184,14 +185,35 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
     if entry is None:
         return None
     if entry.attempts > MAX_EXPORT_ATTEMPTS:
-        reason = f"The export was interrupted {entry.attempts - 1} times; try a smaller export"
-        return finish(log_id, owner, status="Failed", error=reason)
+        reason = f"The export was started {entry.attempts - 1} times without finishing"
+        return finish(log_id, owner, status="Failed", error=f"{reason}; try a smaller export")
+
+    def renew(until: datetime) -> bool:
+        with db.write() as session:
+            return bool(
+                rowcount(
+                    session.execute(
+                        sa.update(ExportLog)
+                        .where(ExportLog.id == log_id, ExportLog.lease_owner == owner)
+                        .values(lease_expires=until)
+                    )
+                )
+            )
+
     try:
-        with _Heartbeat(db, log_id, owner):
+        with Heartbeat(renew, export=log_id) as heartbeat:
+
+            def progress(_rows: int) -> None:  # a run whose export was taken over stops
+                heartbeat.check()
+
             plan = ExportPlan.from_json(entry.params["plan"])
             key, stem = file_key(entry, plan)
             with get_storage().writer(key) as target:
-                written = writing.write_export(db, plan, target, stem=stem)
+                written = writing.write_export(db, plan, target, stem=stem, progress=progress)
+                heartbeat.check()  # never replace the file the newer run writes
+    except LeaseLost:
+        log.warning("export taken over by a newer run", extra={"export": log_id})
+        return None
     except Exception as exc:
         if retry_transient and is_transient(exc):
             _release(db, log_id, owner)
@@ -209,10 +231,6 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
     )
 
 
-def _lease_seconds() -> int:
-    return get_settings().lease_seconds
-
-
 def _claim(db: Database, log_id: str, owner: str) -> ExportLog | None:
     now = utcnow()
     with db.write() as session:
@@ -226,7 +244,7 @@ def _claim(db: Database, log_id: str, owner: str) -> ExportLog | None:
                 )
                 .values(
                     lease_owner=owner,
-                    lease_expires=now + timedelta(seconds=_lease_seconds()),
+                    lease_expires=now + timedelta(seconds=lease_seconds()),
                     attempts=ExportLog.attempts + 1,
                 )
             )
@@ -240,51 +258,15 @@ def _claim(db: Database, log_id: str, owner: str) -> ExportLog | None:
 
 
 def _release(db: Database, log_id: str, owner: str) -> None:
-    """Give the lease back so the queue's retry can claim the entry at once."""
+    """Give the lease back so the queue's retry can claim the entry at once. The expiry
+    stays a lease ahead: the retry waits in the queue's schedule, which the sweeper's
+    count of queued messages does not see, and must not look lost meanwhile."""
     with db.write() as session:
         session.execute(
             sa.update(ExportLog)
             .where(ExportLog.id == log_id, ExportLog.lease_owner == owner)
-            .values(lease_owner=None, lease_expires=utcnow())
+            .values(lease_owner=None, lease_expires=utcnow() + timedelta(seconds=lease_seconds()))
         )
-
-
-class _Heartbeat:
-    """Renews an export's lease every quarter of the lease while its file is written (a
-    1M-row export takes seconds on a fast host, minutes on a slow one or with S3)."""
-
-    def __init__(self, db: Database, log_id: str, owner: str) -> None:
-        self.db, self.log_id, self.owner = db, log_id, owner
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True, name="export-lease")
-
-    def __enter__(self) -> _Heartbeat:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop.set()
-        self.thread.join()
-
-    def _run(self) -> None:
-        while not self.stop.wait(_lease_seconds() / 4):
-            try:
-                with self.db.write() as session:
-                    kept = rowcount(
-                        session.execute(
-                            sa.update(ExportLog)
-                            .where(ExportLog.id == self.log_id, ExportLog.lease_owner == self.owner)
-                            .values(lease_expires=utcnow() + timedelta(seconds=_lease_seconds()))
-                        )
-                    )
-            except Exception:  # a database hiccup: the next beat tries again
-                log.warning(
-                    "export lease not renewed", extra={"export": self.log_id}, exc_info=True
-                )
-                continue
-            if not kept:  # another worker took the export over; it finishes the entry
-                log.warning("export lease lost", extra={"export": self.log_id})
-                return
 
 
 def finish(log_id: str, owner: str, **values: Any) -> ExportLog | None:

@@ -150,7 +150,12 @@ def fail_stale_exports(now: datetime) -> int:
     with get_database().write() as session:
         stale = session.scalars(
             sa.update(ExportLog)
-            .where(ExportLog.status == "Processing", ExportLog.request_at < now - STALE_AFTER)
+            .where(
+                ExportLog.status == "Processing",
+                ExportLog.request_at < now - STALE_AFTER,
+                # one a live worker still writes (its lease is fresh) is left to finish
+                sa.or_(ExportLog.lease_expires.is_(None), ExportLog.lease_expires < now),
+            )
             .values(status="Failed", completed_at=now, error="The export did not finish in time")
             .returning(ExportLog.id)
         ).all()

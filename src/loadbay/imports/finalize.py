@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.ids import new_owner, utcnow
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
+from loadbay.leases import Heartbeat, LeaseLost
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 from loadbay.tabular.writers import open_writer
@@ -42,47 +42,6 @@ def final_status(job: ImportJob, cancelled_chunks: int) -> str:
     return "partially"
 
 
-class LeaseLost(Exception):
-    """Another worker claimed the job after this one's lease ran out."""
-
-
-class _Claim:
-    """The finalize claim, renewed while the files of rows not imported are written.
-
-    Writing a million failed rows takes tens of seconds (more on a slow host); a lease
-    that ran out meanwhile would let the sweeper start a second finalize beside this
-    one. The claim is renewed at a quarter of the lease, and a renewal that finds
-    another owner stops this finalize: the newer one finishes the job."""
-
-    def __init__(self, job_id: str, owner: str) -> None:
-        self.job_id, self.owner = job_id, owner
-        self.renewed = time.monotonic()
-
-    def renew(self) -> None:
-        seconds = get_settings().lease_seconds
-        if time.monotonic() - self.renewed < renew_interval(seconds):
-            return
-        with get_database().write() as session:
-            kept = rowcount(
-                session.execute(
-                    jobs.update()
-                    .where(
-                        jobs.c.id == self.job_id,
-                        jobs.c.phase == "finalizing",
-                        jobs.c.lease_owner == self.owner,
-                    )
-                    .values(lease_expires=utcnow() + timedelta(seconds=seconds))
-                )
-            )
-        if not kept:
-            raise LeaseLost(self.job_id)
-        self.renewed = time.monotonic()
-
-
-def renew_interval(lease_seconds: float) -> float:
-    return lease_seconds / 4
-
-
 def finalize_job(job_id: str) -> None:
     owner = new_owner()
     now = utcnow()
@@ -108,15 +67,36 @@ def finalize_job(job_id: str) -> None:
         if not claimed or job is None:
             return
         session.expunge(job)
-    claim = _Claim(job_id, owner)
+
+    def renew(until: datetime) -> bool:
+        with get_database().write() as session:
+            return bool(
+                rowcount(
+                    session.execute(
+                        jobs.update()
+                        .where(
+                            jobs.c.id == job_id,
+                            jobs.c.phase == "finalizing",
+                            jobs.c.lease_owner == owner,
+                        )
+                        .values(lease_expires=until)
+                    )
+                )
+            )
+
+    # Writing a million rows not imported takes tens of seconds (more on a slow host or
+    # store): the claim is renewed meanwhile, and a finalize whose claim another worker
+    # took over stops at its next batch; the newer one finishes the job.
     failed_key = not_imported_key = None
     try:
-        if job.failed_count:
-            failed_key = _write_issues(job, ("failed",), not_imported=False, claim=claim)
-        if job.failed_count or job.skipped_count:
-            not_imported_key = _write_issues(
-                job, ("failed", "skipped"), not_imported=True, claim=claim
-            )
+        with Heartbeat(renew, job=job_id) as heartbeat:
+            if job.failed_count:
+                failed_key = _write_issues(job, ("failed",), not_imported=False, beat=heartbeat)
+            if job.failed_count or job.skipped_count:
+                not_imported_key = _write_issues(
+                    job, ("failed", "skipped"), not_imported=True, beat=heartbeat
+                )
+            heartbeat.check()
     except LeaseLost:
         log.warning("finalize lease lost; the newer claim finishes the job", extra={"job": job_id})
         return
@@ -184,11 +164,11 @@ def _refresh_statistics(table: str) -> None:
 ISSUE_BATCH = 5000  # rows not imported read per transaction
 
 
-def _issues(job_id: str, outcomes: tuple[str, ...], claim: _Claim) -> Iterator[Any]:
+def _issues(job_id: str, outcomes: tuple[str, ...], beat: Heartbeat) -> Iterator[Any]:
     """Rows not imported, in file order, read in short keyset transactions."""
     last = (-1, -1)
     while True:
-        claim.renew()
+        beat.check()
         with get_database().read() as session:
             batch = session.execute(
                 sa.select(
@@ -213,7 +193,7 @@ def _issues(job_id: str, outcomes: tuple[str, ...], claim: _Claim) -> Iterator[A
 
 
 def _write_issues(
-    job: ImportJob, outcomes: tuple[str, ...], *, not_imported: bool, claim: _Claim
+    job: ImportJob, outcomes: tuple[str, ...], *, not_imported: bool, beat: Heartbeat
 ) -> str:
     headers = list(job.headers or [])
     fmt = "csv" if not_imported else FAILED_FORMAT.get(job.file_format, "csv")
@@ -228,7 +208,7 @@ def _write_issues(
             width = len(headers)
 
             def rows() -> Iterator[list[Any]]:
-                for issue in _issues(job.id, outcomes, claim):
+                for issue in _issues(job.id, outcomes, beat):
                     cells = list(issue.cells[:width]) + [None] * (width - len(issue.cells))
                     reason = "; ".join(r["message"] for r in issue.reasons)
                     extra = [issue.outcome] if not_imported else []

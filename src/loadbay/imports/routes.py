@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from loadbay.auth import CurrentPrincipal, Principal
 from loadbay.db import get_database
 from loadbay.deps import ReadSession
-from loadbay.errors import ApiError, BadRequest, NotFound
+from loadbay.errors import BadRequest, NotFound
 from loadbay.imports import service
 from loadbay.imports.models import ImportJob
 from loadbay.imports.schemas import monitoring_record
@@ -97,13 +97,8 @@ def _enum_list(raw: str | None, allowed: tuple[str, ...], label: str) -> list[st
         return []
     values = [v.strip() for v in raw.split(",") if v.strip()]
     bad = [v for v in values if v not in allowed]
-    if bad:  # the vendor's message exactly; the values it refused in Laravel's `errors`
-        raise ApiError(
-            "import-003",
-            f"Invalid {label} value",
-            400,
-            {"errors": {label: [f"Invalid {label} value: {v}" for v in bad]}},
-        )
+    if bad:  # the vendor's body exactly: it names the parameter, not the value
+        raise BadRequest("import-003", f"Invalid {label} value")
     return values
 
 

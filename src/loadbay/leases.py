@@ -1,0 +1,66 @@
+"""The heartbeat that keeps a lease while long work runs (a finalize's files, an export).
+
+Leases are rows (`lease_owner`, `lease_expires`) claimed with a conditional UPDATE; the
+sweeper re-enqueues work whose lease ran out. Work that can outlast a lease renews it on
+a thread every quarter of the lease, so neither a slow step (writing to S3, a million
+failed rows) nor Python being busy can let it lapse while its process lives.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from loadbay.ids import utcnow
+from loadbay.settings import get_settings
+
+log = logging.getLogger("loadbay.leases")
+
+
+class LeaseLost(Exception):
+    """Another claim took the work over after this one's lease ran out."""
+
+
+class Heartbeat:
+    """Calls `renew(new_expiry)` every quarter of the lease until the block ends.
+
+    `renew` returns whether this claim still holds the lease; once it does not, `lost`
+    is set and renewing stops: the work should stop too (`check`), and must never record
+    an outcome (its final UPDATE is conditional on the owner as well)."""
+
+    def __init__(self, renew: Callable[[datetime], bool], **context: Any) -> None:
+        self.renew, self.context = renew, context
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="lease-heartbeat")
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise LeaseLost(str(self.context))
+
+    def _run(self) -> None:
+        while not self._stop.wait(lease_seconds() / 4):
+            try:
+                kept = self.renew(utcnow() + timedelta(seconds=lease_seconds()))
+            except Exception:  # a database hiccup: the next beat tries again
+                log.warning("lease not renewed", extra=self.context, exc_info=True)
+                continue
+            if not kept:
+                log.warning("lease lost", extra=self.context)
+                self.lost.set()
+                return
+
+
+def lease_seconds() -> int:
+    return get_settings().lease_seconds
