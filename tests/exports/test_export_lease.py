@@ -172,3 +172,23 @@ def test_an_export_interrupted_too_often_fails(
         == f"The export was started {service.MAX_EXPORT_ATTEMPTS} times without finishing; "
         "try a smaller export"
     )
+
+
+def test_a_done_export_whose_record_failed_to_commit_is_retried_at_once(
+    seeded: Seeded, exporter: Exporter, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_id = _interrupted(db, exporter)
+    real = service.finish
+
+    def blip(*args: Any, **values: Any) -> Any:
+        if values.get("status") == "Done":
+            raise ConnectionError("database unreachable for a moment")
+        return real(*args, **values)
+
+    monkeypatch.setattr(service, "finish", blip)
+    with pytest.raises(ConnectionError):
+        service.run_export(log_id, retry_transient=True)
+    assert _entry(db, log_id).lease_owner is None  # given back for the queue's retry
+    monkeypatch.undo()
+    done = service.run_export(log_id)
+    assert done is not None and done.status == "Done"

@@ -7,6 +7,7 @@ holds the storage key of the file, never a link: links are signed when read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import asdict
@@ -220,15 +221,21 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
             raise
         log.exception("export failed", extra={"export": log_id})
         return finish(log_id, owner, status="Failed", error=failure_reason(exc))
-    return finish(
-        log_id,
-        owner,
-        status="Done",
-        file_key=key,
-        total=written.total,
-        last_id=written.last_id,
-        last_field=plan.columns[-1].id if plan.columns else None,
-    )
+    try:
+        return finish(
+            log_id,
+            owner,
+            status="Done",
+            file_key=key,
+            total=written.total,
+            last_id=written.last_id,
+            last_field=plan.columns[-1].id if plan.columns else None,
+        )
+    except Exception as exc:  # the file is written; the record of it did not commit
+        if retry_transient and is_transient(exc):
+            with contextlib.suppress(Exception):  # the database may still be away
+                _release(db, log_id, owner)
+        raise
 
 
 def _claim(db: Database, log_id: str, owner: str) -> ExportLog | None:
