@@ -54,6 +54,17 @@ def test_a_starting_worker_removes_scratch_of_dead_processes_only(tmp_path: Path
     assert (mine / "in-use").exists()
 
 
+def test_a_forked_worker_gets_a_directory_beside_its_parents(tmp_path: Path) -> None:
+    root = tmp_path / f"loadbay-scratch-{os.getuid()}"
+    parent = root / f"{HOST}-{os.getppid()}"  # the pool's consumer, whose tempdir we inherit
+    parent.mkdir(parents=True, mode=0o700)
+    root.chmod(0o700)
+    tempfile.tempdir = str(parent)
+    mine = use_own_scratch()
+    assert mine == root / f"{HOST}-{os.getpid()}"  # a sibling, not nested in the parent's
+    assert parent.is_dir()
+
+
 def test_a_root_others_can_write_is_not_swept(tmp_path: Path) -> None:
     root = tmp_path / "shared"
     root.mkdir()

@@ -44,13 +44,23 @@ def _private_root(base: Path) -> Path | None:
     return base
 
 
+def _default_root() -> Path:
+    """The root in the system's temp folder. A process forked from a worker (Huey's
+    process pool) inherits that worker's directory as its temp folder: its root is the
+    same, two levels up, never a new one inside the parent's directory."""
+    current = Path(tempfile.gettempdir())
+    if current.parent.name.startswith(ROOT_NAME):
+        return current.parent
+    return current / f"{ROOT_NAME}-{os.getuid()}"
+
+
 def use_own_scratch(root: Path | None = None) -> Path:
     """Point `tempfile` at this process's own directory, and remove those this host's
     dead processes left (done once per process; later calls return the same directory)."""
     host, me = socket.gethostname(), os.getpid()
     if tempfile.tempdir and Path(tempfile.tempdir).name == f"{host}-{me}":
         return Path(tempfile.tempdir)
-    base = _private_root(root or Path(tempfile.gettempdir()) / f"{ROOT_NAME}-{os.getuid()}")
+    base = _private_root(root or _default_root())
     if base is None:  # someone else's or a shared directory: a fresh private one, no sweeping
         mine = Path(tempfile.mkdtemp(prefix=f"{ROOT_NAME}-"))
         tempfile.tempdir = str(mine)
