@@ -30,6 +30,12 @@ def main() -> None:
     ap.add_argument("--database-url", default="")
     ap.add_argument("--queue-url", default="")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--target",
+        choices=["data", "task"],
+        default="data",
+        help="records of a data type (default) or tasks of a flow with the same fields",
+    )
     args = ap.parse_args()
 
     with contextlib.ExitStack() as stack:
@@ -52,14 +58,23 @@ def main() -> None:
         try:
             auth = {"Authorization": f"Bearer {server.token()}"}
             api = f"{server.base}/api/v3"
-            dt = httpx.post(f"{api}/data-type", headers=auth, timeout=30,
-                            json={"name": "Outlet", "commonData": True, "fields": FIELDS}).json()  # fmt: skip
-            type_id = (dt.get("data_type") or dt.get("data"))["_id"]
+            if args.target == "data":
+                dt = httpx.post(f"{api}/data-type", headers=auth, timeout=30,
+                                json={"name": "Outlet", "commonData": True, "fields": FIELDS}).json()  # fmt: skip
+                path = "data/import"
+                form = {"dataTypeId": (dt.get("data_type") or dt.get("data"))["_id"]}
+            else:  # the same columns as a flow's fields (a flow has no primary key)
+                fields = [{k: v for k, v in f.items() if k != "primaryKey"} for f in FIELDS]
+                flow = httpx.post(f"{api}/flow", headers=auth, timeout=30,
+                                  json={"name": "Visit", "fields": fields}).json()  # fmt: skip
+                hub = httpx.post(f"{api}/hub", headers=auth, timeout=30, json={"name": "Jakarta"}).json()  # fmt: skip
+                path = "tasks/import"
+                form = {"flowId": flow["data"]["_id"], "hubId": hub["data"]["_id"]}
             cpu_before = server.cpu_seconds()
             started = time.perf_counter()
             with data.open("rb") as f:
-                response = httpx.post(f"{api}/data/import", headers=auth, timeout=600,
-                                      data={"dataTypeId": type_id}, files={"file": (data.name, f)})  # fmt: skip
+                response = httpx.post(f"{api}/{path}", headers=auth, timeout=600,
+                                      data=form, files={"file": (data.name, f)})  # fmt: skip
             response.raise_for_status()
             uploaded = time.perf_counter() - started
             job_id = response.json()["data"]["_id"]
@@ -79,7 +94,7 @@ def main() -> None:
     print(
         f"machine: {platform.machine()} {platform.processor() or ''} cpus={_cpus()} python={platform.python_version()}"
     )
-    print(f"{args.format} on {engine}, {args.workers} workers: status={job['status']} rows={job['totalRows']} "
+    print(f"{args.format} ({args.target}) on {engine}, {args.workers} workers: status={job['status']} rows={job['totalRows']} "
           f"valid={job['totalValid']} invalid={job['totalInvalid']}")  # fmt: skip
     print(f"upload {uploaded:.1f}s, end to end {wall:.1f}s, {args.rows / wall:,.0f} rows/s")
     print(f"peak RSS MB: {memory}")
