@@ -322,6 +322,56 @@ def test_tasks_import_creates_tasks_of_the_flow(upload, monitoring, db, catalog)
     )
 
 
+def test_every_task_column_lands_where_it_belongs(upload, monitoring, db, catalog, org_id) -> None:
+    """The bulk task insert (tuples made before the write turn; COPY on PostgreSQL) puts
+    each reserved field in its column, times in naive UTC, the rest in `data`."""
+    from datetime import datetime
+
+    from loadbay.catalog.models import Hub, Task
+
+    with db.write() as session:
+        other_hub = Hub(organization_id=org_id, name="Bandung")
+        session.add(other_hub)
+        session.flush()
+        other = other_hub.id
+    content = csv_bytes(
+        [
+            ["Title", "Status", "Assignee", "Hub ID", "Start Time", "End Time", "Done By",
+             "Done Time", "Order Number", "Weight"],
+            ["Drop 1", "done", "a@acme.test", other, "2024-05-01T09:00:00+07:00",
+             "2024-05-01 12:30", "b@acme.test", "2024-05-01 12:00", "007", "1.5"],
+            ["Drop 2", "", "", "", "", "", "", "", "SO-2", ""],
+        ]
+    )  # fmt: skip
+    job = monitoring(
+        upload(content, filename="t.csv", path="/api/v3/tasks/import", hubId=catalog["hub"]).json()[
+            "data"
+        ]["_id"]
+    )
+    assert (job["status"], job["totalValid"]) == ("success", 2), job
+    with db.read() as session:
+        saved = {t.title: t for t in session.scalars(sa.select(Task))}
+    one, two = saved["Drop 1"], saved["Drop 2"]
+    assert (one.status, one.assignee, one.hub_id, one.done_by) == (
+        "DONE",
+        "a@acme.test",
+        other,
+        "b@acme.test",
+    )
+    assert one.start_time == datetime(2024, 5, 1, 2, 0)  # +07:00 → UTC
+    assert (one.end_time, one.done_time) == (datetime(2024, 5, 1, 12, 30), datetime(2024, 5, 1, 12))
+    assert one.data == {"orderNumber": "007", "weight": 1.5}
+    assert (one.organization_id, one.flow_id) == (org_id, catalog["flow"])
+    assert (two.status, two.hub_id, two.assignee, two.start_time) == (
+        "UNASSIGNED",
+        catalog["hub"],  # the form's hub when the row names none
+        None,
+        None,
+    )
+    assert two.data == {"orderNumber": "SO-2"}
+    assert one.id != two.id and one.created_time == two.created_time
+
+
 def test_no_permission_is_403(app_client, token_for, catalog) -> None:
     headers = {"Authorization": f"Bearer {token_for(perms='export')}"}
     response = app_client.post(

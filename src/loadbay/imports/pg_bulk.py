@@ -19,6 +19,13 @@ RECORD_COLUMNS = (
 )  # fmt: skip
 
 
+TASK_COLUMNS = (
+    "id", "organization_id", "flow_id", "hub_id", "title", "status", "assignee",
+    "start_time", "end_time", "done_by", "done_time", "data", "created_by",
+    "created_time", "updated_time",
+)  # fmt: skip
+
+
 def _driver(conn: Connection) -> Any:
     return conn.connection.driver_connection
 
@@ -65,6 +72,19 @@ def insert_records(conn: Connection, params: Sequence[tuple[Any, ...]]) -> set[s
         inserted = {row[0] for row in cur.fetchall()}
         cur.execute("DROP TABLE stage_records")
     return inserted
+
+
+def copy_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """COPY rows (tuples in `columns` order, JSON as text) into a table with no key they
+    could conflict on (new tasks: only their fresh ids are unique)."""
+    with (
+        _driver(conn).cursor() as cur,
+        cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def update_records(

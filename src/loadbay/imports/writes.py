@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from loadbay.catalog.models import Hub, Record, Task
 from loadbay.db import table_of
-from loadbay.ids import new_id, new_ids
+from loadbay.ids import new_ids
 from loadbay.imports import pg_bulk
 from loadbay.imports.validate import Checked
 
@@ -60,13 +60,16 @@ class Prepared:
     # `_write_records`): what that needs is worked out here too, so the write turn holds
     # little more than the INSERT. (outcomes so far, positions to insert, their rows)
     insert_first: tuple[Outcomes, list[int], list[tuple[Any, ...]]] | None = None
+    # tasks: each row as a new task, a tuple in pg_bulk.TASK_COLUMNS order (new id, JSON
+    # text), used for the rows that end up inserted
+    task_rows: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
 
 
 def prepare(ctx: WriteContext, rows: Sequence[Checked], *, sqlite: bool) -> Prepared:
     if ctx.kind != "datasource":
         match = ctx.match_field
         keys = [_match_key(r.values.get(match)) for r in rows] if match else []
-        return Prepared(rows, keys, [], [])
+        return Prepared(rows, keys, [], [], task_rows=_task_rows(ctx, rows, sqlite=sqlite))
     pk = ctx.primary_key or "dataId"
     match = ctx.match_field or pk
     dumps = orjson.dumps
@@ -359,22 +362,6 @@ def _insert_records(
     }
 
 
-def _sqlite_insert(conn: Connection, table: str, params: Sequence[dict[str, Any]]) -> None:
-    """executemany straight on the driver: the SQLAlchemy layer costs more than SQLite here."""
-    cols = list(params[0])
-    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-    dumps = orjson.dumps
-    conn.exec_driver_sql(
-        sql,
-        [
-            tuple(
-                dumps(v).decode() if isinstance(v, dict) else _sqlite_value(v) for v in p.values()
-            )
-            for p in params
-        ],
-    )
-
-
 def _sqlite_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -423,6 +410,29 @@ def _naive_utc(text: str) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def _task_rows(
+    ctx: WriteContext, rows: Sequence[Checked], *, sqlite: bool
+) -> list[tuple[Any, ...]]:
+    """Each row as a new task (see `Prepared.task_rows`), made before the write turn."""
+    stamp: Any = _sqlite_value(ctx.now) if sqlite else ctx.now
+    dumps = orjson.dumps
+    out = []
+    for rid, row in zip(new_ids(len(rows)), rows, strict=True):
+        columns, data = _task_columns(ctx, row.values, insert=True)
+        times = [columns.get(c) for c in ("start_time", "end_time", "done_time")]
+        if sqlite:
+            times = [_sqlite_value(t) for t in times]
+        out.append(
+            (
+                rid, ctx.org, ctx.target_id, columns.get("hub_id"), columns.get("title"),
+                columns.get("status") or "UNASSIGNED", columns.get("assignee"), times[0],
+                times[1], columns.get("done_by"), times[2], dumps(data).decode(), ctx.user,
+                stamp, stamp,
+            )
+        )  # fmt: skip
+    return out
 
 
 def _task_columns(
@@ -493,34 +503,16 @@ def _write_tasks(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outcom
         classified, updates, inserts = _classify(rows, keys, found, ctx.mode, match, "task")
         outcomes.update(classified)
     if inserts:
-        params = []
+        prepared = dict(zip((r.row_number for r in batch.rows), batch.task_rows, strict=True))
+        params = [prepared[row.row_number] for row in inserts]
         for row in inserts:
-            columns, data = _task_columns(ctx, row.values, insert=True)
-            params.append(
-                {
-                    "id": new_id(),
-                    "organization_id": ctx.org,
-                    "flow_id": ctx.target_id,
-                    "hub_id": columns.get("hub_id"),
-                    "title": columns.get("title"),
-                    "status": columns.get("status") or "UNASSIGNED",
-                    "assignee": columns.get("assignee"),
-                    "start_time": columns.get("start_time"),
-                    "end_time": columns.get("end_time"),
-                    "done_by": columns.get("done_by"),
-                    "done_time": columns.get("done_time"),
-                    "data": data,
-                    "created_by": ctx.user,
-                    "created_time": ctx.now,
-                    "updated_time": ctx.now,
-                }
-            )
             outcomes[row.row_number] = ("created", "")
         if conn.dialect.name == "sqlite":
-            _sqlite_insert(conn, "tasks", params)
+            names = ", ".join(pg_bulk.TASK_COLUMNS)
+            marks = ", ".join("?" * len(pg_bulk.TASK_COLUMNS))
+            conn.exec_driver_sql(f"INSERT INTO tasks ({names}) VALUES ({marks})", params)
         else:
-            for part in _batches(params, 1000):
-                conn.execute(sa.insert(tasks), list(part))
+            pg_bulk.copy_rows(conn, "tasks", pg_bulk.TASK_COLUMNS, params)
     for row, tid in updates:
         columns, data = _task_columns(ctx, row.values, insert=False)
         patch = orjson.dumps(data).decode()
