@@ -3,6 +3,7 @@
     python bench/export_bench.py                       # 1,000,000 rows, SQLite in a temp dir
     python bench/export_bench.py --rows 200000
     python bench/export_bench.py --database-url postgresql://postgres@127.0.0.1/bench
+    python bench/export_bench.py --target task          # the same values as tasks of a flow
 
 Records are seeded straight into the database (executemany on SQLite, COPY on
 PostgreSQL), then each format is exported in a fresh child process through the
@@ -89,15 +90,31 @@ def _rows(org: str, type_id: str, hub: str, n: int) -> Iterator[tuple[Any, ...]]
                "bench@example.com", created, created)  # fmt: skip
 
 
+def _task_rows(org: str, flow: str, hub: str, n: int) -> Iterator[tuple[Any, ...]]:
+    """The same values as tasks of a flow: the title and status columns, the rest in data."""
+    from loadbay.ids import new_id
+
+    for i in range(n):
+        data = _record(i)
+        title = data.pop("name")
+        created = START + timedelta(seconds=i)
+        yield (new_id(), org, flow, hub, title, ("DONE", "ONGOING", "UNASSIGNED")[i % 3],
+               orjson.dumps(data).decode(), "bench@example.com", created, created)  # fmt: skip
+
+
 COLUMNS = (
     "id, organization_id, data_type_id, hub_id, scope, data_id, data, created_by, "
     "created_time, updated_time"
 )
+TASK_COLUMNS = (
+    "id, organization_id, flow_id, hub_id, title, status, data, created_by, created_time, "
+    "updated_time"
+)
 
 
-def seed(url: str, n: int) -> dict[str, str]:
+def seed(url: str, n: int, target: str = "data") -> dict[str, str]:
     from loadbay.catalog.fields import parse_fields
-    from loadbay.catalog.models import DataType, Hub
+    from loadbay.catalog.models import DataType, Flow, Hub
     from loadbay.catalog.service import ensure_organization
 
     db = _database(url)
@@ -109,17 +126,25 @@ def seed(url: str, n: int) -> dict[str, str]:
             name="Outlet",
             fields=[s.as_dict() for s in parse_fields(FIELDS)],
         )
-        session.add_all([hub, kind])
+        flow_fields = [f for f in FIELDS if f["id"] not in ("dataId", "name")]
+        flow = Flow(
+            organization_id=org.id,
+            name="Visit",
+            fields=[s.as_dict() for s in parse_fields(flow_fields, primary_key=None)],
+        )
+        session.add_all([hub, kind, flow])
         session.flush()
-        ids = {"org": org.id, "dataType": kind.id, "hub": hub.id}
+        ids = {"org": org.id, "dataType": kind.id, "hub": hub.id, "flow": flow.id}
     started = time.perf_counter()
-    rows = _rows(ids["org"], ids["dataType"], ids["hub"], n)
+    table, columns = ("tasks", TASK_COLUMNS) if target == "task" else ("records", COLUMNS)
+    make = _task_rows if target == "task" else _rows
+    rows = make(ids["org"], ids["flow" if target == "task" else "dataType"], ids["hub"], n)
     raw = db.engine.raw_connection()
     try:
         cursor = raw.cursor()
         if db.is_sqlite:
             cursor.execute("BEGIN IMMEDIATE")
-            sql = f"INSERT INTO records ({COLUMNS}) VALUES ({', '.join('?' * 10)})"
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * 10)})"
             batch: list[tuple[Any, ...]] = []
             for row in rows:
                 stamp = row[8].strftime("%Y-%m-%d %H:%M:%S.000000")
@@ -130,22 +155,24 @@ def seed(url: str, n: int) -> dict[str, str]:
             cursor.executemany(sql, batch)
             cursor.execute("COMMIT")
         else:
-            with cursor.copy(f"COPY records ({COLUMNS}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             raw.commit()
             # As loadbay does after a big import (imports/finalize.py): without statistics
             # the planner sorts the whole table for every keyset page.
-            cursor.execute("ANALYZE records")
+            cursor.execute(f"ANALYZE {table}")
             raw.commit()
     finally:
         raw.close()
-    print(f"seeded {n:,} records in {time.perf_counter() - started:.1f} s", flush=True)
+    print(f"seeded {n:,} {table} in {time.perf_counter() - started:.1f} s", flush=True)
     db.dispose()
     return ids
 
 
-def export_one(url: str, ids: dict[str, str], fmt: str, out_dir: Path, all_columns: bool) -> None:
+def export_one(
+    url: str, ids: dict[str, str], fmt: str, out_dir: Path, all_columns: bool, target: str
+) -> None:
     """Runs in its own process: one export, its figures as JSON on the last line."""
     from loadbay.db import set_database
     from loadbay.exports import parallel, writing
@@ -154,11 +181,17 @@ def export_one(url: str, ids: dict[str, str], fmt: str, out_dir: Path, all_colum
 
     db = _database(url)
     set_database(db)
-    raw: dict[str, Any] = {"download": fmt, "dataTypeId": ids["dataType"]}
+    if target == "task":
+        raw: dict[str, Any] = {"download": fmt, "flowId": ids["flow"]}
+        own = [f["id"] for f in FIELDS if f["id"] not in ("dataId", "name")]
+        fields = ["title", "status", *own]  # 12 columns, as for records
+    else:
+        raw = {"download": fmt, "dataTypeId": ids["dataType"]}
+        fields = [f["id"] for f in FIELDS]
     if not all_columns:
-        raw["fields"] = ",".join(f["id"] for f in FIELDS)
+        raw["fields"] = ",".join(fields)
     with db.read() as session:
-        plan = build_plan(session, ids["org"], parse_request("data", raw))
+        plan = build_plan(session, ids["org"], parse_request(target, raw))
     target = out_dir / f"bench.{'zip' if fmt == 'json' else fmt}"
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     parallel.start_fork_server()  # as a worker does when it starts (loadbay.queue)
@@ -197,6 +230,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--formats", default="xlsx,json,csv")
     parser.add_argument("--all-columns", action="store_true")
+    parser.add_argument("--target", choices=["data", "task"], default="data")
     parser.add_argument("--export", help=argparse.SUPPRESS)  # child mode: FORMAT
     parser.add_argument("--ids", help=argparse.SUPPRESS)
     parser.add_argument("--out-dir", help=argparse.SUPPRESS)
@@ -204,7 +238,7 @@ def main() -> None:
     if args.export:
         export_one(
             args.database_url, json.loads(args.ids), args.export, Path(args.out_dir),
-            args.all_columns,
+            args.all_columns, args.target,
         )  # fmt: skip
         return
     with contextlib.ExitStack() as stack:
@@ -216,12 +250,12 @@ def main() -> None:
 
             url = stack.enter_context(pg_schema(args.database_url))
         engine = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-        ids = seed(url, args.rows)
+        ids = seed(url, args.rows, args.target)
         print(f"{'format':<6} {'rows':>10} {'cols':>4} {'wall s':>7} {'cpu s':>6} {'procs':>5} {'rows/s':>8} "
               f"{'peak MB':>8} {'(start)':>7} {'file MB':>7}  target ({engine})")  # fmt: skip
         for fmt in args.formats.split(","):
             child = [sys.executable, __file__, "--export", fmt, "--database-url", url]
-            child += ["--ids", json.dumps(ids), "--out-dir", tmp]
+            child += ["--ids", json.dumps(ids), "--out-dir", tmp, "--target", args.target]
             if args.all_columns:
                 child.append("--all-columns")
             done = subprocess.run(child, capture_output=True, text=True, check=False)
