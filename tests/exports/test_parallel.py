@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from loadbay.catalog.fields import parse_fields
@@ -210,4 +211,17 @@ def test_an_xlsx_stretch_that_fills_up_before_its_cut_is_written_again_whole(
     content, written = _export_while_a_record_is_added(db, big_type, settings_env, "xlsx")
     sheet = read_xlsx(content)
     assert written.total == len(sheet) - 1 == ROWS + 1  # nothing pushed out
+    assert written.workers == ()  # it was written again in one process
+
+
+def test_a_json_stretch_that_fills_up_before_its_cut_keeps_every_part_full(
+    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
+) -> None:
+    settings_env(json_export_part_rows=400)
+    content, written = _export_while_a_record_is_added(db, big_type, settings_env, "json")
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        sizes = [len(orjson.loads(archive.read(name))) for name in archive.namelist()]
+    assert written.total == sum(sizes) == ROWS + 1  # nothing pushed out
+    assert all(size == 400 for size in sizes[:-1])  # no short part in the middle of the zip
+    assert sizes[-1] == (ROWS + 1) % 400 or sizes[-1] == 400
     assert written.workers == ()  # it was written again in one process

@@ -80,10 +80,11 @@ def split(db: Database, plan: ExportPlan) -> list[Stretch] | None:
     rows, size, cuts = queries.cut_points(db, plan, chosen, stretch_rows, least)
     if rows < least or len(cuts) < 2:
         return None
-    # XLSX row numbers are fixed before any row is read, so there a stretch is also capped
-    # at its length; one that reaches its cap before its cut (rows were added to it while
-    # the export ran) makes the export start over in one process (`write_parallel`).
-    capped = plan.download == "xlsx"
+    # XLSX row numbers are fixed before any row is read, and JSON parts must stay full
+    # (a stretch with rows added would end in a short part mid-zip), so there a stretch is
+    # also capped at its length; one that reaches its cap before its cut (rows were added
+    # to it while the export ran) makes the export start over in one process.
+    capped = plan.download in ("xlsx", "json")
     stretches = [
         Stretch(
             i,
@@ -226,7 +227,7 @@ def write_parallel(
                 worker.join()
         results = [_result(out, worker) for out, worker in zip(outs, workers, strict=True)]
         if not all(r["complete"] for r in results):
-            log.warning("rows moved during a parallel XLSX export: written in one process")
+            log.warning("rows were added during a parallel export: written in one process")
             return writing.write_single(db, plan, target, stem=stem)
         _assemble(plan, target, stem, outs, results)
     total = sum(int(r["rows"]) for r in results)
