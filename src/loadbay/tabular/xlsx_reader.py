@@ -30,13 +30,18 @@ from loadbay.tabular.readers import (
     date_text,
     is_blank,
 )
-from loadbay.tabular.xlsx_scan import BLOCK_BYTES, CORRUPT_ZIP, scan_sheet
-from loadbay.tabular.xlsx_values import builtin_kind, decode_x, duration_text, format_kind
+from loadbay.tabular.xlsx_scan import (
+    BLOCK_BYTES,
+    CORRUPT_ZIP,
+    SharedStrings,
+    scan_shared_strings,
+    scan_sheet,
+)
+from loadbay.tabular.xlsx_values import builtin_kind, duration_text, format_kind
 
 _BOMB_FLOOR = 10 * 1024**2  # below this, even a 1000:1 ratio is an ordinary sparse sheet
 _ERROR_CELL = (b't="e"', b"t='e'")
 _XML_SPACE = " \t\n\r"
-_XML_NS_SPACE = "http://www.w3.org/XML/1998/namespace space"  # xml:space, as expat names it
 
 
 @dataclass
@@ -310,53 +315,13 @@ def _has_error_cells(archive: zipfile.ZipFile, part: str) -> bool:
     return False
 
 
-def _shared_strings(archive: zipfile.ZipFile, part: str | None, limits: Limits) -> list[str | None]:
+def _shared_strings(archive: zipfile.ZipFile, part: str | None, limits: Limits) -> SharedStrings:
     """All shared strings (inherent to XLSX: cells refer to them by index)."""
     if part is None:
-        return []
-    table = _SharedStrings()
-    _parse(archive, part, limits, table.start, table.end, table.text)
-    return table.strings
-
-
-class _SharedStrings:
-    """expat handlers: each `<si>` is its `<t>` runs joined, phonetic guides (`<rPh>`) left
-    out; a run without `xml:space="preserve"` loses its outer whitespace (as in calamine)."""
-
-    def __init__(self) -> None:
-        self.strings: list[str | None] = []
-        self.runs: list[str] = []
-        self.chunks: list[str] = []
-        self.phonetic = 0
-        self.in_t = False
-        self.preserve = False
-
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        local = _local(name)
-        if local == "si":
-            self.runs.clear()
-        elif local == "rPh":
-            self.phonetic += 1
-        elif local == "t" and not self.phonetic:
-            self.in_t = True
-            self.preserve = attrs.get(_XML_NS_SPACE) == "preserve"
-            self.chunks.clear()
-
-    def end(self, name: str) -> None:
-        local = _local(name)
-        if local == "t" and self.in_t:
-            self.in_t = False
-            text = "".join(self.chunks)
-            self.runs.append(text if self.preserve else text.strip(_XML_SPACE))
-        elif local == "rPh":
-            self.phonetic -= 1
-        elif local == "si":
-            text = "".join(self.runs)
-            self.strings.append((decode_x(text) if "_x" in text else text) or None)
-
-    def text(self, data: str) -> None:
-        if self.in_t:
-            self.chunks.append(data)
+        return SharedStrings().finish()
+    info = archive.getinfo(part)
+    _check_size(info, limits)
+    return scan_shared_strings(archive.open(info), limits, info.file_size)
 
 
 def _date_styles(archive: zipfile.ZipFile, part: str | None, limits: Limits) -> dict[str, int]:

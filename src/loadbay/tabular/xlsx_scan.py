@@ -12,9 +12,11 @@ calamine and both paths must give the same rows.
 
 from __future__ import annotations
 
+import array
 import codecs
 import datetime
 import html
+import itertools
 import re
 import zipfile
 import zlib
@@ -110,15 +112,155 @@ class _Tags:
         return text_value("".join(parts))
 
 
+class SharedStrings:
+    """A workbook's shared strings as UTF-8 in one buffer with their end offsets.
+
+    Excel writes every text cell as an index into this table, so a 1M-row sheet of mostly
+    distinct texts has millions of them: as a list of `str` they took 477 MB for a 1M-row,
+    12-column workbook (the issue's limit is 300 MB); here they take their UTF-8 size plus
+    4 bytes each (8 past 4 GB). A lookup decodes its slice (the scanner looks up each cell
+    once). An empty string reads as None, as a blank cell does."""
+
+    def __init__(self, max_bytes: int = 0) -> None:
+        self._buf = bytearray()
+        self._ends = array.array("I" if max_bytes < 2**32 else "Q")
+        self._view: memoryview | None = None
+        self.longest = 0  # characters, for the cell-length limit
+
+    def extend(self, texts: list[str], ascii_only: bool) -> None:
+        if not texts:
+            return
+        buf, ends = self._buf, self._ends
+        if ascii_only:  # one encode for the lot; byte lengths are character lengths
+            offsets = itertools.accumulate(map(len, texts), initial=len(buf))
+            ends.extend(itertools.islice(offsets, 1, None))
+            buf += "".join(texts).encode("ascii")
+        else:
+            for text in texts:
+                buf += text.encode("utf-8", "surrogatepass")
+                ends.append(len(buf))
+        self.longest = max(self.longest, max(map(len, texts)))
+
+    def finish(self) -> SharedStrings:
+        self._view = memoryview(self._buf)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, index: int) -> str | None:
+        if index < 0:
+            raise IndexError(index)
+        ends = self._ends
+        end = ends[index]
+        start = ends[index - 1] if index else 0
+        if end == start:
+            return None
+        view = self._view if self._view is not None else memoryview(self._buf)
+        return str(view[start:end], "utf-8", "surrogatepass")
+
+
+_SST_PREFIX = re.compile(r"<([A-Za-z_][\w.-]*:)?sst[\s/>]")
+# A block whose every `<si>` is one plain `<t>` run (what Excel and most tools write) is
+# cut with `split` alone; anything else in it (rich-text runs, phonetic guides, entities,
+# escapes, preserved or outer whitespace, empty `<t/>`) sends that block item by item.
+_SST_ODD = ("<r>", "<r ", "<rPh", "&", "_x", "<t ", "<t/", "> ", " <", ">\t", "\t<", ">\n", "\n<")
+
+
+def scan_shared_strings(stream: IO[bytes], limits: Limits, part_bytes: int) -> SharedStrings:
+    """The shared-string table (`xl/sharedStrings.xml` of `part_bytes`), block by block."""
+    # The texts in UTF-8 take at most 1.5 times the part's bytes (UTF-16 XML of CJK text).
+    table = SharedStrings(max_bytes=part_bytes * 3 // 2)
+    try:
+        with stream:
+            _SharedScanner(table).read(stream, limits)
+    except (*CORRUPT_ZIP, UnicodeDecodeError) as exc:
+        raise TableError("import-015", f"The shared strings are corrupt ({exc})") from None
+    return table.finish()
+
+
+class _SharedScanner:
+    def __init__(self, table: SharedStrings) -> None:
+        self.table = table
+        self.inline = _Tags("").inline
+        self.si_start, self.si_end = "<si", "</si>"
+        self.plain_open, self.plain_close = "<si><t>", "</t></si>"
+
+    def read(self, stream: IO[bytes], limits: Limits) -> None:
+        read = stream.read
+        block = read(BLOCK_BYTES)
+        decoder = codecs.getincrementaldecoder(_encoding(block[:200]))()
+        max_tail = limits.max_cell_chars * 8 + BLOCK_BYTES
+        prefix: str | None = None
+        tail = ""
+        while True:
+            text = tail + decoder.decode(block, not block)
+            if prefix is None:
+                found = _SST_PREFIX.search(text)
+                if found is None:
+                    if not block:
+                        return
+                    tail, block = text, read(BLOCK_BYTES)
+                    continue
+                if "<!DOCTYPE" in text[: found.start()]:
+                    raise TableError("import-015", "The shared strings declare a DOCTYPE")
+                prefix = found.group(1) or ""
+                self.inline = _Tags(prefix).inline
+                self.si_start, self.si_end = f"<{prefix}si", f"</{prefix}si>"
+                self.plain_open = f"<{prefix}si><{prefix}t>"
+                self.plain_close = f"</{prefix}t></{prefix}si>"
+                text = text[text.find(">", found.start()) + 1 :]
+            if block:
+                cut = text.rfind(self.si_end)
+                if cut < 0:
+                    if len(text) > max_tail:
+                        raise TableError("import-040", "A shared string is larger than the limits")
+                    tail, block = text, read(BLOCK_BYTES)
+                    continue
+                cut += len(self.si_end)
+                body, tail = text[:cut], text[cut:]
+            else:
+                cut = text.rfind(self.si_end)
+                body, tail = (text[: cut + len(self.si_end)] if cut >= 0 else ""), ""
+            if "<!" in body:
+                body = _markup(body)
+            if "\r" in body:
+                body = body.replace("\r\n", "\n").replace("\r", "\n")
+            self._items(body.strip(_XML_SPACE))
+            if not block:
+                return
+            block = read(BLOCK_BYTES)
+
+    def _items(self, body: str) -> None:
+        if not body:
+            return
+        plain_open, plain_close = self.plain_open, self.plain_close
+        if (
+            body.startswith(plain_open)
+            and body.endswith(plain_close)
+            and not any(odd in body for odd in _SST_ODD)
+        ):
+            texts = body[len(plain_open) : -len(plain_close)].split(plain_close + plain_open)
+            if not any("<" in t for t in texts):  # each item really was one plain run
+                self.table.extend(texts, body.isascii())
+                return
+        texts = []  # item by item: runs joined, phonetic guides left out (`_Tags.inline`)
+        for piece in body.split(self.si_end):
+            start = piece.find(self.si_start)
+            if start >= 0:
+                texts.append(self.inline(piece[piece.find(">", start) + 1 :]))
+        self.table.extend(texts, False)
+
+
 def scan_sheet(
     stream: IO[bytes],
-    shared: list[str | None],
+    shared: SharedStrings,
     date_styles: dict[str, int],
     date1904: bool,
     limits: Limits,
     dates_as_text: bool = False,
 ) -> RawRows:
-    """Raw rows of one worksheet part; `shared` has "" already turned into None."""
+    """Raw rows of one worksheet part (`shared`: the workbook's shared strings)."""
     try:
         with stream:
             scanner = _Scanner(shared, date_styles, date1904, limits, dates_as_text)
@@ -130,7 +272,7 @@ def scan_sheet(
 class _Scanner:
     def __init__(
         self,
-        shared: list[str | None],
+        shared: SharedStrings,
         date_styles: dict[str, int],
         date1904: bool,
         limits: Limits,
@@ -141,7 +283,7 @@ class _Scanner:
         self.date_styles = date_styles
         self.date1904 = date1904
         self.limits = limits
-        self.check_shared = max((len(s) for s in shared if s), default=0) > limits.max_cell_chars
+        self.check_shared = shared.longest > limits.max_cell_chars
         # Attributes after `r` (e.g. ` s="3" t="s"`) → (type, date kind, cache of dates).
         # Dates repeat a lot down a column; converting each serial once is a large saving.
         self.kinds: dict[str, tuple[int, int, dict[str, Cell]]] = {}
