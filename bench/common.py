@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -72,6 +73,62 @@ def write_xlsx(path: Path, n: int) -> None:
     with XlsxWriter(path) as book:
         book.add_sheet("Outlets", HEADERS)
         book.write_rows(typed())
+
+
+_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+
+def write_xlsx_shared(path: Path, n: int) -> None:
+    """The same rows as an Excel-made workbook: every text a shared string, cells with
+    `r` references, the date with a date style (what Excel itself writes, unlike
+    loadbay's own writer, whose inline strings need no shared-string table)."""
+    from xml.sax.saxutils import escape
+
+    index: dict[str, int] = {}
+
+    def s(col: str, r: int, text: str) -> str:
+        i = index.setdefault(text, len(index))
+        return f'<c r="{col}{r}" t="s"><v>{i}</v></c>'
+
+    epoch = date(1899, 12, 30)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as f:
+            f.write(f'{_DECL}<worksheet xmlns="{_NS}"><sheetData>'.encode())
+            head = "".join(s(c, 1, h) for c, h in zip("ABCDEFGHIJKL", HEADERS, strict=True))
+            f.write(f'<row r="1" spans="1:12">{head}</row>'.encode())
+            for r, v in enumerate(rows(n), 2):
+                serial = (date.fromisoformat(v[7]) - epoch).days
+                cells = [s(c, r, v[k]) for k, c in enumerate("ABCDEFG")]
+                cells += [f'<c r="H{r}" s="1"><v>{serial}</v></c>', f'<c r="I{r}"><v>{v[8]}</v></c>',
+                          f'<c r="J{r}"><v>{v[9]}</v></c>',
+                          f'<c r="K{r}" t="b"><v>{1 if v[10] == "true" else 0}</v></c>', s("L", r, v[11])]  # fmt: skip
+                f.write(f'<row r="{r}" spans="1:12">{"".join(cells)}</row>'.encode())
+            f.write(b"</sheetData></worksheet>")
+        with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as f:
+            f.write(
+                f'{_DECL}<sst xmlns="{_NS}" count="{len(index)}" uniqueCount="{len(index)}">'.encode()
+            )
+            for text in index:  # insertion order is index order
+                f.write(f"<si><t>{escape(text)}</t></si>".encode())
+            f.write(b"</sst>")
+        z.writestr("xl/styles.xml", f'{_DECL}<styleSheet xmlns="{_NS}"><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14" applyNumberFormat="1"/></cellXfs></styleSheet>')  # fmt: skip
+        z.writestr("xl/workbook.xml", f'{_DECL}<workbook xmlns="{_NS}" xmlns:r="{_REL}"><sheets><sheet name="Outlets" sheetId="1" r:id="rId1"/></sheets></workbook>')  # fmt: skip
+        z.writestr("xl/_rels/workbook.xml.rels", f'{_DECL}<Relationships xmlns="{_PKG}">'
+                   f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+                   f'<Relationship Id="rId2" Type="{_REL}/styles" Target="styles.xml"/>'
+                   f'<Relationship Id="rId3" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/></Relationships>')  # fmt: skip
+        z.writestr("_rels/.rels", f'{_DECL}<Relationships xmlns="{_PKG}"><Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>')  # fmt: skip
+        z.writestr("[Content_Types].xml", f'{_DECL}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+                   '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+                   '<Default Extension="xml" ContentType="application/xml"/>'
+                   f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
+                   f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_CT}.worksheet+xml"/>'
+                   f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/>'
+                   f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_CT}.sharedStrings+xml"/></Types>')  # fmt: skip
 
 
 def free_port() -> int:

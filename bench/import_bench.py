@@ -20,13 +20,18 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIELDS, Server, pg_schema, write_csv, write_xlsx
+from common import FIELDS, Server, pg_schema, write_csv, write_xlsx, write_xlsx_shared
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    ap.add_argument(
+        "--format",
+        choices=["csv", "xlsx", "xlsx-shared"],
+        default="csv",
+        help="xlsx: loadbay's own writer (inline strings); xlsx-shared: as Excel writes it",
+    )
     ap.add_argument("--database-url", default="")
     ap.add_argument("--queue-url", default="")
     ap.add_argument("--workers", type=int, default=2)
@@ -43,9 +48,10 @@ def main() -> None:
             stack.enter_context(pg_schema(args.database_url)) if args.database_url else ""
         )
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="loadbay-bench-"))
-        data = Path(tmp) / f"outlets.{args.format}"
+        data = Path(tmp) / f"outlets.{args.format.split('-')[0]}"
         t0 = time.perf_counter()
-        (write_csv if args.format == "csv" else write_xlsx)(data, args.rows)
+        writers = {"csv": write_csv, "xlsx": write_xlsx, "xlsx-shared": write_xlsx_shared}
+        writers[args.format](data, args.rows)
         print(
             f"generated {data.name}: {data.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f}s"
         )

@@ -560,7 +560,7 @@ def test_shared_strings_are_stored_compactly() -> None:
     ).encode()
     tracemalloc.start()
     try:
-        table = xlsx_scan.scan_shared_strings(io.BytesIO(xml), Limits(), len(xml))
+        table = xlsx_scan.scan_shared_strings(io.BytesIO(xml), Limits())
         kept = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()

@@ -318,10 +318,10 @@ def _has_error_cells(archive: zipfile.ZipFile, part: str) -> bool:
 def _shared_strings(archive: zipfile.ZipFile, part: str | None, limits: Limits) -> SharedStrings:
     """All shared strings (inherent to XLSX: cells refer to them by index)."""
     if part is None:
-        return SharedStrings().finish()
+        return SharedStrings()
     info = archive.getinfo(part)
     _check_size(info, limits)
-    return scan_shared_strings(archive.open(info), limits, info.file_size)
+    return scan_shared_strings(archive.open(info), limits)
 
 
 def _date_styles(archive: zipfile.ZipFile, part: str | None, limits: Limits) -> dict[str, int]:

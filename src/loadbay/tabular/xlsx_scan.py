@@ -13,6 +13,7 @@ calamine and both paths must give the same rows.
 from __future__ import annotations
 
 import array
+import bisect
 import codecs
 import datetime
 import html
@@ -113,51 +114,52 @@ class _Tags:
 
 
 class SharedStrings:
-    """A workbook's shared strings as UTF-8 in one buffer with their end offsets.
+    """A workbook's shared strings as UTF-8, in one chunk per block read, with end offsets.
 
     Excel writes every text cell as an index into this table, so a 1M-row sheet of mostly
     distinct texts has millions of them: as a list of `str` they took 477 MB for a 1M-row,
     12-column workbook (the issue's limit is 300 MB); here they take their UTF-8 size plus
-    4 bytes each (8 past 4 GB). A lookup decodes its slice (the scanner looks up each cell
-    once). An empty string reads as None, as a blank cell does."""
+    4 bytes each. Chunks, not one growing buffer: growing a 100 MB buffer can copy it, and
+    for that moment it is there twice. A lookup decodes its slice (the scanner looks each
+    cell up once). An empty string reads as None, as a blank cell does."""
 
-    def __init__(self, max_bytes: int = 0) -> None:
-        self._buf = bytearray()
-        self._ends = array.array("I" if max_bytes < 2**32 else "Q")
-        self._view: memoryview | None = None
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._ends: list[array.array[int]] = []  # per chunk: each string's end in it
+        self._first: list[int] = []  # per chunk: the index of its first string
+        self._count = 0
         self.longest = 0  # characters, for the cell-length limit
 
     def extend(self, texts: list[str], ascii_only: bool) -> None:
         if not texts:
             return
-        buf, ends = self._buf, self._ends
         if ascii_only:  # one encode for the lot; byte lengths are character lengths
-            offsets = itertools.accumulate(map(len, texts), initial=len(buf))
-            ends.extend(itertools.islice(offsets, 1, None))
-            buf += "".join(texts).encode("ascii")
+            data = "".join(texts).encode("ascii")
+            lengths = map(len, texts)
         else:
-            for text in texts:
-                buf += text.encode("utf-8", "surrogatepass")
-                ends.append(len(buf))
+            encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+            data = b"".join(encoded)
+            lengths = map(len, encoded)
+        self._chunks.append(data)
+        self._ends.append(array.array("I", itertools.accumulate(lengths)))
+        self._first.append(self._count)
+        self._count += len(texts)
         self.longest = max(self.longest, max(map(len, texts)))
 
-    def finish(self) -> SharedStrings:
-        self._view = memoryview(self._buf)
-        return self
-
     def __len__(self) -> int:
-        return len(self._ends)
+        return self._count
 
     def __getitem__(self, index: int) -> str | None:
-        if index < 0:
+        chunk = bisect.bisect_right(self._first, index) - 1
+        if index < 0 or chunk < 0:
             raise IndexError(index)
-        ends = self._ends
-        end = ends[index]
-        start = ends[index - 1] if index else 0
+        local = index - self._first[chunk]
+        ends = self._ends[chunk]
+        end = ends[local]  # IndexError past the last string
+        start = ends[local - 1] if local else 0
         if end == start:
             return None
-        view = self._view if self._view is not None else memoryview(self._buf)
-        return str(view[start:end], "utf-8", "surrogatepass")
+        return self._chunks[chunk][start:end].decode("utf-8", "surrogatepass")
 
 
 _SST_PREFIX = re.compile(r"<([A-Za-z_][\w.-]*:)?sst[\s/>]")
@@ -167,16 +169,15 @@ _SST_PREFIX = re.compile(r"<([A-Za-z_][\w.-]*:)?sst[\s/>]")
 _SST_ODD = ("<r>", "<r ", "<rPh", "&", "_x", "<t ", "<t/", "> ", " <", ">\t", "\t<", ">\n", "\n<")
 
 
-def scan_shared_strings(stream: IO[bytes], limits: Limits, part_bytes: int) -> SharedStrings:
-    """The shared-string table (`xl/sharedStrings.xml` of `part_bytes`), block by block."""
-    # The texts in UTF-8 take at most 1.5 times the part's bytes (UTF-16 XML of CJK text).
-    table = SharedStrings(max_bytes=part_bytes * 3 // 2)
+def scan_shared_strings(stream: IO[bytes], limits: Limits) -> SharedStrings:
+    """The shared-string table (`xl/sharedStrings.xml`), streamed block by block."""
+    table = SharedStrings()
     try:
         with stream:
             _SharedScanner(table).read(stream, limits)
     except (*CORRUPT_ZIP, UnicodeDecodeError) as exc:
         raise TableError("import-015", f"The shared strings are corrupt ({exc})") from None
-    return table.finish()
+    return table
 
 
 class _SharedScanner:
