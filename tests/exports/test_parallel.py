@@ -139,17 +139,33 @@ def _add_newest_record(db: Database, org: str, type_id: str) -> None:
         )  # fmt: skip
 
 
+def _delete_newest_record(db: Database, org: str, type_id: str) -> None:
+    with db.write() as session:
+        newest = (
+            session.query(Record)
+            .filter_by(data_type_id=type_id)
+            .order_by(Record.created_time.desc(), Record.id.desc())
+            .first()
+        )
+        assert newest is not None
+        session.delete(newest)
+
+
 def _export_while_a_record_is_added(
-    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None], download: str
+    db: Database,
+    big_type: tuple[str, str],
+    settings_env: Callable[..., None],
+    download: str,
+    change: Callable[[Database, str, str], None] = _add_newest_record,
 ) -> tuple[bytes, writing.Written]:
-    """A two-process export whose newest record arrives after the cut points were read:
-    it falls inside the first stretch."""
+    """A two-process export whose newest record arrives (or, with `change`, goes) after
+    the cut points were read: inside the first stretch."""
     org, type_id = big_type
     settings_env(export_processes=2, export_parallel_min_rows=10)
     plan = _plan(db, org, {"download": download, "dataTypeId": type_id})
     split = parallel.split(db, plan)
     assert split is not None
-    _add_newest_record(db, org, type_id)
+    change(db, org, type_id)
     out = io.BytesIO()
     written = parallel.write_parallel(db, plan, out, split, stem="stem")
     return out.getvalue(), written
@@ -225,3 +241,23 @@ def test_a_json_stretch_that_fills_up_before_its_cut_keeps_every_part_full(
     assert all(size == 400 for size in sizes[:-1])  # no short part in the middle of the zip
     assert sizes[-1] == (ROWS + 1) % 400 or sizes[-1] == 400
     assert written.workers == ()  # it was written again in one process
+
+
+@pytest.mark.parametrize("download", ["json", "xlsx"])
+def test_a_row_gone_from_a_capped_stretch_makes_the_export_start_over(
+    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None], download: str
+) -> None:
+    """Fewer rows than its cap: a JSON stretch would end in a short part, an XLSX one
+    leave a blank row before the next stretch's first."""
+    settings_env(json_export_part_rows=400)
+    content, written = _export_while_a_record_is_added(
+        db, big_type, settings_env, download, change=_delete_newest_record
+    )
+    assert written.total == ROWS - 1 and written.workers == ()  # written again in one process
+    if download == "json":
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            sizes = [len(orjson.loads(archive.read(name))) for name in archive.namelist()]
+        assert all(size == 400 for size in sizes[:-1]) and sum(sizes) == ROWS - 1
+    else:
+        sheet = read_xlsx(content)
+        assert len(sheet) - 1 == ROWS - 1 and all(any(cell != "" for cell in row) for row in sheet)

@@ -572,3 +572,50 @@ def test_shared_strings_are_stored_compactly() -> None:
         table[200_000]
     with pytest.raises(IndexError):
         table[-1]
+
+
+@pytest.mark.parametrize("block", [5, 33, 1 << 20])
+@pytest.mark.parametrize("prefix", ["", "x:"])
+def test_shared_strings_odd_items_keep_every_index(
+    monkeypatch: pytest.MonkeyPatch, block: int, prefix: str
+) -> None:
+    """`<si/>` (no `</si>`), items after the last `</si>`, and a comment or CDATA holding
+    `</si>` across a block boundary: every later index still points at its own text."""
+    p = prefix
+    items = [
+        f"<{p}si><{p}t>a</{p}t></{p}si>",
+        f"<{p}si/>",
+        f"<{p}si><{p}t>c</{p}t></{p}si>",
+        f"<!-- a comment with </{p}si> in it -->",
+        f"<{p}si><{p}t><![CDATA[x</{p}si>y]]></{p}t></{p}si>",
+        f'<{p}si count="1"/>',
+        f"<{p}si><{p}t>e</{p}t></{p}si>",
+        f"<{p}si/>",
+    ]
+    xmlns = f' xmlns:{p[:-1]}="x"' if p else ' xmlns="x"'
+    xml = f'<?xml version="1.0"?><{p}sst{xmlns}>{"".join(items)}</{p}sst>'.encode()
+    monkeypatch.setattr(xlsx_scan, "BLOCK_BYTES", block)
+    table = xlsx_scan.scan_shared_strings(io.BytesIO(xml), Limits())
+    assert [table[i] for i in range(len(table))] == [
+        "a",
+        None,
+        "c",
+        f"x</{p}si>y",  # CDATA keeps what it holds
+        None,
+        "e",
+        None,
+    ]
+
+
+def test_a_comment_holding_row_end_across_blocks(
+    make_xlsx: XlsxFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>H</t></is></c></row>'
+        '<!-- old rows: </row><row r="9"> -->'
+        '<row r="2"><c r="A2"><v>2</v></c></row>'
+    )
+    path = make_xlsx(worksheet(rows))
+    for block in (13, 40, 1 << 20):
+        monkeypatch.setattr(xlsx_scan, "BLOCK_BYTES", block)
+        assert read(path, STREAMING) == (["H"], [(2, [2])])

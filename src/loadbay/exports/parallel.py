@@ -141,10 +141,10 @@ def _write_stretch(
         usage = resource.getrusage(resource.RUSAGE_SELF)
         window = stretch.window
         result |= {
-            # Capped and full, yet short of its cut: rows were pushed out of this stretch.
+            # A capped stretch is whole only with exactly its rows, up to its cut: rows
+            # added to it or gone from it while the export ran would shift what follows.
             "complete": window.limit is None
-            or rows.total < window.limit
-            or rows.last_keys == window.stop,
+            or (rows.total == window.limit and rows.last_keys == window.stop),
             "rows": rows.total,
             "last_id": rows.last_id,
             "peak_mb": usage.ru_maxrss / 1024,
@@ -228,7 +228,7 @@ def write_parallel(
         results = [_result(out, worker) for out, worker in zip(outs, workers, strict=True)]
         if not all(r["complete"] for r in results):
             log.warning("rows were added during a parallel export: written in one process")
-            return writing.write_single(db, plan, target, stem=stem)
+            return writing.write_single(db, plan, target, stem=stem, progress=progress)
         _assemble(plan, target, stem, outs, results)
     total = sum(int(r["rows"]) for r in results)
     last_id = next((r["last_id"] for r in reversed(results) if r["rows"]), None)

@@ -180,18 +180,29 @@ def scan_shared_strings(stream: IO[bytes], limits: Limits) -> SharedStrings:
     return table
 
 
+def _in_markup(text: str) -> bool:
+    """Whether `text` ends inside a comment or CDATA section (a cut there would split it)."""
+    return text.rfind("<!--") > text.rfind("-->") or text.rfind("<![CDATA[") > text.rfind("]]>")
+
+
 class _SharedScanner:
     def __init__(self, table: SharedStrings) -> None:
         self.table = table
-        self.inline = _Tags("").inline
-        self.si_start, self.si_end = "<si", "</si>"
-        self.plain_open, self.plain_close = "<si><t>", "</t></si>"
+        self._use_prefix("")
+
+    def _use_prefix(self, prefix: str) -> None:
+        self.inline = _Tags(prefix).inline
+        self.si_end, self.sst_end = f"</{prefix}si>", f"</{prefix}sst>"
+        self.si_open = re.compile(rf"<{re.escape(prefix)}si(?:\s[^>]*?)?(/?)>")
+        self.plain_open = f"<{prefix}si><{prefix}t>"
+        self.plain_close = f"</{prefix}t></{prefix}si>"
 
     def read(self, stream: IO[bytes], limits: Limits) -> None:
         read = stream.read
         block = read(BLOCK_BYTES)
         decoder = codecs.getincrementaldecoder(_encoding(block[:200]))()
-        max_tail = limits.max_cell_chars * 8 + BLOCK_BYTES
+        # XML per character can be large (a run with its own formatting per character)
+        max_tail = limits.max_cell_chars * 256 + BLOCK_BYTES
         prefix: str | None = None
         tail = ""
         while True:
@@ -206,23 +217,21 @@ class _SharedScanner:
                 if "<!DOCTYPE" in text[: found.start()]:
                     raise TableError("import-015", "The shared strings declare a DOCTYPE")
                 prefix = found.group(1) or ""
-                self.inline = _Tags(prefix).inline
-                self.si_start, self.si_end = f"<{prefix}si", f"</{prefix}si>"
-                self.plain_open = f"<{prefix}si><{prefix}t>"
-                self.plain_close = f"</{prefix}t></{prefix}si>"
+                self._use_prefix(prefix)
                 text = text[text.find(">", found.start()) + 1 :]
             if block:
                 cut = text.rfind(self.si_end)
-                if cut < 0:
+                if cut >= 0:
+                    cut += len(self.si_end)
+                if cut < 0 or ("<!" in text and _in_markup(text[:cut])):
                     if len(text) > max_tail:
                         raise TableError("import-040", "A shared string is larger than the limits")
                     tail, block = text, read(BLOCK_BYTES)
                     continue
-                cut += len(self.si_end)
                 body, tail = text[:cut], text[cut:]
-            else:
-                cut = text.rfind(self.si_end)
-                body, tail = (text[: cut + len(self.si_end)] if cut >= 0 else ""), ""
+            else:  # the rest, `<si/>`s after the last `</si>` included
+                end = text.rfind(self.sst_end)
+                body, tail = (text[:end] if end >= 0 else text), ""
             if "<!" in body:
                 body = _markup(body)
             if "\r" in body:
@@ -245,11 +254,16 @@ class _SharedScanner:
             if not any("<" in t for t in texts):  # each item really was one plain run
                 self.table.extend(texts, body.isascii())
                 return
-        texts = []  # item by item: runs joined, phonetic guides left out (`_Tags.inline`)
+        # Item by item: runs joined, phonetic guides left out (`_Tags.inline`); an empty
+        # `<si/>` has no `</si>`, so a piece holds any number of those before its one item.
+        texts = []
         for piece in body.split(self.si_end):
-            start = piece.find(self.si_start)
-            if start >= 0:
-                texts.append(self.inline(piece[piece.find(">", start) + 1 :]))
+            for found in self.si_open.finditer(piece):
+                if found.group(1):
+                    texts.append("")
+                else:
+                    texts.append(self.inline(piece[found.end() :]))
+                    break
         self.table.extend(texts, False)
 
 
@@ -319,12 +333,13 @@ class _Scanner:
                 text = text[found.start() :]
             if block:
                 cut = text.rfind(row_end)
-                if cut < 0:
+                if cut >= 0:
+                    cut += len(row_end)
+                if cut < 0 or ("<!" in text and _in_markup(text[:cut])):
                     if len(text) > max_tail:
                         raise TableError("import-040", "The sheet has a row larger than the limits")
                     tail, block = text, read(BLOCK_BYTES)
                     continue
-                cut += len(row_end)
                 body, tail = text[:cut], text[cut:]
             else:
                 body, tail = text, ""
