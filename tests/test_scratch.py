@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from loadbay.scratch import use_own_scratch
+from loadbay.scratch import this_space, use_own_scratch
 
-HOST = socket.gethostname()
+SPACE = this_space()  # host name and pid namespace
 
 
 def _dead_pid() -> int:
@@ -30,14 +30,16 @@ def _restore_tempdir(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_starting_worker_removes_scratch_of_dead_processes_only(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir(mode=0o700)
-    dead = root / f"{HOST}-{_dead_pid()}"
+    dead = root / f"{SPACE}-{_dead_pid()}"
     (dead / "loadbay-export-x").mkdir(parents=True)
     (dead / "loadbay-export-x" / "part0").write_bytes(b"left by a SIGKILLed worker")
-    alive = root / f"{HOST}-{os.getppid()}"
+    alive = root / f"{SPACE}-{os.getppid()}"
     (alive / "loadbay-keys-y").mkdir(parents=True)
     other_host = root / f"another-host-{_dead_pid()}"  # a shared temp folder: not ours
     other_host.mkdir()
-    stale_own = root / f"{HOST}-{os.getpid()}"  # a dead process once had our pid
+    other_container = root / f"{socket.gethostname()}-1-{_dead_pid()}"  # same name, other pids
+    other_container.mkdir()
+    stale_own = root / f"{SPACE}-{os.getpid()}"  # a dead process once had our pid
     (stale_own / "old").mkdir(parents=True)
     stray = root / "not-a-worker"
     stray.mkdir()
@@ -47,6 +49,7 @@ def test_a_starting_worker_removes_scratch_of_dead_processes_only(tmp_path: Path
     assert mine == stale_own and list(mine.iterdir()) == []
     assert not dead.exists()
     assert (alive / "loadbay-keys-y").is_dir() and other_host.is_dir() and stray.is_dir()
+    assert other_container.is_dir()
     with tempfile.TemporaryDirectory() as scratch:
         assert Path(scratch).parent == mine
     (mine / "in-use").write_bytes(b"")
@@ -56,12 +59,12 @@ def test_a_starting_worker_removes_scratch_of_dead_processes_only(tmp_path: Path
 
 def test_a_forked_worker_gets_a_directory_beside_its_parents(tmp_path: Path) -> None:
     root = tmp_path / f"loadbay-scratch-{os.getuid()}"
-    parent = root / f"{HOST}-{os.getppid()}"  # the pool's consumer, whose tempdir we inherit
+    parent = root / f"{SPACE}-{os.getppid()}"  # the pool's consumer, whose tempdir we inherit
     parent.mkdir(parents=True, mode=0o700)
     root.chmod(0o700)
     tempfile.tempdir = str(parent)
     mine = use_own_scratch()
-    assert mine == root / f"{HOST}-{os.getpid()}"  # a sibling, not nested in the parent's
+    assert mine == root / f"{SPACE}-{os.getpid()}"  # a sibling, not nested in the parent's
     assert parent.is_dir()
 
 
@@ -69,7 +72,7 @@ def test_a_root_others_can_write_is_not_swept(tmp_path: Path) -> None:
     root = tmp_path / "shared"
     root.mkdir()
     root.chmod(0o777)
-    dead = root / f"{HOST}-{_dead_pid()}"
+    dead = root / f"{SPACE}-{_dead_pid()}"
     dead.mkdir()
     mine = use_own_scratch(root)
     assert dead.is_dir()  # not trusted, not touched
@@ -79,7 +82,7 @@ def test_a_root_others_can_write_is_not_swept(tmp_path: Path) -> None:
 
 def test_the_worker_command_uses_its_own_scratch(tmp_path: Path) -> None:
     root = tmp_path / f"loadbay-scratch-{os.getuid()}"
-    dead = root / f"{HOST}-{_dead_pid()}"
+    dead = root / f"{SPACE}-{_dead_pid()}"
     dead.mkdir(parents=True, mode=0o700)
     root.chmod(0o700)
     code = (
@@ -93,5 +96,5 @@ def test_the_worker_command_uses_its_own_scratch(tmp_path: Path) -> None:
     )
     reported = Path(done.stderr.strip().splitlines()[-1])
     assert reported.parent == root
-    assert reported.name.startswith(f"{HOST}-") and reported.name[len(HOST) + 1 :].isdigit()
+    assert reported.name.startswith(f"{SPACE}-") and reported.name[len(SPACE) + 1 :].isdigit()
     assert not dead.exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,10 +30,17 @@ class Heartbeat:
 
     `renew` returns whether this claim still holds the lease; once it does not, `lost`
     is set and renewing stops: the work should stop too (`check`), and must never record
-    an outcome (its final UPDATE is conditional on the owner as well)."""
+    an outcome (its final UPDATE is conditional on the owner as well).
+
+    The beat says the process lives, not that the work moves: work that has not called
+    `check` for `IDLE_LEASES` leases (a hung upload, a stuck query) stops being renewed,
+    so its lease runs out and the sweeper hands the work to another worker."""
+
+    IDLE_LEASES = 4
 
     def __init__(self, renew: Callable[[datetime], bool], **context: Any) -> None:
         self.renew, self.context = renew, context
+        self.touched = time.monotonic()
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="lease-heartbeat")
@@ -46,11 +54,18 @@ class Heartbeat:
         self._thread.join()
 
     def check(self) -> None:
+        """Called as the work moves on: raises LeaseLost once another claim has it."""
+        self.touched = time.monotonic()
         if self.lost.is_set():
             raise LeaseLost(str(self.context))
 
     def _run(self) -> None:
         while not self._stop.wait(lease_seconds() / 4):
+            if time.monotonic() - self.touched > self.IDLE_LEASES * lease_seconds():
+                log.warning(
+                    "work made no progress; its lease is left to run out", extra=self.context
+                )
+                return
             try:
                 kept = self.renew(utcnow() + timedelta(seconds=lease_seconds()))
             except Exception:  # a database hiccup: the next beat tries again

@@ -3,9 +3,10 @@
 Every temporary file a worker makes (chunk keys, failed-rows files, export parts, local
 copies of stored files) goes through `tempfile`. A worker killed with SIGKILL cannot
 clean up after itself, so each worker process gets a directory of its own, named by
-host and pid, under one root private to the user; a worker that starts removes the
-directories this host's dead processes left behind. Directories of other hosts (a
-temp folder shared between containers) are never touched: their pids mean nothing here.
+host, pid namespace and pid, under one root private to the user; a worker that starts
+removes the directories its own namespace's dead processes left behind. Directories of
+other hosts or containers (a temp folder shared between them, even under one host name)
+are never touched: their pids mean nothing here.
 """
 
 from __future__ import annotations
@@ -54,11 +55,20 @@ def _default_root() -> Path:
     return current / f"{ROOT_NAME}-{os.getuid()}"
 
 
+def this_space() -> str:
+    """Where a pid means this process's neighbours: host name and pid namespace."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return f"{socket.gethostname()}-{namespace}"
+
+
 def use_own_scratch(root: Path | None = None) -> Path:
-    """Point `tempfile` at this process's own directory, and remove those this host's
+    """Point `tempfile` at this process's own directory, and remove those this namespace's
     dead processes left (done once per process; later calls return the same directory)."""
-    host, me = socket.gethostname(), os.getpid()
-    if tempfile.tempdir and Path(tempfile.tempdir).name == f"{host}-{me}":
+    space, me = this_space(), os.getpid()
+    if tempfile.tempdir and Path(tempfile.tempdir).name == f"{space}-{me}":
         return Path(tempfile.tempdir)
     base = _private_root(root or _default_root())
     if base is None:  # someone else's or a shared directory: a fresh private one, no sweeping
@@ -67,13 +77,13 @@ def use_own_scratch(root: Path | None = None) -> Path:
         return mine
     removed = 0
     for entry in base.iterdir():
-        owner_host, _, pid = entry.name.rpartition("-")
-        if owner_host != host or not pid.isdigit() or entry.is_symlink() or not entry.is_dir():
+        owner, _, pid = entry.name.rpartition("-")
+        if owner != space or not pid.isdigit() or entry.is_symlink() or not entry.is_dir():
             continue
         if int(pid) == me or not _alive(int(pid)):  # our pid's old directory is a dead one's
             shutil.rmtree(entry, ignore_errors=True)
             removed += 1
-    mine = base / f"{host}-{me}"
+    mine = base / f"{space}-{me}"
     mine.mkdir(mode=0o700)
     tempfile.tempdir = str(mine)
     if removed:

@@ -158,6 +158,9 @@ def test_stale_exports_fail_only_without_a_live_lease(
     _set(db, log_id, lease_expires=now - timedelta(minutes=1))
     assert fail_stale_exports(now) == 1
     assert _entry(db, log_id).status == "Failed"
+    hung = _interrupted(db, exporter)  # renewed for a day: the work never finishes
+    _set(db, hung, request_at=now - timedelta(hours=25), lease_expires=now + timedelta(minutes=1))
+    assert fail_stale_exports(now) == 1 and _entry(db, hung).status == "Failed"
 
 
 def test_an_export_interrupted_too_often_fails(

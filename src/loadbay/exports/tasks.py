@@ -153,8 +153,13 @@ def fail_stale_exports(now: datetime) -> int:
             .where(
                 ExportLog.status == "Processing",
                 ExportLog.request_at < now - STALE_AFTER,
-                # one a live worker still writes (its lease is fresh) is left to finish
-                sa.or_(ExportLog.lease_expires.is_(None), ExportLog.lease_expires < now),
+                # one a live worker still writes (its lease is fresh) is left to finish,
+                # unless it has been at it four times as long: then it never will
+                sa.or_(
+                    ExportLog.lease_expires.is_(None),
+                    ExportLog.lease_expires < now,
+                    ExportLog.request_at < now - 4 * STALE_AFTER,
+                ),
             )
             .values(status="Failed", completed_at=now, error="The export did not finish in time")
             .returning(ExportLog.id)
