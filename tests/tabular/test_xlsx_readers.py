@@ -619,3 +619,25 @@ def test_a_comment_holding_row_end_across_blocks(
     for block in (13, 40, 1 << 20):
         monkeypatch.setattr(xlsx_scan, "BLOCK_BYTES", block)
         assert read(path, STREAMING) == (["H"], [(2, [2])])
+
+
+def test_an_element_larger_than_the_limits_is_refused(
+    make_xlsx: XlsxFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row, or a shared string, that never ends within what the limits allow is an
+    import-040, not a read of the whole part into memory."""
+    monkeypatch.setattr(xlsx_scan, "BLOCK_BYTES", 64)
+    huge = "x" * 3000
+    row = f'<row r="1"><c r="A1" t="inlineStr"><is><t>{huge}</t></is></c></row>'
+    error = error_of(
+        make_xlsx(worksheet(row)),
+        Limits(xlsx_calamine_max_bytes=0, max_columns=1, max_cell_chars=10),
+    )
+    assert (error.code, error.message) == (
+        "import-040",
+        "The sheet XML has an element larger than the limits",
+    )
+    xml = f'<sst xmlns="x"><si><t>{huge}</t></si></sst>'.encode()
+    with pytest.raises(TableError) as caught:
+        xlsx_scan.scan_shared_strings(io.BytesIO(xml), Limits(max_cell_chars=2))
+    assert caught.value.code == "import-040"

@@ -21,6 +21,7 @@ import itertools
 import re
 import zipfile
 import zlib
+from collections.abc import Iterator
 from typing import IO
 
 from loadbay.tabular.readers import Cell, Limits, RawRows, TableError, cell_too_long, date_text
@@ -185,6 +186,54 @@ def _in_markup(text: str) -> bool:
     return text.rfind("<!--") > text.rfind("-->") or text.rfind("<![CDATA[") > text.rfind("]]>")
 
 
+def _blocks(
+    stream: IO[bytes], start: re.Pattern[str], end_tag: str, max_tail: int, what: str
+) -> Iterator[tuple[str, str]]:
+    """(namespace prefix, text) of a part, block by block, each cut after the last whole
+    `<{prefix}{end_tag}>` element, from the `start` element on: comments out, CDATA as
+    escaped text, line ends normalised (what XML itself guarantees a reader)."""
+    read = stream.read
+    block = read(BLOCK_BYTES)
+    decoder = codecs.getincrementaldecoder(_encoding(block[:200]))()
+    prefix: str | None = None
+    end = ""
+    tail = ""
+    while True:
+        text = tail + decoder.decode(block, not block)
+        if prefix is None:
+            found = start.search(text)
+            if found is None:
+                if not block:
+                    return
+                tail, block = text, read(BLOCK_BYTES)
+                continue
+            if "<!DOCTYPE" in text[: found.start()]:
+                raise TableError("import-015", f"{what} declares a DOCTYPE, which XLSX never does")
+            prefix = found.group(1) or ""
+            end = f"</{prefix}{end_tag}>"
+            text = text[found.start() :]
+        if block:
+            cut = text.rfind(end)
+            if cut >= 0:
+                cut += len(end)
+            if cut < 0 or ("<!" in text and _in_markup(text[:cut])):
+                if len(text) > max_tail:
+                    raise TableError("import-040", f"{what} has an element larger than the limits")
+                tail, block = text, read(BLOCK_BYTES)
+                continue
+            body, tail = text[:cut], text[cut:]
+        else:
+            body, tail = text, ""
+        if "<!" in body:
+            body = _markup(body)
+        if "\r" in body:
+            body = body.replace("\r\n", "\n").replace("\r", "\n")
+        yield prefix, body
+        if not block:
+            return
+        block = read(BLOCK_BYTES)
+
+
 class _SharedScanner:
     def __init__(self, table: SharedStrings) -> None:
         self.table = table
@@ -192,54 +241,20 @@ class _SharedScanner:
 
     def _use_prefix(self, prefix: str) -> None:
         self.inline = _Tags(prefix).inline
-        self.si_end, self.sst_end = f"</{prefix}si>", f"</{prefix}sst>"
+        self.si_end = f"</{prefix}si>"
         self.si_open = re.compile(rf"<{re.escape(prefix)}si(?:\s[^>]*?)?(/?)>")
         self.plain_open = f"<{prefix}si><{prefix}t>"
         self.plain_close = f"</{prefix}t></{prefix}si>"
 
     def read(self, stream: IO[bytes], limits: Limits) -> None:
-        read = stream.read
-        block = read(BLOCK_BYTES)
-        decoder = codecs.getincrementaldecoder(_encoding(block[:200]))()
         # XML per character can be large (a run with its own formatting per character)
         max_tail = limits.max_cell_chars * 256 + BLOCK_BYTES
-        prefix: str | None = None
-        tail = ""
-        while True:
-            text = tail + decoder.decode(block, not block)
-            if prefix is None:
-                found = _SST_PREFIX.search(text)
-                if found is None:
-                    if not block:
-                        return
-                    tail, block = text, read(BLOCK_BYTES)
-                    continue
-                if "<!DOCTYPE" in text[: found.start()]:
-                    raise TableError("import-015", "The shared strings declare a DOCTYPE")
-                prefix = found.group(1) or ""
+        prefix = None
+        for found, body in _blocks(stream, _SST_PREFIX, "si", max_tail, "The shared strings"):
+            if found != prefix:
+                prefix = found
                 self._use_prefix(prefix)
-                text = text[text.find(">", found.start()) + 1 :]
-            if block:
-                cut = text.rfind(self.si_end)
-                if cut >= 0:
-                    cut += len(self.si_end)
-                if cut < 0 or ("<!" in text and _in_markup(text[:cut])):
-                    if len(text) > max_tail:
-                        raise TableError("import-040", "A shared string is larger than the limits")
-                    tail, block = text, read(BLOCK_BYTES)
-                    continue
-                body, tail = text[:cut], text[cut:]
-            else:  # the rest, `<si/>`s after the last `</si>` included
-                end = text.rfind(self.sst_end)
-                body, tail = (text[:end] if end >= 0 else text), ""
-            if "<!" in body:
-                body = _markup(body)
-            if "\r" in body:
-                body = body.replace("\r\n", "\n").replace("\r", "\n")
             self._items(body.strip(_XML_SPACE))
-            if not block:
-                return
-            block = read(BLOCK_BYTES)
 
     def _items(self, body: str) -> None:
         if not body:
@@ -307,50 +322,15 @@ class _Scanner:
         self.tags = _Tags("")
 
     def rows(self, stream: IO[bytes]) -> RawRows:
-        """Cut the decoded XML after the last complete `</row>` of each block."""
-        read = stream.read
-        block = read(BLOCK_BYTES)
-        decoder = codecs.getincrementaldecoder(_encoding(block[:200]))()
+        """The rows of each block of the sheet XML, cut after its last whole `</row>`."""
         limits = self.limits
         max_tail = limits.max_columns * (limits.max_cell_chars + 256) * 2 + BLOCK_BYTES
-        started = False
-        tail = ""
-        row_end = ""
-        while True:
-            text = tail + decoder.decode(block, not block)
-            if not started:
-                found = _PREFIX.search(text)
-                if found is None:
-                    if not block:
-                        return
-                    tail, block = text, read(BLOCK_BYTES)
-                    continue
-                if "<!DOCTYPE" in text[: found.start()]:
-                    raise TableError("import-015", "The sheet XML declares a DOCTYPE")
-                started = True
-                self.tags = _Tags(found.group(1) or "")
-                row_end = self.tags.row_end
-                text = text[found.start() :]
-            if block:
-                cut = text.rfind(row_end)
-                if cut >= 0:
-                    cut += len(row_end)
-                if cut < 0 or ("<!" in text and _in_markup(text[:cut])):
-                    if len(text) > max_tail:
-                        raise TableError("import-040", "The sheet has a row larger than the limits")
-                    tail, block = text, read(BLOCK_BYTES)
-                    continue
-                body, tail = text[:cut], text[cut:]
-            else:
-                body, tail = text, ""
-            if "<!" in body:
-                body = _markup(body)
-            if "\r" in body:
-                body = body.replace("\r\n", "\n").replace("\r", "\n")
+        prefix = None
+        for found, body in _blocks(stream, _PREFIX, "row", max_tail, "The sheet XML"):
+            if found != prefix:
+                prefix = found
+                self.tags = _Tags(prefix)
             yield from self._rows(body)
-            if not block:
-                return
-            block = read(BLOCK_BYTES)
 
     def _rows(self, body: str) -> RawRows:
         """The rows of whole `<row>` elements. Runs per cell: everything is bound locally,
