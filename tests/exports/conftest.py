@@ -19,6 +19,7 @@ from python_calamine import CalamineWorkbook
 from loadbay.catalog.fields import parse_fields
 from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
 from loadbay.db import Database
+from loadbay.exports.models import ExportLog
 
 API = "/api/v3"
 BASE_TIME = datetime(2024, 5, 1, 8, 0, 0)
@@ -203,3 +204,12 @@ def read_zip(content: bytes) -> tuple[list[str], list[dict[str, Any]]]:
             assert isinstance(part, list)
             records += part
     return names, records
+
+
+def log_entry(db: Database, log_id: str) -> ExportLog:
+    """One export-log entry as stored now, detached from its session."""
+    with db.read() as session:
+        entry = session.get(ExportLog, log_id)
+        assert entry is not None
+        session.expunge(entry)
+        return entry

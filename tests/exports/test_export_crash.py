@@ -16,21 +16,12 @@ from loadbay.catalog.fields import parse_fields
 from loadbay.catalog.models import DataType, Record
 from loadbay.db import Database, table_of
 from loadbay.exports import service
-from loadbay.exports.models import ExportLog
 from loadbay.ids import new_id, utcnow
 from tests.conftest import start_worker
-from tests.exports.conftest import org_of, read_xlsx
+from tests.exports.conftest import log_entry, org_of, read_xlsx
 
 pytestmark = pytest.mark.slow
 ROWS = 60_000
-
-
-def _entry(db: Database, log_id: str) -> ExportLog:
-    with db.read() as session:
-        entry = session.get(ExportLog, log_id)
-        assert entry is not None
-        session.expunge(entry)
-        return entry
 
 
 def _seed(db: Database, org: str) -> str:
@@ -87,14 +78,14 @@ def test_a_background_export_whose_worker_dies_is_written_by_the_next(
 
     first = start_worker(real_queue, first_log)
     try:
-        _wait(lambda: _entry(db, log_id).lease_owner is not None, 60, first_log.read_text)
+        _wait(lambda: log_entry(db, log_id).lease_owner is not None, 60, first_log.read_text)
         first.send_signal(signal.SIGSTOP)  # frozen mid-file, then killed: a crash
-        assert _entry(db, log_id).status == "Processing", "the export ended before the kill"
+        assert log_entry(db, log_id).status == "Processing", "the export ended before the kill"
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
 
-    expires = _entry(db, log_id).lease_expires
+    expires = log_entry(db, log_id).lease_expires
     assert expires is not None
     time.sleep(max((expires - utcnow()).total_seconds(), 0) + 0.2)  # the dead worker's lease
     second = start_worker(real_queue, second_log)
@@ -102,7 +93,7 @@ def test_a_background_export_whose_worker_dies_is_written_by_the_next(
         last: dict[str, Any] = {}
 
         def done() -> bool:
-            entry = _entry(db, log_id)
+            entry = log_entry(db, log_id)
             last.update(status=entry.status, attempts=entry.attempts, error=entry.error)
             return entry.status != "Processing"
 
@@ -110,7 +101,7 @@ def test_a_background_export_whose_worker_dies_is_written_by_the_next(
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=30)
-    entry = _entry(db, log_id)
+    entry = log_entry(db, log_id)
     assert (entry.status, entry.total, entry.attempts) == ("Done", ROWS, 2), entry.error
     link = service.file_link(entry)
     assert link is not None

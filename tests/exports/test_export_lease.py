@@ -18,17 +18,9 @@ from loadbay.exports.tasks import count_unclaimed, fail_stale_exports
 from loadbay.ids import utcnow
 from loadbay.imports.tasks import sweep
 from loadbay.storage import get_storage
-from tests.exports.conftest import Exporter, Seeded, read_csv
+from tests.exports.conftest import Exporter, Seeded, log_entry, read_csv
 
 logs = table_of(ExportLog)
-
-
-def _entry(db: Database, log_id: str) -> ExportLog:
-    with db.read() as session:
-        entry = session.get(ExportLog, log_id)
-        assert entry is not None
-        session.expunge(entry)
-        return entry
 
 
 def _set(db: Database, log_id: str, **values: Any) -> None:
@@ -58,7 +50,7 @@ def test_a_dead_workers_export_is_swept_and_finished(
 ) -> None:
     log_id = _interrupted(db, exporter)
     assert sweep()["exports"] == 1  # the queue runs inline here: the export runs again
-    entry = _entry(db, log_id)
+    entry = log_entry(db, log_id)
     assert (entry.status, entry.total, entry.attempts) == ("Done", 4, 2)
     assert entry.lease_owner is None and entry.lease_expires is None
     assert sweep()["exports"] == 0
@@ -71,7 +63,7 @@ def test_a_held_lease_is_not_swept(seeded: Seeded, exporter: Exporter, db: Datab
     log_id = _interrupted(db, exporter)
     _set(db, log_id, lease_expires=utcnow() + timedelta(minutes=1))  # its worker is alive
     assert sweep()["exports"] == 0
-    assert _entry(db, log_id).status == "Processing"
+    assert log_entry(db, log_id).status == "Processing"
 
 
 def test_the_lease_is_renewed_while_the_file_is_written(
@@ -88,7 +80,7 @@ def test_the_lease_is_renewed_while_the_file_is_written(
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         time.sleep(1.6)  # longer than the lease: only renewals keep it
-        entry = _entry(db, log_id)
+        entry = log_entry(db, log_id)
         seen.append((entry.lease_owner, entry.lease_expires > utcnow(), sweep()["exports"]))
         return real(*args, **kwargs)
 
@@ -109,7 +101,7 @@ def test_a_run_whose_export_was_taken_over_stops_and_leaves_the_file_alone(
 ) -> None:
     log_id = _interrupted(db, exporter)
     settings_env(lease_seconds=1)
-    entry = _entry(db, log_id)
+    entry = log_entry(db, log_id)
     key, _ = service.file_key(entry, ExportPlan.from_json(entry.params["plan"]))
     get_storage().delete(key)  # the first run's file: this run must not write one
     real = writing.write_export
@@ -121,7 +113,7 @@ def test_a_run_whose_export_was_taken_over_stops_and_leaves_the_file_alone(
 
     monkeypatch.setattr(writing, "write_export", taken_over)
     assert service.run_export(log_id) is None
-    entry = _entry(db, log_id)
+    entry = log_entry(db, log_id)
     assert (entry.status, entry.lease_owner) == ("Processing", "newer")  # the newer run's
     assert not get_storage().exists(key)  # its file is the newer run's to write
 
@@ -138,14 +130,14 @@ def test_a_transient_failure_gives_the_export_back_for_the_retry(
     monkeypatch.setattr(writing, "write_export", unreachable)
     with pytest.raises(ConnectionError):
         service.run_export(log_id, retry_transient=True)  # the queue retries it later
-    entry = _entry(db, log_id)
+    entry = log_entry(db, log_id)
     assert entry.status == "Processing" and entry.lease_owner is None
     assert entry.lease_expires is not None and entry.lease_expires > utcnow()
     # the retry waits in the queue's schedule: the sweeper must not count it as lost
     assert count_unclaimed(utcnow()) == 0 and sweep()["exports"] == 0
     monkeypatch.undo()
     assert service.run_export(log_id) is not None  # the retry claims it at once
-    assert _entry(db, log_id).status == "Done"
+    assert log_entry(db, log_id).status == "Done"
 
 
 def test_stale_exports_fail_only_without_a_live_lease(
@@ -157,10 +149,10 @@ def test_stale_exports_fail_only_without_a_live_lease(
     assert fail_stale_exports(now) == 0  # its worker still writes it
     _set(db, log_id, lease_expires=now - timedelta(minutes=1))
     assert fail_stale_exports(now) == 1
-    assert _entry(db, log_id).status == "Failed"
+    assert log_entry(db, log_id).status == "Failed"
     hung = _interrupted(db, exporter)  # renewed for a day: the work never finishes
     _set(db, hung, request_at=now - timedelta(hours=25), lease_expires=now + timedelta(minutes=1))
-    assert fail_stale_exports(now) == 1 and _entry(db, hung).status == "Failed"
+    assert fail_stale_exports(now) == 1 and log_entry(db, hung).status == "Failed"
 
 
 def test_an_export_interrupted_too_often_fails(
@@ -168,7 +160,7 @@ def test_an_export_interrupted_too_often_fails(
 ) -> None:
     log_id = _interrupted(db, exporter, attempts=service.MAX_EXPORT_ATTEMPTS)
     sweep()
-    entry = _entry(db, log_id)
+    entry = log_entry(db, log_id)
     assert entry.status == "Failed"
     assert (
         entry.error
@@ -191,7 +183,7 @@ def test_a_done_export_whose_record_failed_to_commit_is_retried_at_once(
     monkeypatch.setattr(service, "finish", blip)
     with pytest.raises(ConnectionError):
         service.run_export(log_id, retry_transient=True)
-    assert _entry(db, log_id).lease_owner is None  # given back for the queue's retry
+    assert log_entry(db, log_id).lease_owner is None  # given back for the queue's retry
     monkeypatch.undo()
     done = service.run_export(log_id)
     assert done is not None and done.status == "Done"
