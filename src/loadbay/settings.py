@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     max_xlsx_uncompressed_bytes: Annotated[int, Field(gt=0)] = 2 * 1024 * 1024 * 1024
     max_xlsx_ratio: Annotated[int, Field(gt=0)] = 200
     xlsx_calamine_max_bytes: Annotated[int, Field(gt=0)] = 32 * 1024 * 1024
+    calamine_max_cells: Annotated[int, Field(gt=0)] = 4_000_000
+    # The preview reads the upload in a child process with this address-space limit.
+    preview_memory_bytes: Annotated[int, Field(gt=0)] = 1024 * 1024 * 1024
+    preview_timeout_seconds: Annotated[float, Field(gt=0)] = 120.0
     date_formats: list[str] = [
         "%d/%m/%Y",
         "%d-%m-%Y",

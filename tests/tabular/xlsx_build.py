@@ -112,11 +112,21 @@ def _record(kind: int, data: bytes) -> bytes:
     return struct.pack("<HH", kind, len(data)) + data
 
 
-def _biff_workbook(sheet: str, rows: Sequence[Sequence[object]], date1904: bool) -> bytes:
+def _biff_workbook(
+    sheet: str,
+    rows: Sequence[Sequence[object]],
+    date1904: bool,
+    far: Sequence[tuple[int, int, float]] = (),
+    globals_extra: bytes = b"",
+) -> bytes:
     """A BIFF8 workbook stream: globals (XF 0 General, XF 1 a date; one shared-string table)
-    then one worksheet. Values: str, int/float, bool, ("date", serial), ("error", code)."""
+    then one worksheet. Values: str, int/float, bool, ("date", serial), ("error", code).
+    `far`: (0-based row, column, number) cells written after the rows, anywhere a BIFF
+    record can point (row and column up to 65535)."""
     strings: list[str] = []
-    cells = b""
+    cells = b"".join(
+        _record(0x0203, struct.pack("<HHHd", r, c, 0, v)) for r, c, v in far
+    )
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
             head = struct.pack("<HH", r, c)
@@ -149,6 +159,7 @@ def _biff_workbook(sheet: str, rows: Sequence[Sequence[object]], date1904: bool)
             _record(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0x0DBB, 0x07CC, 0, 6))
             + _record(0x0042, struct.pack("<H", 1200))
             + _record(0x0022, struct.pack("<H", int(date1904)))
+            + globals_extra
             + b"".join(_record(0x00E0, xf) for xf in xfs)
             + _record(0x0085, struct.pack("<IBB", sheet_offset, 0, 0) + name)
             + _record(0x00FC, sst)
@@ -160,42 +171,62 @@ def _biff_workbook(sheet: str, rows: Sequence[Sequence[object]], date1904: bool)
 
 
 def build_xls(
-    path: Path, rows: Sequence[Sequence[object]], *, sheet: str = "Sheet1", date1904: bool = False
+    path: Path,
+    rows: Sequence[Sequence[object]],
+    *,
+    sheet: str = "Sheet1",
+    date1904: bool = False,
+    far: Sequence[tuple[int, int, float]] = (),
+    globals_extra: bytes = b"",
 ) -> Path:
-    """An .xls file: the BIFF8 stream inside a minimal compound (OLE2) file of 512-byte
-    sectors: a FAT sector, the stream (padded past 4096 bytes to avoid the mini stream),
-    and one directory sector."""
-    stream = _biff_workbook(sheet, rows, date1904)
-    size = max(len(stream), 4096)
-    stream = stream.ljust(-(-size // 512) * 512, b"\0")
-    count = len(stream) // 512
+    """An .xls file: the BIFF8 stream in a compound (OLE2) file (`build_compound`)."""
+    stream = _biff_workbook(sheet, rows, date1904, far, globals_extra)
+    return build_compound(path, [("Workbook", stream)])
+
+
+def build_compound(path: Path, streams: Sequence[tuple[str, bytes]]) -> Path:
+    """A minimal compound (OLE2) file of 512-byte sectors: a FAT sector, each stream
+    (padded past 4096 bytes to avoid the mini stream), one directory sector; the streams
+    are the root's child and its chain of right siblings. At most 3 streams, 60 KB."""
     end, free, fat_mark = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
-    fat = [fat_mark, *range(2, count + 1), end, end]
+    fat = [fat_mark]
+    body = b""
+    placed = []
+    for _, data in streams:
+        size = max(len(data), 4096)
+        padded = data.ljust(-(-size // 512) * 512, b"\0")
+        first = len(fat)
+        count = len(padded) // 512
+        fat += [*range(first + 1, first + count), end]
+        placed.append((first, size))
+        body += padded
+    directory_sector = len(fat)
+    fat.append(end)
     fat_sector = struct.pack(f"<{len(fat)}I", *fat).ljust(512, b"\xff")
 
-    def entry(name: str, kind: int, child: int, start: int, length: int) -> bytes:
+    def entry(name: str, kind: int, right: int, child: int, start: int, length: int) -> bytes:
         encoded = (name + "\0").encode("utf-16-le") if name else b""
         return (
             encoded.ljust(64, b"\0")
             + struct.pack("<HBB", len(encoded), kind, 1)
-            + struct.pack("<III", free, free, child)
+            + struct.pack("<III", free, right, child)
             + bytes(16 + 4 + 16)
             + struct.pack("<IQ", start, length)
         )
 
-    directory = (
-        entry("Root Entry", 5, 1, end, 0)
-        + entry("Workbook", 2, free, 1, size)
-        + entry("", 0, free, 0, 0) * 2
-    )
+    directory = entry("Root Entry", 5, free, 1, end, 0)
+    for i, ((name, _), (first, size)) in enumerate(zip(streams, placed, strict=True), 1):
+        right = i + 1 if i < len(streams) else free
+        directory += entry(name, 2, right, free, first, size)
+    directory = directory.ljust(512, b"\0")
     header = (
         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
         + bytes(16)
         + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
         + bytes(6)
-        + struct.pack("<IIIIIIIII", 0, 1, count + 1, 0, 4096, end, 0, end, 0)
+        + struct.pack("<IIIIIIIII", 0, 1, directory_sector, 0, 4096, end, 0, end, 0)
         + struct.pack("<I", 0)
         + b"\xff" * (109 * 4 - 4)
     )
-    path.write_bytes(header + fat_sector + stream + directory)
+    path.write_bytes(header + fat_sector + body + directory)
     return path

@@ -48,6 +48,8 @@ class Limits:
     max_xlsx_uncompressed_bytes: int = 2 * 1024**3
     max_xlsx_ratio: int = 200
     xlsx_calamine_max_bytes: int = 32 * 1024**2
+    # python-calamine holds a sheet as a dense grid of ~32-byte cells, first to last cell
+    calamine_max_cells: int = 4_000_000
 
 
 def cell_too_long(number: int, column: int, limits: Limits) -> TableError:

@@ -3,7 +3,11 @@
 A sheet whose XML is small is read by python-calamine (fast, but it holds the whole
 sheet); a larger one by `xlsx_scan` (streaming). The zip directory gives the sheet's
 uncompressed size before anything is inflated, which both picks the reader and stops
-zip bombs. XLS (the old binary format) only has the calamine reader.
+zip bombs. Before calamine is given a workbook, every part it reads is inflated here
+under the limits (`xlsx_zip`) and the sheet's extent is checked (`xlsx_extent`): a
+sheet whose grid would be large goes to the streaming reader instead. XLS (the old
+binary format) only has the calamine reader, so its records are checked first
+(`xlsx_biff`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import datetime
 import pathlib
 import posixpath
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from xml.parsers import expat
@@ -30,6 +34,8 @@ from loadbay.tabular.readers import (
     date_text,
     is_blank,
 )
+from loadbay.tabular.xlsx_biff import PASSWORD_MESSAGE, check_compound
+from loadbay.tabular.xlsx_extent import sheet_extent
 from loadbay.tabular.xlsx_scan import (
     BLOCK_BYTES,
     CORRUPT_ZIP,
@@ -38,8 +44,8 @@ from loadbay.tabular.xlsx_scan import (
     scan_sheet,
 )
 from loadbay.tabular.xlsx_values import builtin_kind, duration_text, format_kind
+from loadbay.tabular.xlsx_zip import check_directory, drain, inflate
 
-_BOMB_FLOOR = 10 * 1024**2  # below this, even a 1000:1 ratio is an ordinary sparse sheet
 _ERROR_CELL = (b't="e"', b"t='e'")
 _XML_SPACE = " \t\n\r"
 
@@ -62,17 +68,18 @@ def open_workbook(
     dates_as_text: bool = False,
 ) -> Table:
     if fmt == "xls":
+        check_compound(path, limits)
         return _calamine_table(path, fmt, sheet, has_header_row, limits, dates_as_text)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
         raise TableError("import-015", "The file is not a valid XLSX workbook") from None
     try:
+        for member in archive.infolist():
+            check_directory(member, limits)
         book = _read_book(archive, limits)
         name, part = _pick_sheet(book, sheet)
-        info = archive.getinfo(part)
-        _check_size(info, limits)
-        if info.file_size <= limits.xlsx_calamine_max_bytes and not _has_error_cells(archive, part):
+        if _calamine_fits(path, archive, book, name, part, limits):
             archive.close()
             return _calamine_table(path, fmt, name, has_header_row, limits, dates_as_text)
         shared = _shared_strings(archive, book.shared_strings, limits)
@@ -105,7 +112,7 @@ def _calamine_table(
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
     except python_calamine.PasswordError:
-        raise TableError("import-015", "The workbook is password-protected") from None
+        raise TableError("import-015", PASSWORD_MESSAGE) from None
     except (python_calamine.CalamineError, OSError) as exc:
         raise TableError(
             "import-015", f"The file is not a valid {fmt.upper()} workbook ({exc})"
@@ -184,7 +191,7 @@ def _parse(
 ) -> None:
     """Stream one XML part through expat; names arrive as "namespace local"."""
     info = archive.getinfo(part)
-    _check_size(info, limits)
+    check_directory(info, limits)
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.buffer_text = True
     parser.StartElementHandler = start
@@ -285,34 +292,54 @@ def _no_sheet(sheet: str, names: list[str]) -> TableError:
     return TableError("import-015", f'Sheet "{sheet}" not found; the workbook has: {listed}')
 
 
-def _check_size(info: zipfile.ZipInfo, limits: Limits) -> None:
-    """Zip-bomb guard from the directory alone: nothing has been inflated yet."""
-    size = info.file_size
-    too_big = size > limits.max_xlsx_uncompressed_bytes
-    if not too_big and size > _BOMB_FLOOR:
-        too_big = size > limits.max_xlsx_ratio * max(info.compress_size, 1)
-    if too_big:
-        raise TableError(
-            "import-040",
-            f"The workbook part {info.filename} is too large when uncompressed "
-            f"({size} bytes from {info.compress_size})",
-        )
+def _calamine_fits(
+    path: pathlib.Path,
+    archive: zipfile.ZipFile,
+    book: _Book,
+    name: str,
+    part: str,
+    limits: Limits,
+) -> bool:
+    """Whether calamine may read this sheet: small, no error cells (calamine turns #N/A…
+    into empty cells; the streaming reader keeps their text), and a grid within its cap.
+
+    Every XML part calamine could inflate is inflated here first under the limits,
+    because calamine trusts neither the zip directory nor the sheet's extent: a value
+    past the row or column limit is an error naming its cell."""
+    info = archive.getinfo(part)
+    if info.file_size > limits.xlsx_calamine_max_bytes:
+        return False
+    shared = book.shared_strings
+    if shared is not None and archive.getinfo(shared).file_size > limits.xlsx_calamine_max_bytes:
+        return False  # calamine would hold them all as separate strings
+    others = {p for _, p in book.sheets if p != part}
+    for member in archive.infolist():
+        member_name = member.filename
+        if (
+            member_name not in others
+            and member_name != part
+            and member_name.lower().endswith((".xml", ".rels"))
+        ):
+            drain(path, member, limits)
+    errors = _ErrorCells()
+    extent = sheet_extent(errors.watch(inflate(path, info, limits)), limits, name)
+    return not errors.found and extent.cells <= limits.calamine_max_cells
 
 
-def _has_error_cells(archive: zipfile.ZipFile, part: str) -> bool:
-    """python-calamine turns error cells (#N/A…) into empty ones; the streaming reader
-    keeps their text. A sheet with any of them goes to the streaming reader."""
-    overlap = b""
-    try:
-        with archive.open(part) as stream:
-            while block := stream.read(BLOCK_BYTES):
+class _ErrorCells:
+    """Watches a sheet's blocks go by for an error cell (`t="e"`)."""
+
+    def __init__(self) -> None:
+        self.found = False
+
+    def watch(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
+        overlap = b""
+        for block in blocks:
+            if not self.found:
                 window = overlap + block
-                if _ERROR_CELL[0] in window or _ERROR_CELL[1] in window:
-                    return True
+                self.found = _ERROR_CELL[0] in window or _ERROR_CELL[1] in window
                 overlap = block[-8:]
-    except CORRUPT_ZIP as exc:
-        raise TableError("import-015", f"The workbook part {part} is corrupt ({exc})") from None
-    return False
+            yield block
 
 
 def _shared_strings(archive: zipfile.ZipFile, part: str | None, limits: Limits) -> SharedStrings:
@@ -320,7 +347,7 @@ def _shared_strings(archive: zipfile.ZipFile, part: str | None, limits: Limits) 
     if part is None:
         return SharedStrings()
     info = archive.getinfo(part)
-    _check_size(info, limits)
+    check_directory(info, limits)
     return scan_shared_strings(archive.open(info), limits)
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from loadbay.tabular.readers import Cell, Limits, RawRows, TableError, cell_too_long, date_text
+from loadbay.tabular.xlsx_extent import beyond
 from loadbay.tabular.xlsx_values import excel_date, iso_value, text_value, unescape
 
 BLOCK_BYTES = 1 << 20
@@ -282,6 +283,14 @@ class _SharedScanner:
         self.table.extend(texts, False)
 
 
+def far_cell(number: int, row: list[Cell], limits: Limits) -> TableError:
+    """The error for the first value of a row past the column limit (as the pre-scan's)."""
+    col = next(i for i in range(limits.max_columns, len(row)) if row[i] is not None)
+    error = beyond(number, col, limits)
+    assert error is not None
+    return error
+
+
 def scan_sheet(
     stream: IO[bytes],
     shared: SharedStrings,
@@ -342,7 +351,7 @@ class _Scanner:
         row_open_len, v_len, is_len = len(row_open), len(v_open), len(is_open)
         kinds, columns, shared = self.kinds, self.columns, self.shared
         check_shared, limits = self.check_shared, self.limits
-        max_chars = limits.max_cell_chars
+        max_chars, max_columns = limits.max_cell_chars, limits.max_columns
         digits, space = _DIGITS, _XML_SPACE
         n_type, s_type, b_type, e_type, d_type = _N, _S, _B, _E, _D
         inline_type, empty_type = _INLINE, _EMPTY
@@ -467,6 +476,8 @@ class _Scanner:
                         row[col] = value
             except (ValueError, IndexError):
                 raise TableError("import-015", f"Row {number}: a cell value is malformed") from None
+            if len(row) > max_columns:  # empties are never appended: the last one is a value
+                raise far_cell(number, row, limits)
             for cell in row:
                 if cell is not None and not (isinstance(cell, str) and cell.isspace()):
                     yield number, row
