@@ -28,6 +28,7 @@ from loadbay.ids import utcnow
 from loadbay.imports import mapping, service
 from loadbay.imports.models import ImportJob
 from loadbay.imports.pipeline import limits
+from loadbay.imports.preview_read import read_head
 from loadbay.imports.schemas import job_view
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.upload import Upload, receive
@@ -35,7 +36,7 @@ from loadbay.imports.validate import Checked, compile_validator
 from loadbay.pagination import ok
 from loadbay.routing import Router
 from loadbay.settings import get_settings
-from loadbay.tabular.readers import TableError, open_table
+from loadbay.tabular.readers import TableError
 
 router = Router()
 
@@ -121,30 +122,26 @@ def read_preview(
     path: Path, job: ImportJob, target: Target, history: Sequence[Sequence[dict[str, Any]]]
 ) -> Preview:
     """Headers, the first rows validated with the suggested mapping, and the row count."""
-    date_formats = get_settings().date_formats
-    rows: list[dict[str, Any]] = []
-    total = 0
+    settings = get_settings()
     try:
-        with open_table(
+        head = read_head(
             path,
             job.file_format,
             has_header_row=job.has_header_row,
             sheet=job.sheet_name,
             limits=limits(),
-            dates_as_text=True,
-        ) as table:
-            headers = list(table.headers)
-            suggested = suggestion(headers, target, history, job.mapping)
-            header_of = {item["id"]: item["headerColumn"] for item in suggested}
-            columns = {fid: headers.index(header) for fid, header in header_of.items()}
-            check = compile_validator(target, headers, columns, date_formats)
-            for number, cells in table.rows():
-                total += 1
-                if len(rows) < PREVIEW_ROWS:
-                    row = check(number, cells)
-                    rows.append(_preview_row(row, header_of))
+            n=PREVIEW_ROWS,
+            memory_bytes=settings.preview_memory_bytes,
+            timeout=settings.preview_timeout_seconds,
+        )
     except TableError as exc:
         raise table_error(exc) from None
+    headers, total = head.headers, head.total
+    suggested = suggestion(headers, target, history, job.mapping)
+    header_of = {item["id"]: item["headerColumn"] for item in suggested}
+    columns = {fid: headers.index(header) for fid, header in header_of.items()}
+    check = compile_validator(target, headers, columns, settings.date_formats)
+    rows = [_preview_row(check(number, cells), header_of) for number, cells in head.rows]
     if total == 0:
         raise BadRequest("import-015", "File has no data rows")
     return Preview(headers, total, rows, suggested)

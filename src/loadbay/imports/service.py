@@ -16,7 +16,8 @@ from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.upload import Upload
 from loadbay.storage import get_storage
 from loadbay.tabular.readers import TableError
-from loadbay.tabular.sniff import detect_format
+from loadbay.tabular.sniff import FILE_TYPE_MESSAGE, detect_format
+from loadbay.tabular.xlsx_biff import PASSWORD_MESSAGE, is_encrypted
 
 IMPORT_MODES = ("CreateOnly", "UpdateOnly", "CreateAndUpdate")
 
@@ -65,6 +66,10 @@ def prepare(
         raise Unprocessable(
             "import-002", str(exc.message if hasattr(exc, "message") else exc)
         ) from None
+    if fmt == "xls" and upload.path is not None and is_encrypted(upload.path):
+        # The vendor answers an encrypted workbook as a file of the wrong type: its
+        # status, code and message stay, and `detail` says what the file is.
+        raise Unprocessable("import-002", FILE_TYPE_MESSAGE, extra={"detail": PASSWORD_MESSAGE})
     header_flag = (fields.get("hasHeaderRow") or "true").strip().lower() not in ("false", "0", "no")
     job_id = new_id()
     ext = f".{fmt}"  # from the detected format: the client's name is not trusted in a key

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pathlib
 import struct
 from collections.abc import Callable
+from typing import BinaryIO
 
 from loadbay.tabular.readers import Limits, TableError
 from loadbay.tabular.xlsx_extent import Extent, beyond
@@ -37,18 +38,22 @@ def _bad(why: str) -> TableError:
 
 
 class Compound:
-    """The streams of an OLE2 compound file, by name (read whole: an .xls is at most the
-    upload limit, and only the names and the `Workbook` stream are ever read)."""
+    """The streams of an OLE2 compound file, by name. Opening reads only the header, the
+    allocation table and the directory; a stream is read when asked for."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        f.seek(0, 2)
+        self.length = f.tell()
+        f.seek(0)
+        data = f.read(512)
         if len(data) < 512 or not data.startswith(_SIGNATURE):
             raise _bad("no compound-file header")
-        self.data = data
         shift, mini_shift = struct.unpack_from("<HH", data, 30)
         if shift not in (9, 12) or mini_shift != 6:
             raise _bad("unknown sector size")
         self.size = 1 << shift
-        self.sectors = (len(data) - self.size) // self.size + 1
+        self.sectors = (self.length - self.size) // self.size + 1
         (fat_count, dir_start, _, self.cutoff, mini_fat, mini_count, difat, difat_count) = (
             struct.unpack_from("<IIIIIIII", data, 44)
         )
@@ -79,8 +84,8 @@ class Compound:
     def _sector(self, index: int) -> bytes:
         if index >= self.sectors:
             raise _bad(f"sector {index} is past the end of the file")
-        start = (index + 1) * self.size
-        return self.data[start : start + self.size]
+        self.f.seek((index + 1) * self.size)
+        return self.f.read(self.size)
 
     def _chain(self, start: int, fat: bytes, get: Callable[[int], bytes]) -> bytes:
         """A stream's sectors (or mini sectors) in the order its allocation table links them."""
@@ -102,7 +107,7 @@ class Compound:
 
     def stream(self, name: str) -> bytes:
         _, start, size = self.entries[name]
-        if size > len(self.data) * 64:
+        if size > self.length:
             raise _bad(f"the {name} stream is larger than the file")
         if size < self.cutoff:
             if not self._mini_stream:
@@ -116,16 +121,34 @@ class Compound:
         return data[:size]
 
 
-def check_compound(path: pathlib.Path, limits: Limits, sheet_hint: str = "") -> None:
+def is_encrypted(path: pathlib.Path) -> bool:
+    """Whether a compound file is a password-protected (encrypted) OOXML workbook."""
+    try:
+        with path.open("rb") as f:
+            return _encrypted(Compound(f))
+    except (TableError, struct.error, OSError):
+        return False
+
+
+def _encrypted(compound: Compound) -> bool:
+    return compound.has("EncryptedPackage") or compound.has("EncryptionInfo")
+
+
+def check_compound(path: pathlib.Path, limits: Limits) -> None:
     """Raise a clear error for an encrypted workbook or a sheet past the limits; return
     when calamine may be given the file."""
-    compound = Compound(path.read_bytes())
-    if compound.has("EncryptedPackage") or compound.has("EncryptionInfo"):
-        raise TableError("import-015", PASSWORD_MESSAGE)
-    name = "Workbook" if compound.has("Workbook") else "Book"
-    if not compound.has(name):
-        raise _bad("no Workbook stream")
-    check_biff(compound.stream(name), limits)
+    try:
+        with path.open("rb") as f:
+            compound = Compound(f)
+            if _encrypted(compound):
+                raise TableError("import-015", PASSWORD_MESSAGE)
+            name = "Workbook" if compound.has("Workbook") else "Book"
+            if not compound.has(name):
+                raise _bad("no Workbook stream")
+            stream = compound.stream(name)
+    except struct.error:
+        raise _bad("a truncated structure") from None
+    check_biff(stream, limits)
 
 
 def check_biff(stream: bytes, limits: Limits) -> None:

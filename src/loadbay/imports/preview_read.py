@@ -1,0 +1,119 @@
+"""The preview reads an upload in a child process with a memory limit, not in the API.
+
+The readers check a file's extent and every zip member before anything large is
+allocated, but the spreadsheet library is native code: if some file still made it
+allocate without bound, it would abort the process it runs in (a Rust allocation
+failure is not a Python exception). Here that process is a child forked from a
+forkserver that has the readers imported already, limited by RLIMIT_AS; its death or
+MemoryError becomes a 400 for this upload, and the API process carries on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import resource
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from loadbay.tabular.readers import Limits, Row, TableError, open_table
+
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(
+    [
+        "loadbay.tabular.readers",
+        "loadbay.tabular.csv_reader",
+        "loadbay.tabular.json_reader",
+        "loadbay.tabular.xlsx_reader",
+        "loadbay.imports.preview_read",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Head:
+    headers: list[str]
+    rows: list[Row]  # the first `n` data rows
+    total: int  # every data row
+
+
+def read_head(
+    path: Path,
+    fmt: str,
+    *,
+    has_header_row: bool,
+    sheet: str | None,
+    limits: Limits,
+    n: int,
+    memory_bytes: int,
+    timeout: float,
+) -> Head:
+    """Headers, the first `n` rows and the row count, read in a limited child process."""
+    receiver, sender = _CONTEXT.Pipe(duplex=False)
+    args = (sender, str(path), fmt, has_header_row, sheet, limits, n, memory_bytes)
+    child = _CONTEXT.Process(target=_child, args=args, daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout):
+            raise TableError("import-040", f"The file could not be read within {timeout:g} seconds")
+        kind, payload = receiver.recv()
+    except (EOFError, OSError):
+        child.join(5)
+        raise TableError(
+            "import-040",
+            "The file could not be read within the preview's memory limit "
+            f"({memory_bytes // 1024**2} MB; the reader ended with code {child.exitcode})",
+        ) from None
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+    if kind == "error":
+        raise TableError(*payload)
+    headers, rows, total = payload
+    return Head(headers, rows, total)
+
+
+def _child(
+    sender: Connection,
+    path: str,
+    fmt: str,
+    has_header_row: bool,
+    sheet: str | None,
+    limits: Limits,
+    n: int,
+    memory_bytes: int,
+) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    result: tuple[str, Any]
+    try:
+        with open_table(
+            Path(path),
+            fmt,
+            has_header_row=has_header_row,
+            sheet=sheet,
+            limits=limits,
+            dates_as_text=True,
+        ) as table:
+            rows: list[Row] = []
+            total = 0
+            for row in table.rows():
+                total += 1
+                if total <= n:
+                    rows.append(row)
+            result = ("ok", (list(table.headers), rows, total))
+    except TableError as exc:
+        result = ("error", (exc.code, exc.message))
+    except MemoryError:
+        result = ("error", ("import-040", "The file needs more memory to read than allowed"))
+    except RecursionError:
+        result = ("error", ("import-015", "The file is nested too deeply to read"))
+    except Exception as exc:  # a reader's bug must still answer, not look like a crash
+        result = ("error", ("import-015", f"The file could not be read ({type(exc).__name__})"))
+    with contextlib.suppress(OSError):
+        sender.send(result)
+    sender.close()
