@@ -124,9 +124,7 @@ def _biff_workbook(
     `far`: (0-based row, column, number) cells written after the rows, anywhere a BIFF
     record can point (row and column up to 65535)."""
     strings: list[str] = []
-    cells = b"".join(
-        _record(0x0203, struct.pack("<HHHd", r, c, 0, v)) for r, c, v in far
-    )
+    cells = b"".join(_record(0x0203, struct.pack("<HHHd", r, c, 0, v)) for r, c, v in far)
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
             head = struct.pack("<HH", r, c)
