@@ -197,3 +197,24 @@ def test_failed_export_sends_export_failed(
     assert data["_id"] == entry.id and data["status"] == "Failed"
     assert data["errorMessage"] == "The export did not finish in time"
     assert data["dataName"] == "Outlet" and data["organizationId"] == org_id
+
+
+def test_background_export_sends_export_completed_with_the_log_entry(
+    app_client: Any,
+    auth: dict[str, str],
+    catalog: dict[str, str],
+    upload: Callable[..., Any],
+    register: Callable[..., dict[str, Any]],
+    receiver: Receiver,
+) -> None:
+    created = register(receiver.url, ["export.completed", "export.failed"])
+    _import(upload)
+    params = {"dataTypeId": catalog["outlet"], "download": "csv", "background": "true"}
+    answer = app_client.post("/api/v3/data/export", params=params, headers=auth)
+    assert answer.status_code == 200, answer.text
+    (got,) = receiver.requests
+    assert verify(created["secret"], got.headers, got.body)
+    assert got.headers["Loadbay-Event"] == "export.completed"
+    log = app_client.get("/api/v3/tasks/export-log", headers=auth).json()["data"][0]
+    assert unsigned(got.json["data"]) == unsigned({"_id": log["_id"], **log["_source"]})
+    assert got.json["data"]["status"] == "Done" and got.json["data"]["totalRecords"] == 2
