@@ -4,10 +4,13 @@ isolation, the admin permission, and a test-send to a real receiver."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from loadbay.ids import utcnow
+from loadbay.webhooks.tasks import purge_deliveries
 from tests.webhooks.conftest import API, Receiver, verify
 
 
@@ -100,3 +103,6 @@ def test_test_send_is_signed_logged_and_not_retried(
     assert down["attemptLog"][0]["statusCode"] is None
     assert down["attemptLog"][0]["error"].startswith("Could not connect")
     assert [d["status"] for d in deliveries(created["_id"])] == ["failed", "delivered"]
+    assert purge_deliveries() == 0  # kept for the retention period
+    assert purge_deliveries(utcnow() + timedelta(days=31)) == 2
+    assert deliveries(created["_id"]) == []

@@ -164,16 +164,6 @@ def attempt(delivery_id: str, *, retry: bool = True) -> float | None:
         else:
             values["next_attempt_at"] = done + timedelta(seconds=delay)
     with db.write() as session:
-        session.add(
-            WebhookAttempt(
-                delivery_id=delivery_id,
-                number=row.attempts,
-                started_at=now,
-                status_code=outcome.status_code,
-                duration_ms=outcome.duration_ms,
-                error=outcome.error,
-            )
-        )
         kept = rowcount(
             session.execute(
                 sa.update(WebhookDelivery)
@@ -181,6 +171,17 @@ def attempt(delivery_id: str, *, retry: bool = True) -> float | None:
                 .values(**values)
             )
         )
+        if kept:  # not when the endpoint (and its log) was deleted meanwhile
+            session.add(
+                WebhookAttempt(
+                    delivery_id=delivery_id,
+                    number=row.attempts,
+                    started_at=now,
+                    status_code=outcome.status_code,
+                    duration_ms=outcome.duration_ms,
+                    error=outcome.error,
+                )
+            )
     log.info(
         "webhook attempt",
         extra={

@@ -6,13 +6,14 @@ import logging
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from huey import crontab
 
 from loadbay.db import get_database
 from loadbay.ids import utcnow
 from loadbay.queue import huey
 from loadbay.settings import get_settings
 from loadbay.webhooks import delivery
-from loadbay.webhooks.models import WebhookDelivery
+from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery
 
 log = logging.getLogger("loadbay.webhooks")
 
@@ -51,3 +52,28 @@ def enqueue_due(now: datetime | None = None, overdue: float = 0.0) -> int:
     for delivery_id in ids:
         enqueue_delivery(delivery_id)
     return len(ids)
+
+
+def purge_deliveries(now: datetime | None = None) -> int:
+    """Delivered and given-up deliveries older than `LOADBAY_RETENTION_DAYS` go, with their
+    attempts (the same 30 days as monitoring records and export logs)."""
+    before = (now or utcnow()) - timedelta(days=get_settings().retention_days)
+    with get_database().write() as session:
+        old = sa.select(WebhookDelivery.id).where(
+            WebhookDelivery.status.in_(("delivered", "failed")),
+            WebhookDelivery.created_time < before,
+        )
+        session.execute(sa.delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(old)))
+        ids = session.scalars(
+            sa.delete(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(old.scalar_subquery()))
+            .returning(WebhookDelivery.id)
+        ).all()
+    return len(ids)
+
+
+@huey.periodic_task(crontab(minute="17"))
+def purge_deliveries_task() -> None:
+    purged = purge_deliveries()
+    if purged:
+        log.info("webhook deliveries purged", extra={"deliveries": purged})
