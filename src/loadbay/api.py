@@ -35,6 +35,7 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
     from loadbay.files.routes import router as files_router
     from loadbay.imports.routes import router as imports_router
     from loadbay.metrics import router as metrics_router
+    from loadbay.webhooks.routes import router as webhooks_router
 
     app = FastAPI(
         title="loadbay",
@@ -49,6 +50,7 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
     app.include_router(catalog_router, prefix=API)
     app.include_router(imports_router, prefix=API)
     app.include_router(exports_router, prefix=API)
+    app.include_router(webhooks_router, prefix=API)
     app.include_router(files_router)
     app.include_router(metrics_router)
 

@@ -91,6 +91,7 @@ def module_of(path: str) -> str:
         "flows": "flow",
         "tasks": "task",
         "files": "file",
+        "webhooks": "webhook",
     }.get(head, head)
 
 

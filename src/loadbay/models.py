@@ -4,6 +4,7 @@ from loadbay.catalog.models import DataType, Flow, Hub, Organization, Record, Ta
 from loadbay.db import Base
 from loadbay.exports.models import ExportConfig, ExportLog
 from loadbay.imports.models import ImportChunk, ImportConfig, ImportJob, ImportRowIssue
+from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Base",
@@ -19,4 +20,7 @@ __all__ = [
     "Organization",
     "Record",
     "Task",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

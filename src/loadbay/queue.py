@@ -47,7 +47,8 @@ def load_tasks() -> None:
     """Import every module that declares tasks, so a consumer knows them."""
     import loadbay.exports.tasks
     import loadbay.imports.retention
-    import loadbay.imports.tasks  # noqa: F401
+    import loadbay.imports.tasks
+    import loadbay.webhooks.tasks  # noqa: F401
 
 
 def run_consumer(concurrency: int = 1, periodic: bool = True) -> None:

@@ -79,6 +79,19 @@ class Settings(BaseSettings):
     )
     export_parallel_min_rows: Annotated[int, Field(gt=0)] = 200_000
 
+    # Webhooks: each POST waits this long; a failed one is retried after these delays (the
+    # last repeated) until this many seconds after the event, then given up.
+    webhook_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    webhook_backoff_seconds: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=1)] = [
+        10,
+        30,
+        120,
+        600,
+        1800,
+        3600,
+    ]
+    webhook_retry_seconds: Annotated[float, Field(gt=0)] = 24 * 3600
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url", "queue_url", "storage_url")

@@ -28,6 +28,7 @@ from loadbay.ids import new_owner, utcnow
 from loadbay.leases import Heartbeat, LeaseLost, lease_seconds
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
+from loadbay.webhooks.service import export_event
 
 log = logging.getLogger("loadbay.exports")
 
@@ -292,6 +293,8 @@ def finish(log_id: str, owner: str, **values: Any) -> ExportLog | None:
                 .values(completed_at=utcnow(), lease_owner=None, lease_expires=None, **values)
             )
         )
+        if done:  # the webhook's outbox row commits with the status
+            export_event(session, log_id)
     if not done:
         return None
     with db.read() as session:

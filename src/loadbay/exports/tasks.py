@@ -22,6 +22,7 @@ from loadbay.notify import send_mail
 from loadbay.queue import huey
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
+from loadbay.webhooks.service import export_event
 
 log = logging.getLogger("loadbay.exports")
 
@@ -164,6 +165,8 @@ def fail_stale_exports(now: datetime) -> int:
             .values(status="Failed", completed_at=now, error="The export did not finish in time")
             .returning(ExportLog.id)
         ).all()
+        for log_id in stale:
+            export_event(session, log_id)
     return len(stale)
 
 

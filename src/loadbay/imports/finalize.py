@@ -18,6 +18,7 @@ from loadbay.leases import Heartbeat, LeaseLost
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 from loadbay.tabular.writers import open_writer
+from loadbay.webhooks.service import import_event
 
 log = logging.getLogger("loadbay.imports")
 jobs = table_of(ImportJob)
@@ -124,6 +125,8 @@ def finalize_job(job_id: str) -> None:
                 updated_by="system",
             )
         )
+        if rowcount(finished):  # the webhook's outbox row commits with the status
+            import_event(session, job_id)
     if not rowcount(finished):
         log.warning("finalize lease lost; the newer claim finishes the job", extra={"job": job_id})
         return

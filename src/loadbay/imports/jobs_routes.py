@@ -37,6 +37,7 @@ from loadbay.pagination import ok
 from loadbay.routing import Router
 from loadbay.settings import get_settings
 from loadbay.tabular.readers import TableError
+from loadbay.webhooks.service import import_event
 
 router = Router()
 
@@ -342,6 +343,7 @@ def cancel_job(session: Session, principal: Principal, code: str) -> None:
         )
     )
     if stopped:
+        import_event(session, code)
         return
     # Once every chunk is written there is nothing left to stop: the job is finishing.
     unfinished = sa.or_(

@@ -32,6 +32,7 @@ from loadbay.imports.writes import WriteContext, prepare, write_rows
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 from loadbay.tabular.readers import Limits, TableError, open_table
+from loadbay.webhooks.service import import_event
 
 log = logging.getLogger("loadbay.imports")
 jobs = table_of(ImportJob)
@@ -67,7 +68,7 @@ def fail_job(job_id: str, message: str) -> None:
             .where(chunks.c.job_id == job_id, chunks.c.state == "pending")
             .values(state="cancelled", lease_owner=None)
         )
-        session.execute(
+        ended = session.execute(
             jobs.update()
             .where(jobs.c.id == job_id, jobs.c.phase != "done")
             .values(
@@ -80,6 +81,8 @@ def fail_job(job_id: str, message: str) -> None:
                 lease_owner=None,
             )
         )
+        if rowcount(ended):
+            import_event(session, job_id)
     log.info("job failed", extra={"job": job_id, "reason": message})
 
 
@@ -129,6 +132,7 @@ def plan_job(job_id: str) -> None:
                 .where(jobs.c.id == job_id)
                 .values(status="cancelled", phase="done", processed_at=now, lease_owner=None)
             )
+            import_event(session, job_id)
             return
         target = _target_of(session, job)
         done_seqs = set(

@@ -15,6 +15,7 @@ from loadbay.imports import finalize, pipeline
 from loadbay.imports.models import ImportChunk, ImportJob
 from loadbay.queue import huey, queue_depth
 from loadbay.settings import get_settings
+from loadbay.webhooks.tasks import enqueue_due
 
 log = logging.getLogger("loadbay.imports")
 CHUNK_RETRIES = 3
@@ -179,6 +180,8 @@ def sweep() -> dict[str, int]:
         "chunks": len(chunk_rows),
         "finalizes": len(final_ids),
         "exports": sweep_exports(now, lost=lost),
+        # deliveries due whose scheduled retry (or first enqueue) was lost
+        "webhooks": enqueue_due(now, overdue=get_settings().sweep_interval_seconds),
     }
     if any(counts.values()):
         log.info("sweep re-enqueued", extra=counts)

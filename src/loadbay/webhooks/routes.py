@@ -1,0 +1,135 @@
+"""Webhook endpoints under /api/v3: register, list, change, delete, test-send, and the
+delivery log. Managing them needs `admin`; another organisation's id answers 404."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Body, Request
+
+from loadbay.auth import Principal, require
+from loadbay.db import get_database
+from loadbay.deps import ReadSession, WriteSession
+from loadbay.errors import BadRequest
+from loadbay.pagination import ok, page_params, paginate
+from loadbay.routing import Router
+from loadbay.webhooks import delivery, service
+from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from loadbay.webhooks.schemas import delivery_out, endpoint_out, parse_endpoint
+
+router = Router()
+Admin = Annotated[Principal, require("admin")]
+JsonBody = Annotated[Any, Body()]
+Answer = dict[str, Any]
+
+
+@router.post("/webhooks", status_code=201, response_model=None, tags=["webhooks"])
+def create_webhook(principal: Admin, session: WriteSession, payload: JsonBody = None) -> Answer:
+    """Register an endpoint; the answer carries its signing `secret`, shown only here."""
+    fields = parse_endpoint(payload, partial=False)
+    endpoint = service.create_endpoint(session, principal.org, principal.email, fields)
+    return ok(endpoint_out(endpoint, with_secret=True))
+
+
+@router.get("/webhooks", response_model=None, tags=["webhooks"])
+def list_webhooks(
+    request: Request,
+    principal: Admin,
+    session: ReadSession,
+    page: str | None = None,
+    limit: str | None = None,
+) -> Answer:
+    number, size = page_params(page, limit, "webhook")
+    query = sa.select(WebhookEndpoint).where(WebhookEndpoint.organization_id == principal.org)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(WebhookEndpoint.created_time.desc(), WebhookEndpoint.id.desc())
+        .offset((number - 1) * size)
+        .limit(size)
+    ).all()
+    return ok(paginate(request, [endpoint_out(e) for e in rows], total, number, size))
+
+
+@router.get("/webhooks/{endpoint_id}", response_model=None, tags=["webhooks"])
+def get_webhook(endpoint_id: str, principal: Admin, session: ReadSession) -> Answer:
+    return ok(endpoint_out(service.get_endpoint(session, principal.org, endpoint_id)))
+
+
+@router.put("/webhooks/{endpoint_id}", response_model=None, tags=["webhooks"])
+def update_webhook(
+    endpoint_id: str, principal: Admin, session: WriteSession, payload: JsonBody = None
+) -> Answer:
+    """Change `url`, `events` or `description` (those given); the secret stays."""
+    fields = parse_endpoint(payload, partial=True)
+    return ok(endpoint_out(service.update_endpoint(session, principal.org, endpoint_id, fields)))
+
+
+@router.delete("/webhooks/{endpoint_id}", response_model=None, tags=["webhooks"])
+def delete_webhook(endpoint_id: str, principal: Admin, session: WriteSession) -> Answer:
+    """Remove the endpoint with its delivery log; pending deliveries are not sent."""
+    return ok(endpoint_out(service.delete_endpoint(session, principal.org, endpoint_id)))
+
+
+@router.post("/webhooks/{endpoint_id}/test", response_model=None, tags=["webhooks"])
+def test_webhook(endpoint_id: str, principal: Admin) -> Answer:
+    """Send a signed `webhook.test` event now and answer with its delivery record
+    (status, status code, time taken). A test is sent once, never retried."""
+    db = get_database()
+    with db.write() as session:
+        endpoint = service.get_endpoint(session, principal.org, endpoint_id)
+        delivery_id = service.add_test_delivery(session, endpoint)
+    delivery.attempt(delivery_id, retry=False)
+    with db.read() as session:
+        return ok(_delivery_view(session, delivery_id))
+
+
+@router.get("/webhooks/{endpoint_id}/deliveries", response_model=None, tags=["webhooks"])
+def list_deliveries(
+    endpoint_id: str,
+    request: Request,
+    principal: Admin,
+    session: ReadSession,
+    page: str | None = None,
+    limit: str | None = None,
+    status: str | None = None,
+) -> Answer:
+    """The delivery log, newest first: each delivery with its payload and every attempt
+    (time, status code, duration, error). `status`: pending, delivered or failed."""
+    number, size = page_params(page, limit, "webhook")
+    endpoint = service.get_endpoint(session, principal.org, endpoint_id)
+    query = sa.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
+    if status not in (None, ""):
+        if status not in ("pending", "delivered", "failed"):
+            raise BadRequest(
+                "webhook-017", f"Invalid status: {status} (use pending, delivered, failed)"
+            )
+        query = query.where(WebhookDelivery.status == status)
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(WebhookDelivery.created_time.desc(), WebhookDelivery.id.desc())
+        .offset((number - 1) * size)
+        .limit(size)
+    ).all()
+    attempts = _attempts_of(session, [d.id for d in rows])
+    items = [delivery_out(d, attempts.get(d.id, [])) for d in rows]
+    return ok(paginate(request, items, total, number, size))
+
+
+def _attempts_of(session: Any, ids: list[str]) -> dict[str, list[WebhookAttempt]]:
+    out: dict[str, list[WebhookAttempt]] = {}
+    if not ids:
+        return out
+    found = session.scalars(
+        sa.select(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id.in_(ids))
+        .order_by(WebhookAttempt.delivery_id, WebhookAttempt.number)
+    ).all()
+    for attempt in found:
+        out.setdefault(attempt.delivery_id, []).append(attempt)
+    return out
+
+
+def _delivery_view(session: Any, delivery_id: str) -> Answer:
+    found = session.get(WebhookDelivery, delivery_id)
+    return delivery_out(found, _attempts_of(session, [delivery_id]).get(delivery_id, []))
