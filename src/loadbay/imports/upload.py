@@ -74,9 +74,11 @@ async def receive(
         state["name"] = disp.get(b"name", b"").decode("utf-8", "replace")
         filename = disp.get(b"filename")
         if filename is not None and state["name"] == "file" and upload.path is None:
+            # The name is data (storage keys are made of ids); only NUL goes, as
+            # PostgreSQL text cannot hold it.
             upload.filename = os.path.basename(
                 filename.decode("utf-8", "replace").replace("\\", "/")
-            )
+            ).replace("\x00", "\ufffd")
             fd, name = tempfile.mkstemp(prefix="upload-", dir=tmp_dir)
             upload.path = Path(name)
             sink.append(os.fdopen(fd, "wb"))
