@@ -26,6 +26,9 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     setup_logging(settings.log_level)
     migrate(get_database())
+    from loadbay.imports.upload import sweep_stale
+
+    sweep_stale(settings.data_dir / "tmp")  # uploads a crashed API process left
     yield
 
 

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     confirm_wait_seconds: Annotated[float, Field(ge=0)] = 10.0
 
     max_upload_bytes: Annotated[int, Field(gt=0)] = 512 * 1024 * 1024
+    # An upload that sends nothing for this long is ended with 408 import-041.
+    upload_idle_seconds: Annotated[float, Field(gt=0)] = 30.0
     max_rows: Annotated[int, Field(gt=0)] = 1_000_000
     max_columns: Annotated[int, Field(gt=0)] = 500
     max_cell_chars: Annotated[int, Field(gt=0)] = 32_767

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -96,3 +106,156 @@ def test_content_disposition_is_ascii_with_an_exact_utf8_name() -> None:
     long = content_disposition("ü" * 400 + ".xlsx")
     fallback, exact = _disposition_names(long)
     assert fallback == "u" * 145 + ".xlsx" and exact == "ü" * 400 + ".xlsx"
+
+
+# --- stalled, abandoned and oversized uploads against a real server ----------------------
+
+
+@pytest.fixture
+def live_server(db: Any) -> Iterator[int]:
+    """The app under uvicorn on a free loopback port, in a thread of this process."""
+    import uvicorn
+
+    from loadbay.api import create_app
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(create_app(run_migrations=False), log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield listener.getsockname()[1]
+    server.should_exit = True
+    thread.join(10)
+    listener.close()
+
+
+def _upload_files(data_dir: Path) -> set[Path]:
+    return set((data_dir / "tmp").glob("upload-*"))
+
+
+def _start_upload(port: int, auth: dict[str, str], declared: int, sent: bytes) -> socket.socket:
+    conn = socket.create_connection(("127.0.0.1", port))
+    head = (
+        "POST /api/v3/data/import HTTP/1.1\r\nHost: loadbay.test\r\n"
+        f"Authorization: {auth['Authorization']}\r\n"
+        "Content-Type: multipart/form-data; boundary=BOUND\r\n"
+        f"Content-Length: {declared}\r\n\r\n"
+    )
+    part = b'--BOUND\r\nContent-Disposition: form-data; name="file"; filename="s.csv"\r\n\r\n'
+    conn.sendall(head.encode() + part + sent)
+    return conn
+
+
+def _wait_for(check: Any, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _response(conn: socket.socket, timeout: float) -> tuple[int, dict[str, Any]]:
+    conn.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+        block = conn.recv(65536)
+        if not block:
+            break
+        data += block
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def test_a_stalled_upload_ends_with_408_and_its_temp_file_goes(
+    live_server: int, auth: dict[str, str], data_dir: Path, settings_env: Any
+) -> None:
+    settings_env(upload_idle_seconds=1)
+    before = _upload_files(data_dir)
+    conn = _start_upload(live_server, auth, 100_000_000, b"x" * 65536)
+    try:
+        _wait_for(lambda: _upload_files(data_dir) - before)
+        started = time.monotonic()
+        status, body = _response(conn, timeout=10)
+        waited = time.monotonic() - started
+    finally:
+        conn.close()
+    assert status == 408
+    assert body == {
+        "status": False,
+        "message": "The upload sent nothing for 1 seconds",
+        "failedCode": "import-041",
+    }
+    assert waited < 5
+    assert _upload_files(data_dir) - before == set()
+
+
+def test_a_client_that_goes_away_leaves_no_temp_file_and_a_log_line(
+    live_server: int,
+    auth: dict[str, str],
+    data_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="loadbay.upload")
+    before = _upload_files(data_dir)
+    conn = _start_upload(live_server, auth, 100_000_000, b"x" * 65536)
+    _wait_for(lambda: _upload_files(data_dir) - before)
+    conn.close()
+    _wait_for(lambda: not _upload_files(data_dir) - before)
+    _wait_for(lambda: "client went away" in caplog.text)
+    assert "Malformed" not in caplog.text
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_any_byte_is_read(
+    live_server: int, auth: dict[str, str], data_dir: Path, settings_env: Any
+) -> None:
+    settings_env(max_upload_bytes=1000)
+    before = _upload_files(data_dir)
+    conn = _start_upload(live_server, auth, 2 * 1024**3, b"x" * 1000)
+    try:
+        status, body = _response(conn, timeout=10)
+    finally:
+        conn.close()
+    assert (status, body["failedCode"]) == (413, "import-040")
+    assert _upload_files(data_dir) == before
+
+
+def test_a_file_over_the_limit_mid_stream_leaves_no_temp_file(
+    upload: Any, data_dir: Path, settings_env: Any
+) -> None:
+    settings_env(max_upload_bytes=100_000)
+    before = _upload_files(data_dir)
+    answer = upload(b"a,b\r\n" * 100_000)
+    assert (answer.status_code, answer.json()["failedCode"]) == (413, "import-040")
+    assert _upload_files(data_dir) == before
+
+
+def test_start_up_removes_upload_temp_files_of_dead_processes(
+    sqlite_db: Any, data_dir: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from loadbay.api import create_app
+    from loadbay.scratch import this_space
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    tmp = data_dir / "tmp"
+    tmp.mkdir(exist_ok=True)
+    space = this_space()
+    stale = tmp / f"upload-{space}-{dead.pid}-abc123"
+    live = tmp / f"upload-{space}-{os.getppid()}-def456"
+    other_host = tmp / f"upload-elsewhere-1-{dead.pid}-ghi789"
+    for path in (stale, live, other_host):
+        path.write_bytes(b"partial upload")
+    try:
+        with TestClient(create_app()):
+            pass
+        assert not stale.exists()
+        assert live.exists() and other_host.exists()
+    finally:
+        for path in (stale, live, other_host):
+            path.unlink(missing_ok=True)
