@@ -259,3 +259,35 @@ def test_start_up_removes_upload_temp_files_of_dead_processes(
     finally:
         for path in (stale, live, other_host):
             path.unlink(missing_ok=True)
+
+
+# --- form fields -------------------------------------------------------------------------
+
+
+def _many_small_fields(total_bytes: int) -> tuple[bytes, str]:
+    part = b'--BOUND\r\nContent-Disposition: form-data; name="f"\r\n\r\n1\r\n'
+    body = part * (total_bytes // len(part)) + b"--BOUND--\r\n"
+    return body, "multipart/form-data; boundary=BOUND"
+
+
+def test_100_mb_of_small_form_fields_is_refused_at_1_mb_quickly(
+    app_client: Any, auth: dict[str, str]
+) -> None:
+    body, content_type = _many_small_fields(100 * 1024 * 1024)
+    started = time.process_time()
+    answer = app_client.post(
+        "/api/v3/data/import", headers={**auth, "Content-Type": content_type}, content=body
+    )
+    cpu = time.process_time() - started
+    assert answer.status_code == 413
+    assert answer.json() == {
+        "status": False,
+        "message": "Form fields are larger than the limit of 1048576 bytes in all",
+        "failedCode": "import-040",
+    }
+    assert cpu < 1.0, f"{cpu:.2f} s of CPU"
+
+
+def test_form_fields_under_the_cap_still_work(upload: Any, monitoring: Any) -> None:
+    answer = upload(ONE_BAD_ROW, note="x" * 60_000, other="y" * 60_000)
+    assert answer.status_code == 200, answer.text
