@@ -49,6 +49,7 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
         default_response_class=JsonResponse,
     )
     install_error_handlers(app)
+    app.state.max_json_depth = get_settings().max_json_depth  # named by the error handler
     app.include_router(catalog_router, prefix=API)
     app.include_router(imports_router, prefix=API)
     app.include_router(exports_router, prefix=API)

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     max_xlsx_uncompressed_bytes: Annotated[int, Field(gt=0)] = 2 * 1024 * 1024 * 1024
     max_xlsx_ratio: Annotated[int, Field(gt=0)] = 200
     xlsx_calamine_max_bytes: Annotated[int, Field(gt=0)] = 32 * 1024 * 1024
+    # Objects and arrays inside objects and arrays, in JSON files and request bodies.
+    max_json_depth: Annotated[int, Field(gt=0, le=500)] = 64
     date_formats: list[str] = [
         "%d/%m/%Y",
         "%d-%m-%Y",

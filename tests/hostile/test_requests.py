@@ -291,3 +291,74 @@ def test_100_mb_of_small_form_fields_is_refused_at_1_mb_quickly(
 def test_form_fields_under_the_cap_still_work(upload: Any, monitoring: Any) -> None:
     answer = upload(ONE_BAD_ROW, note="x" * 60_000, other="y" * 60_000)
     assert answer.status_code == 200, answer.text
+
+
+# --- JSON nesting ------------------------------------------------------------------------
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+DEEP_FILES = {
+    "json-100000": (f'[{{"Outlet Code": "D1", "Name": {_nested(100_000)}}}]', "deep.json"),
+    "json-100": (f'[{{"Outlet Code": "D1", "Name": {_nested(100)}}}]', "deep.json"),
+    "ndjson-100000": (
+        f'{{"Outlet Code": "D0", "Name": "ok"}}\n{{"Outlet Code": "D1", "Name": {_nested(100_000)}}}\n',
+        "deep.ndjson",
+    ),
+}
+TOO_DEEP = "Row 2: JSON is nested deeper than the limit of 64 levels"
+
+
+@pytest.mark.parametrize("case", list(DEEP_FILES))
+def test_a_deeply_nested_json_file_is_named_in_preview_and_import(
+    case: str, app_client: Any, auth: dict[str, str], catalog: Any, upload: Any, monitoring: Any
+) -> None:
+    text, name = DEEP_FILES[case]
+    message = TOO_DEEP if case.startswith("json") else TOO_DEEP.replace("Row 2", "Row 3")
+    preview = app_client.post(
+        "/api/v3/import-jobs",
+        headers=auth,
+        data={"dataTypeId": catalog["outlet"], "hubId": catalog["hub"]},
+        files={"file": (name, text.encode())},
+    )
+    assert preview.status_code == 400, preview.text
+    assert preview.json() == {"status": False, "message": message, "failedCode": "import-015"}
+    started = time.monotonic()
+    answer = upload(text.encode(), filename=name)
+    assert answer.status_code == 200, answer.text
+    job = monitoring(answer.json()["data"]["_id"])
+    assert job["status"] == "failed", job
+    assert message in job["errorMessage"]
+    assert time.monotonic() - started < 5
+
+
+def test_nesting_at_the_limit_still_imports(upload: Any, monitoring: Any) -> None:
+    text = f'[{{"Outlet Code": "D1", "Name": "n", "Extra": {_nested(63)}}}]'
+    job = monitoring(upload(text.encode(), filename="ok.json").json()["data"]["_id"])
+    assert job["status"] == "success", job
+
+
+@pytest.mark.parametrize("depth", [100, 990, 100_000])
+@pytest.mark.parametrize(
+    ("path", "module"),
+    [
+        ("/api/v3/hub", "hub"),
+        ("/api/v3/data-type", "datatype"),
+        ("/api/v3/tasks/export", "export"),
+    ],
+)
+def test_a_deeply_nested_request_body_is_400_015_naming_the_limit(
+    app_client: Any, auth: dict[str, str], path: str, module: str, depth: int
+) -> None:
+    body = '{"name": ' + _nested(depth) + "}"
+    answer = app_client.post(
+        path, headers={**auth, "Content-Type": "application/json"}, content=body
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {
+        "status": False,
+        "message": "The body is nested deeper than the limit of 64 levels",
+        "failedCode": f"{module}-015",
+    }

@@ -50,6 +50,7 @@ def limits() -> Limits:
         max_xlsx_uncompressed_bytes=s.max_xlsx_uncompressed_bytes,
         max_xlsx_ratio=s.max_xlsx_ratio,
         xlsx_calamine_max_bytes=s.xlsx_calamine_max_bytes,
+        max_json_depth=s.max_json_depth,
     )
 
 

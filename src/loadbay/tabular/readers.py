@@ -48,6 +48,7 @@ class Limits:
     max_xlsx_uncompressed_bytes: int = 2 * 1024**3
     max_xlsx_ratio: int = 200
     xlsx_calamine_max_bytes: int = 32 * 1024**2
+    max_json_depth: int = 64
 
 
 def cell_too_long(number: int, column: int, limits: Limits) -> TableError:
