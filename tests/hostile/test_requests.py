@@ -362,3 +362,72 @@ def test_a_deeply_nested_request_body_is_400_015_naming_the_limit(
         "message": "The body is nested deeper than the limit of 64 levels",
         "failedCode": f"{module}-015",
     }
+
+
+# --- a full disk -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 256 KB tmpfs: writes past it fail with ENOSPC, as on a full disk."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+STORAGE_FULL = {
+    "status": False,
+    "message": "Storage is full: try again later",
+    "failedCode": "server-045",
+}
+BIG_CSV = csv_bytes([HEADER] + [[f"F{i}", "x" * 40] for i in range(20_000)])  # ~1 MB
+
+
+def test_a_full_disk_under_the_upload_is_507_with_a_log_line(
+    upload: Any,
+    settings_env: Any,
+    tiny_disk: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings_env(data_dir=tiny_disk)
+    caplog.set_level(logging.ERROR, logger="loadbay.upload")
+    answer = upload(BIG_CSV)
+    assert answer.status_code == 507, answer.text
+    assert answer.json() == STORAGE_FULL
+    assert "storage full" in caplog.text
+    assert list((tiny_disk / "tmp").iterdir()) == []
+
+
+def test_a_full_file_store_is_507_and_records_no_job(
+    upload: Any,
+    app_client: Any,
+    auth: dict[str, str],
+    settings_env: Any,
+    tiny_disk: Path,
+    data_dir: Path,
+) -> None:
+    from loadbay.storage import reset_storage
+
+    settings_env(storage_url=f"file://{tiny_disk}/files")
+    reset_storage()
+    before = _upload_files(data_dir)
+    try:
+        answer = upload(BIG_CSV)
+    finally:
+        reset_storage()
+    assert answer.status_code == 507, answer.text
+    assert answer.json() == STORAGE_FULL
+    assert [p for p in (tiny_disk / "files").rglob("*") if p.is_file()] == []
+    assert _upload_files(data_dir) == before
+    listed = app_client.get("/api/v3/import-monitoring", headers=auth).json()["data"]
+    assert listed["total"] == 0, listed
