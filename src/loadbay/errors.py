@@ -125,6 +125,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JsonResponse:
+        if isinstance(exc, TimeoutError):  # e.g. SQLite's write turn: busy, not broken
+            log.warning("timed out on %s %s: %s", request.method, request.url.path, exc)
+            body = envelope("The service is busy: try again shortly", "server-036")
+            return JsonResponse(body, status_code=503, headers={"Retry-After": "5"})
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         code = f"{module_of(request.url.path)}-045"
         return JsonResponse(envelope("Internal server error", code), status_code=500)
