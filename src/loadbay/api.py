@@ -26,6 +26,9 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     setup_logging(settings.log_level)
     migrate(get_database())
+    from loadbay.imports.upload import sweep_stale
+
+    sweep_stale(settings.data_dir / "tmp")  # uploads a crashed API process left
     yield
 
 
@@ -47,6 +50,7 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
         default_response_class=JsonResponse,
     )
     install_error_handlers(app)
+    app.state.max_json_depth = get_settings().max_json_depth  # named by the error handler
     app.include_router(catalog_router, prefix=API)
     app.include_router(imports_router, prefix=API)
     app.include_router(exports_router, prefix=API)

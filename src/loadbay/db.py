@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import sqlalchemy as sa
@@ -50,12 +50,68 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+# As long as SQLite's own busy timeout: a writer waits this long for its turn, then fails.
+WRITER_TIMEOUT_SECONDS = 60.0
+
+
+class WriterTimeout(TimeoutError):
+    """SQLite's write turn was not had in time (transient: the caller may try again)."""
+
+
+def _exclusive(path: Path, timeout: float) -> IO[bytes] | None:
+    """An open handle holding the exclusive flock on `path`, or None when another holds
+    it for longer than `timeout` seconds (0: do not wait).
+
+    A blocking flock hands the turn over the moment it is released, which polling does
+    not, but it cannot time out: the wait runs in a helper thread on its own open file,
+    and a helper whose caller has given up releases the turn as soon as it gets it."""
+    handle = open(path, "a+b")  # noqa: SIM115 (returned to the caller)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return handle
+    except BlockingIOError:
+        handle.close()
+    if timeout <= 0:
+        return None
+    got = threading.Event()
+    state_lock = threading.Lock()
+    state: dict[str, Any] = {"abandoned": False, "handle": None, "error": None}
+
+    def wait() -> None:
+        try:
+            mine = open(path, "a+b")  # noqa: SIM115
+            fcntl.flock(mine, fcntl.LOCK_EX)
+        except OSError as exc:
+            state["error"] = exc
+            got.set()
+            return
+        with state_lock:
+            if state["abandoned"]:
+                fcntl.flock(mine, fcntl.LOCK_UN)
+                mine.close()
+                return
+            state["handle"] = mine
+        got.set()
+
+    threading.Thread(target=wait, name="sqlite-writer-turn", daemon=True).start()
+    got.wait(timeout)
+    with state_lock:
+        if state["error"] is not None:
+            raise state["error"]
+        if state["handle"] is None:
+            state["abandoned"] = True
+            return None
+        held: IO[bytes] = state["handle"]
+        return held
+
+
 class Database:
     """The engines and session factories of one configured database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, writer_timeout: float = WRITER_TIMEOUT_SECONDS) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.writer_timeout = writer_timeout
         self._lock_path: Path | None = None
         self._held = threading.local()
         common: dict[str, Any] = {
@@ -108,7 +164,7 @@ class Database:
     @contextmanager
     def _writer_turn(self, *, wait: bool) -> Iterator[bool]:
         """On SQLite, writers queue on a file lock before BEGIN IMMEDIATE; yields whether
-        the turn is ours (always, when `wait`).
+        the turn is ours (always, when `wait`; WriterTimeout after `writer_timeout`).
 
         SQLite's own busy handler polls with sleeps of up to 100 ms, so a writer waiting
         for another's 30 ms chunk commit often slept three times as long as it waited;
@@ -117,12 +173,15 @@ class Database:
         if self._lock_path is None or getattr(self._held, "turn", False):
             yield True
             return
-        with open(self._lock_path, "a+b") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
+        handle = _exclusive(self._lock_path, self.writer_timeout if wait else 0)
+        if handle is None:
+            if wait:
+                raise WriterTimeout(
+                    f"SQLite's write turn was not free for {self.writer_timeout:g} s"
+                )
+            yield False
+            return
+        with handle:
             self._held.turn = True
             try:
                 yield True

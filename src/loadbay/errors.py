@@ -116,10 +116,20 @@ def install_error_handlers(app: FastAPI) -> None:
         codes = {404: "033", 405: "003", 401: "034", 403: "035", 413: "040", 429: "036"}
         code = f"{module}-{codes.get(exc.status_code, '003')}"
         message = "Not found" if exc.status_code == 404 else str(exc.detail)
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI's body parsing, too deep
+            limit = getattr(request.app.state, "max_json_depth", 64)
+            code, message = (
+                f"{module}-015",
+                f"The body is nested deeper than the limit of {limit} levels",
+            )
         return JsonResponse(envelope(message, code), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JsonResponse:
+        if isinstance(exc, TimeoutError):  # e.g. SQLite's write turn: busy, not broken
+            log.warning("timed out on %s %s: %s", request.method, request.url.path, exc)
+            body = envelope("The service is busy: try again shortly", "server-036")
+            return JsonResponse(body, status_code=503, headers={"Retry-After": "5"})
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         code = f"{module_of(request.url.path)}-045"
         return JsonResponse(envelope("Internal server error", code), status_code=500)

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     confirm_wait_seconds: Annotated[float, Field(ge=0)] = 10.0
 
     max_upload_bytes: Annotated[int, Field(gt=0)] = 512 * 1024 * 1024
+    # An upload that sends nothing for this long is ended with 408 import-041.
+    upload_idle_seconds: Annotated[float, Field(gt=0)] = 30.0
     max_rows: Annotated[int, Field(gt=0)] = 1_000_000
     max_columns: Annotated[int, Field(gt=0)] = 500
     max_cell_chars: Annotated[int, Field(gt=0)] = 32_767
@@ -61,6 +63,8 @@ class Settings(BaseSettings):
     # The preview reads the upload in a child process with this address-space limit.
     preview_memory_bytes: Annotated[int, Field(gt=0)] = 1024 * 1024 * 1024
     preview_timeout_seconds: Annotated[float, Field(gt=0)] = 120.0
+    # Objects and arrays inside objects and arrays, in JSON files and request bodies.
+    max_json_depth: Annotated[int, Field(gt=0, le=500)] = 64
     date_formats: list[str] = [
         "%d/%m/%Y",
         "%d-%m-%Y",

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path, PurePosixPath
@@ -80,13 +81,31 @@ def content_type_for(filename: str) -> str:
     return CONTENT_TYPES.get(PurePosixPath(filename).suffix.lower(), "application/octet-stream")
 
 
+MAX_FALLBACK_CHARS = 150
+
+
+def ascii_fallback(filename: str) -> str:
+    """The name for clients that ignore `filename*`: accents dropped (ü → u), anything
+    else outside printable ASCII, quotes and backslashes replaced, length capped with
+    the extension kept."""
+    plain = unicodedata.normalize("NFKD", filename)
+    chars = []
+    for c in plain:
+        if unicodedata.combining(c):
+            continue
+        chars.append(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_")
+    name = "".join(chars).strip(" .") or "download"
+    if len(name) > MAX_FALLBACK_CHARS:
+        suffix = PurePosixPath(name).suffix[:16]
+        name = name[: MAX_FALLBACK_CHARS - len(suffix)] + suffix
+    return name
+
+
 def content_disposition(filename: str) -> str:
-    """`attachment` with an ASCII fallback for old clients and the exact UTF-8 name."""
-    fallback = "".join(
-        c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename
-    ).strip()
-    exact = quote(filename, safe="")
-    return f"attachment; filename=\"{fallback or 'download'}\"; filename*=UTF-8''{exact}"
+    """`attachment` with an ASCII fallback for old clients and the exact UTF-8 name
+    (RFC 6266 with RFC 5987's `filename*`); the header itself is always ASCII."""
+    exact = quote(unicodedata.normalize("NFC", filename) or "download", safe="")
+    return f"attachment; filename=\"{ascii_fallback(filename)}\"; filename*=UTF-8''{exact}"
 
 
 # --- signed links for local storage -------------------------------------------------------

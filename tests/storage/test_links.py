@@ -195,3 +195,22 @@ def test_route_also_streams_from_s3(client: TestClient, s3_settings: Settings) -
         settings.public_url, settings.signing_key, "acme", "acme/no.csv", "n.csv", 60
     )
     _refused(client.get(missing), 404, "file-033", "File not found")
+
+
+@pytest.mark.parametrize("filename", ["ü" * 200 + ".csv", "tab\there\x7f.csv", "a" * 490 + ".csv"])
+def test_s3_presigned_link_names_the_download(s3_settings: Settings, filename: str) -> None:
+    """The store answers with our Content-Disposition (ResponseContentDisposition), so a
+    presigned download is named like a local one, whatever the name holds."""
+    import httpx
+
+    from loadbay.storage import content_disposition
+
+    remote = get_storage()
+    assert isinstance(remote, S3Storage)
+    with remote.writer(KEY) as f:
+        f.write(DATA)
+    answer = httpx.get(remote.link("acme", KEY, filename, 60))
+    assert answer.content == DATA
+    header = answer.headers["Content-Disposition"]
+    assert header == content_disposition(filename)
+    assert unquote(header.split("filename*=UTF-8''", 1)[1]) == filename

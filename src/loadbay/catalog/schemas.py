@@ -15,6 +15,8 @@ from pydantic import StringConstraints as Text
 from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
 from loadbay.errors import BadRequest
 from loadbay.ids import fmt_time
+from loadbay.settings import get_settings
+from loadbay.tabular.nesting import deeper_than, too_deep
 
 Name = Annotated[StrictStr, Text(strip_whitespace=True, min_length=1, max_length=200)]
 M = TypeVar("M", bound=BaseModel)
@@ -78,9 +80,17 @@ def parse_body(model: type[M], payload: Any, module: str) -> M:
 def require_object(payload: Any, module: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise BadRequest(f"{module}-003", "The body must be a JSON object")
+    check_depth(payload, module)
     if _has_nul(payload):
         raise BadRequest(f"{module}-003", "Text must not contain NUL characters")
     return payload
+
+
+def check_depth(payload: Any, module: str) -> None:
+    """400 `{module}-015` for a body nested past the limit (before any recursive walk)."""
+    limit = get_settings().max_json_depth
+    if deeper_than(payload, limit):
+        raise BadRequest(f"{module}-015", too_deep(limit, "The body"))
 
 
 def _has_nul(value: Any) -> bool:

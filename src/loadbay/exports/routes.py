@@ -20,6 +20,7 @@ from loadbay.ids import fmt_iso, utcnow
 from loadbay.responses import JsonResponse
 from loadbay.routing import Router
 from loadbay.settings import get_settings
+from loadbay.tabular.nesting import deeper_than, too_deep
 
 router = Router()
 router.include_router(configs.router)
@@ -45,12 +46,17 @@ async def _json_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
+    limit = get_settings().max_json_depth
     try:
         body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):  # orjson stops at 1024 levels
+            raise BadRequest("export-015", too_deep(limit, "The body")) from None
         raise BadRequest("export-003", "Malformed body: not JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("export-003", "The body must be a JSON object")
+    if deeper_than(body, limit):
+        raise BadRequest("export-015", too_deep(limit, "The body"))
     return body
 
 

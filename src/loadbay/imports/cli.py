@@ -25,7 +25,7 @@ from loadbay.auth import Principal
 from loadbay.catalog.models import DataType, Flow, Hub, Organization
 from loadbay.db import Database, get_database, migrate
 from loadbay.errors import ApiError
-from loadbay.imports import finalize, pipeline, service
+from loadbay.imports import finalize, names, pipeline, service
 from loadbay.imports.jobs_routes import Preview, mapping_history, read_preview, table_error
 from loadbay.imports.models import ImportJob
 from loadbay.imports.upload import Upload
@@ -197,11 +197,12 @@ def _run_inline(db: Database, job_id: str, total: int) -> None:
         progress.update(bar, completed=processed())
 
 
-def _where(org: str, key: str) -> str:
+def _where(job: ImportJob, key: str) -> str:
     storage = get_storage()
     if isinstance(storage, LocalStorage):
         return str(storage.path(key))
-    return storage.link(org, key, key.rsplit("/", 1)[-1], get_settings().link_ttl_seconds)
+    name = names.download_name(job, key)
+    return storage.link(job.organization_id, key, name, get_settings().link_ttl_seconds)
 
 
 def _report(out: Console, db: Database, job_id: str) -> int:
@@ -222,9 +223,9 @@ def _report(out: Console, db: Database, job_id: str) -> int:
     if job.error_message:
         out.print(job.error_message, style="red", markup=False)
     if job.failed_key:
-        out.print(f"failed rows: {_where(job.organization_id, job.failed_key)}", markup=False)
+        out.print(f"failed rows: {_where(job, job.failed_key)}", markup=False)
     if job.not_imported_key:
-        where = _where(job.organization_id, job.not_imported_key)
+        where = _where(job, job.not_imported_key)
         out.print(f"not imported (failed and skipped): {where}", markup=False)
     return 1 if job.status == "failed" else 0
 

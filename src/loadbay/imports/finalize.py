@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.ids import new_owner, utcnow
+from loadbay.imports import names
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.leases import Heartbeat, LeaseLost
 from loadbay.settings import get_settings
@@ -23,14 +24,6 @@ from loadbay.webhooks.service import import_event
 log = logging.getLogger("loadbay.imports")
 jobs = table_of(ImportJob)
 issues_table = table_of(ImportRowIssue)
-FAILED_FORMAT = {
-    "csv": "csv",
-    "tsv": "csv",
-    "xlsx": "xlsx",
-    "xls": "xlsx",
-    "json": "json",
-    "ndjson": "ndjson",
-}
 
 
 def final_status(job: ImportJob, cancelled_chunks: int) -> str:
@@ -199,14 +192,13 @@ def _write_issues(
     job: ImportJob, outcomes: tuple[str, ...], *, not_imported: bool, beat: Heartbeat
 ) -> str:
     headers = list(job.headers or [])
-    fmt = "csv" if not_imported else FAILED_FORMAT.get(job.file_format, "csv")
-    stem = Path(job.filename).stem or "import"
-    name = f"{'not_imported' if not_imported else 'failed'}_{stem}_{job.id}.{fmt}"
+    # Named by ids only: the upload's name is data and never becomes a path or a key.
+    fmt = names.issues_format(job, not_imported=not_imported)
     columns = ["Row", *headers, *(["Outcome"] if not_imported else []), "Error"]
-    key = f"{job.organization_id}/imports/{job.id}/{name}"
+    key = names.issues_key(job, not_imported=not_imported)
     with tempfile.TemporaryDirectory(prefix="loadbay-") as tmp:
-        path = Path(tmp) / name
-        writer = open_writer(fmt, path, columns, sheet_name="Failed rows", base_name=stem)  # type: ignore[arg-type]
+        path = Path(tmp) / key.rsplit("/", 1)[-1]
+        writer = open_writer(fmt, path, columns, sheet_name="Failed rows", base_name="failed")  # type: ignore[arg-type]
         try:
             width = len(headers)
 

@@ -52,6 +52,7 @@ def limits() -> Limits:
         max_xlsx_ratio=s.max_xlsx_ratio,
         xlsx_calamine_max_bytes=s.xlsx_calamine_max_bytes,
         calamine_max_cells=s.calamine_max_cells,
+        max_json_depth=s.max_json_depth,
     )
 
 

@@ -75,11 +75,19 @@ async def _create(request: Request, principal: Principal, kind: str) -> dict[str
 
 
 def _accept(principal: Principal, kind: str, upload: Upload) -> str:
-    with get_database().write() as session:
+    # Checked in a read, stored with no lock held, then the writer's turn only for the
+    # insert: a slow store (S3, a busy disk) must not stall every other SQLite writer.
+    db = get_database()
+    with db.read() as session:
         job, _target = service.prepare(session, principal, kind, upload.fields, upload)
-        service.store_upload(job, upload)
-        session.add(job)
-        return job.id
+    service.store_upload(job, upload)
+    try:
+        with db.write() as session:
+            session.add(job)
+    except BaseException:
+        service.drop_upload(job)
+        raise
+    return job.id
 
 
 @router.post("/data/import")

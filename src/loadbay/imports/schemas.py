@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from loadbay.ids import fmt_iso, fmt_time
+from loadbay.imports import names
 from loadbay.imports.models import ImportJob
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
@@ -17,10 +18,10 @@ JOB_VIEW_STATUS = {
 }
 
 
-def _link(job: ImportJob, key: str | None, filename: str | None = None) -> str | None:
+def _link(job: ImportJob, key: str | None) -> str | None:
     if not key:
         return None
-    name = filename or key.rsplit("/", 1)[-1]
+    name = names.download_name(job, key)
     return get_storage().link(job.organization_id, key, name, get_settings().link_ttl_seconds)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,11 +14,13 @@ from loadbay.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from loadbay.ids import new_id, utcnow
 from loadbay.imports.models import ImportConfig, ImportJob
 from loadbay.imports.target import Target, check_match_field, load_target
-from loadbay.imports.upload import Upload
+from loadbay.imports.upload import Upload, storage_full
 from loadbay.storage import get_storage
 from loadbay.tabular.readers import TableError
 from loadbay.tabular.sniff import FILE_TYPE_MESSAGE, detect_format
 from loadbay.tabular.xlsx_biff import PASSWORD_MESSAGE, is_encrypted
+
+log = logging.getLogger("loadbay.imports")
 
 IMPORT_MODES = ("CreateOnly", "UpdateOnly", "CreateAndUpdate")
 
@@ -99,7 +102,22 @@ def prepare(
 
 def store_upload(job: ImportJob, upload: Upload) -> None:
     assert upload.path is not None
-    get_storage().save_file(job.file_key, upload.path)
+    try:
+        get_storage().save_file(job.file_key, upload.path)
+    except OSError as exc:
+        full = storage_full(exc)
+        if full is None:
+            raise
+        drop_upload(job)  # a partial copy may be there
+        raise full from None
+
+
+def drop_upload(job: ImportJob) -> None:
+    """Remove a stored upload whose job was never recorded."""
+    try:
+        get_storage().delete(job.file_key)
+    except Exception:
+        log.exception("could not remove the stored upload %s", job.file_key)
 
 
 def config_mapping(

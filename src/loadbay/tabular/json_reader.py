@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from loadbay.tabular.nesting import deeper_than, too_deep
 from loadbay.tabular.readers import (
     Cell,
     Limits,
@@ -36,8 +37,11 @@ def open_json(path: pathlib.Path, fmt: str, *, limits: Limits) -> Table:
     encoding = _encoding(path)
     read = _array if fmt == "json" else _lines
     index: dict[str, int] = {}
-    for _, obj in read(path, encoding, limits):
-        for key in obj:
+    depth = limits.max_json_depth
+    for number, obj in read(path, encoding, limits):
+        for key, value in obj.items():
+            if isinstance(value, dict | list) and deeper_than(value, depth - 1):
+                raise _too_deep(number, depth)
             if key not in index:
                 index[key] = len(index)
                 if len(index) > limits.max_columns:
@@ -116,6 +120,8 @@ def _array(path: pathlib.Path, encoding: str, limits: Limits) -> Objects:
                 try:
                     obj, pos = raw_decode(buf, pos)
                     break
+                except RecursionError:
+                    raise _too_deep(number, limits.max_json_depth) from None
                 except json.JSONDecodeError as exc:
                     # Usually the object runs past the block: read on, up to the cap.
                     if eof or len(buf) - pos > cap:
@@ -167,6 +173,8 @@ def _lines(path: pathlib.Path, encoding: str, limits: Limits) -> Objects:
                 continue
             try:
                 obj = loads(line)
+            except RecursionError:
+                raise _too_deep(number, limits.max_json_depth) from None
             except json.JSONDecodeError as exc:
                 raise _bad(number, exc.msg) from None
             if not isinstance(obj, dict):
@@ -176,6 +184,10 @@ def _lines(path: pathlib.Path, encoding: str, limits: Limits) -> Objects:
 
 def _text(path: pathlib.Path, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(path.open("rb"), encoding=encoding, newline="")
+
+
+def _too_deep(number: int, limit: int) -> TableError:
+    return TableError("import-015", f"Row {number}: {too_deep(limit)}")
 
 
 def _bad(number: int, why: str) -> TableError:

@@ -50,6 +50,7 @@ class Limits:
     xlsx_calamine_max_bytes: int = 32 * 1024**2
     # python-calamine holds a sheet as a dense grid of ~32-byte cells, first to last cell
     calamine_max_cells: int = 4_000_000
+    max_json_depth: int = 64
 
 
 def cell_too_long(number: int, column: int, limits: Limits) -> TableError:
