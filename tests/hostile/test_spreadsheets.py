@@ -47,7 +47,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str, str, str]] = {
 }
 
 _READ = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from loadbay.tabular.readers import Limits, TableError, open_table
 try:
@@ -55,7 +55,10 @@ try:
         outcome = ["ok", sum(1 for _ in table.rows())]
 except TableError as exc:
     outcome = [exc.code, exc.message]
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+# VmHWM belongs to this process's own memory map; ru_maxrss would carry over the
+# parent's peak through vfork + exec and measure pytest instead of the reader.
+hwm = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM"))
+peak = int(hwm.split()[1]) // 1024
 print(json.dumps([*outcome, peak]))
 """
 
