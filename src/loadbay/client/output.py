@@ -60,7 +60,9 @@ def counts_table(record: dict[str, Any], view: dict[str, Any] | None) -> Table:
 
 def jobs_table(records: list[dict[str, Any]], total: int) -> Table:
     table = Table(title=f"{len(records)} of {total} imports, newest first")
-    for name in ("code", "type", "file", "into", "status", "rows", "valid", "invalid", "created"):
+    # The code is what a person copies into `watch` or `cancel`: never cut it short.
+    table.add_column("code", no_wrap=True, min_width=24)
+    for name in ("type", "file", "into", "status", "rows", "valid", "invalid", "created"):
         table.add_column(name, justify="right" if name in ("rows", "valid", "invalid") else "left")
     for r in records:
         done = r.get("status") != "onprocess"
