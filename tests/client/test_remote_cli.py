@@ -38,7 +38,15 @@ def test_some_invalid_rows_exit_1_and_the_failed_rows_download(
     file = outlets_csv(tmp_path / "some.csv", [(c, "x") for c in good] + [(bad[0], "")])
     failed = tmp_path / "out" / "failed.xlsx"
     result = server.run(
-        "import", str(file), "--data-type", "Outlet", "--hub", "Jakarta", "--failed-rows", str(failed), "--json"
+        "import",
+        str(file),
+        "--data-type",
+        "Outlet",
+        "--hub",
+        "Jakarta",
+        "--failed-rows",
+        str(failed),
+        "--json",
     )
     assert result.exit_code == 1, result.output
     record = json.loads(result.stdout)
@@ -57,7 +65,9 @@ def test_all_invalid_rows_exit_3(server: Server, tmp_path: Path) -> None:
 
 def test_watch_follows_a_queued_import_to_its_end(server: Server, tmp_path: Path) -> None:
     file = outlets_csv(tmp_path / "w.csv", [(c, "x") for c in _codes("W", 2)])
-    queued = server.run("import", str(file), "--data-type", "Outlet", "--hub", "Jakarta", "--no-wait")
+    queued = server.run(
+        "import", str(file), "--data-type", "Outlet", "--hub", "Jakarta", "--no-wait"
+    )
     assert queued.exit_code == 0, queued.output
     code = queued.stdout.strip()
     watched = server.run("watch", code, "--json")
@@ -68,7 +78,9 @@ def test_watch_follows_a_queued_import_to_its_end(server: Server, tmp_path: Path
 def test_preview_shows_the_mapping_and_imports_nothing(server: Server, tmp_path: Path) -> None:
     file = outlets_csv(tmp_path / "p.csv", [(c, "x") for c in _codes("V", 2)])
     before = json.loads(server.run("jobs", "--json", "--limit", "100").stdout)
-    result = server.run("import", str(file), "--data-type", "Outlet", "--hub", "Jakarta", "--preview")
+    result = server.run(
+        "import", str(file), "--data-type", "Outlet", "--hub", "Jakarta", "--preview"
+    )
     assert result.exit_code == 0, result.output
     assert "suggested mapping" in result.stdout and "dataId" in result.stdout
     after = json.loads(server.run("jobs", "--json", "--limit", "100").stdout)
@@ -83,7 +95,11 @@ def test_cancel_a_draft_exits_4_and_a_finished_import_exits_3(
         draft = httpx.post(
             f"{server.url}/api/v3/import-jobs",
             headers={"Authorization": f"Bearer {server.token}"},
-            data={"dataTypeId": _outlet_id(server), "hubId": _hub_id(server), "showPreview": "true"},
+            data={
+                "dataTypeId": _outlet_id(server),
+                "hubId": _hub_id(server),
+                "showPreview": "true",
+            },
             files={"file": ("c.csv", f, "text/csv")},
         ).json()["data"]["code"]
     result = server.run("cancel", draft)
@@ -126,9 +142,11 @@ def test_a_server_that_is_down_exits_5(server: Server) -> None:
 
 def test_jobs_json_lists_imports_newest_first(server: Server, tmp_path: Path) -> None:
     file = outlets_csv(tmp_path / "j.csv", [(c, "x") for c in _codes("J", 1)])
-    code = json.loads(server.run("import", str(file), "--data-type", "Outlet", "--hub", "Jakarta", "--json").stdout)[
-        "_id"
-    ]
+    code = json.loads(
+        server.run(
+            "import", str(file), "--data-type", "Outlet", "--hub", "Jakarta", "--json"
+        ).stdout
+    )["_id"]
     result = server.run("jobs", "--json", "--status", "success", "--type", "datasource")
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
@@ -162,9 +180,11 @@ def test_template_is_written_where_asked(server: Server, tmp_path: Path) -> None
 
 def test_revert_on_a_server_without_it_exits_3_saying_so(server: Server, tmp_path: Path) -> None:
     file = outlets_csv(tmp_path / "r.csv", [(c, "x") for c in _codes("R", 1)])
-    code = json.loads(server.run("import", str(file), "--data-type", "Outlet", "--hub", "Jakarta", "--json").stdout)[
-        "_id"
-    ]
+    code = json.loads(
+        server.run(
+            "import", str(file), "--data-type", "Outlet", "--hub", "Jakarta", "--json"
+        ).stdout
+    )["_id"]
     result = server.run("revert", code)
     assert result.exit_code == 3, result.output
     assert "cannot revert" in result.stderr
@@ -196,7 +216,9 @@ def test_login_keeps_url_and_token_0600_and_later_commands_use_them(
 
 def test_usage_errors_exit_2(server: Server, tmp_path: Path) -> None:
     file = outlets_csv(tmp_path / "u.csv", [("U1", "x")])
-    both = server.run("import", str(file), "--data-type", "Outlet", "--hub", "Jakarta", "--flow", "Delivery")
+    both = server.run(
+        "import", str(file), "--data-type", "Outlet", "--hub", "Jakarta", "--flow", "Delivery"
+    )
     assert both.exit_code == 2 and "exactly one" in both.stderr
     missing = server.run("import", str(tmp_path / "nope.csv"), "--data-type", "Outlet")
     assert missing.exit_code == 2

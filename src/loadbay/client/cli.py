@@ -19,9 +19,7 @@ def login(
     ],
     token: Annotated[
         str,
-        typer.Option(
-            prompt=True, hide_input=True, envvar="LOADBAY_TOKEN", help="bearer token"
-        ),
+        typer.Option(prompt=True, hide_input=True, envvar="LOADBAY_TOKEN", help="bearer token"),
     ],
 ) -> int:
     """Check a server and token, then keep them (0600) for the other remote commands."""

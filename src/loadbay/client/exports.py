@@ -18,9 +18,7 @@ app = typer.Typer(help="Export tasks or data-source records to a file.", no_args
 
 Output = Annotated[Path, typer.Option("--output", "-o", help="the file to write", dir_okay=False)]
 Format = Annotated[str, typer.Option("--format", "-f", help="xlsx, json (a zip of parts) or csv")]
-Org = Annotated[
-    str | None, typer.Option(help="ignored remotely: the token names the organisation")
-]
+Org = Annotated[str | None, typer.Option(help="ignored remotely: the token names the organisation")]
 HubOpt = Annotated[str | None, typer.Option("--hub", help="hub id or name")]
 Fields = Annotated[str | None, typer.Option(help="comma list of field ids, in column order")]
 SortBy = Annotated[str, typer.Option("--sort-by", help="field to order by")]
@@ -73,7 +71,9 @@ def run_export(
         entry = _wait(client, log_id, f"{kind} export {log_id} → {out.name}", not as_json)
         if entry.get("status") != "Done" or not entry.get("fileUrl"):
             why = entry.get("errorMessage") or entry.get("status")
-            output.stderr().print(f"loadbay: export {log_id} failed: {why}", style="red", markup=False)
+            output.stderr().print(
+                f"loadbay: export {log_id} failed: {why}", style="red", markup=False
+            )
             if as_json:
                 output.print_json(entry)
             return EXIT_FAILED

@@ -47,7 +47,9 @@ class _Pace:
         rate = record.get("rowsPerSecond")
         if not isinstance(rate, int | float):
             elapsed = now - self.start[0]
-            rate = (done - self.start[1]) / elapsed if elapsed > 0 and done > self.start[1] else None
+            rate = (
+                (done - self.start[1]) / elapsed if elapsed > 0 and done > self.start[1] else None
+            )
         eta = record.get("etaSeconds")
         if not isinstance(eta, int | float):
             eta = (total - done) / rate if rate and total >= done else None

@@ -113,7 +113,10 @@ class Client:
         kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         with file.open("rb") as f, self._reach():
             response = self._http.post(
-                path, data=dict(fields), files={"file": (file.name, f, kind)}, timeout=UPLOAD_TIMEOUT
+                path,
+                data=dict(fields),
+                files={"file": (file.name, f, kind)},
+                timeout=UPLOAD_TIMEOUT,
             )
         return _check(response).get("data")
 
@@ -161,9 +164,7 @@ class Client:
 
     def export_entry(self, log_id: str) -> dict[str, Any] | None:
         """The export-log entry `log_id` (`_source` with `_id`), or None if not listed."""
-        body = self.call(
-            "GET", "/tasks/export-log", params={"limit": 100, "sortBy": "requestAt"}
-        )
+        body = self.call("GET", "/tasks/export-log", params={"limit": 100, "sortBy": "requestAt"})
         for entry in body.get("data") or []:
             if entry.get("_id") == log_id:
                 return {"_id": log_id, **(entry.get("_source") or {})}

@@ -155,7 +155,8 @@ def watch(
 @handled
 def jobs(
     status: Annotated[
-        str | None, typer.Option(help="onprocess, success, partially, failed, cancelled (comma list)")
+        str | None,
+        typer.Option(help="onprocess, success, partially, failed, cancelled (comma list)"),
     ] = None,
     type_: Annotated[
         str | None, typer.Option("--type", help="datasource, task, visit, route (comma list)")

@@ -82,7 +82,9 @@ def jobs_table(records: list[dict[str, Any]], total: int) -> Table:
 
 def preview(out: Console, body: dict[str, Any]) -> None:
     headers = [str(h) for h in body.get("headers") or []]
-    out.print(f"{int(body.get('totalRows') or 0):,} rows; columns: {', '.join(headers)}", markup=False)
+    out.print(
+        f"{int(body.get('totalRows') or 0):,} rows; columns: {', '.join(headers)}", markup=False
+    )
     suggested = body.get("suggestedMapping") or []
     mapped = Table(title="suggested mapping")
     mapped.add_column("field")
