@@ -224,3 +224,16 @@ def test_usage_errors_exit_2(server: Server, tmp_path: Path) -> None:
     assert missing.exit_code == 2
     unknown = server.run("jobs", "--bogus")
     assert unknown.exit_code == 2
+
+
+def test_cancelling_a_running_import_exits_4(server: Server, tmp_path: Path) -> None:
+    # Many chunks' worth of rows: the cancel lands while the job is queued or running.
+    rows = [(c, "x") for c in _codes("K", 30_000)]
+    file = outlets_csv(tmp_path / "k.csv", rows)
+    queued = server.run(
+        "import", str(file), "--data-type", "Outlet", "--hub", "Jakarta", "--no-wait"
+    )
+    code = queued.stdout.strip()
+    result = server.run("cancel", code, "--json")
+    assert result.exit_code == 4, result.output
+    assert json.loads(result.stdout)["status"] in ("cancelled", "Cancelled")

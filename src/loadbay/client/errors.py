@@ -54,6 +54,13 @@ class AuthFailed(ClientError):
         self.status = status
         self.failed_code = failed_code
 
+    def __str__(self) -> str:
+        code = f" ({self.failed_code})" if self.failed_code else ""
+        return (
+            f"{self.message}{code} [HTTP {self.status}]: the server refused the token; "
+            "check --token, LOADBAY_TOKEN or `loadbay login`"
+        )
+
 
 class ServerError(ClientError):
     """Any other answer that is not a success: the envelope's message and failedCode."""

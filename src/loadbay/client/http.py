@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import orjson
 
-from loadbay.client.errors import AuthFailed, ServerError, Unreachable
+from loadbay.client.errors import AuthFailed, ClientError, ServerError, Unreachable
 
 API = "/api/v3"
 # Reads wait long on an upload (the server counts the rows before it answers); a server
@@ -101,9 +101,9 @@ class Client:
                 break
             page += 1
         if not found:
-            raise ServerError(f"{what} '{ref}' not found in this organisation", 404)
+            raise ClientError(f"{what} '{ref}' not found in this organisation")
         if len(set(found)) > 1:
-            raise ServerError(f"{len(found)} {what}s are named '{ref}': give the id", 409)
+            raise ClientError(f"{len(found)} {what}s are named '{ref}': give the id")
         return found[0]
 
     # ---- imports ------------------------------------------------------------------------
@@ -139,11 +139,9 @@ class Client:
             # A route the server lacks answers a bare 404 "Not found" (or 405); a job it
             # does not know answers 404 with its own message.
             if exc.status == 405 or (exc.status == 404 and exc.message == "Not found"):
-                raise ServerError(
-                    f"this server cannot revert imports (POST {API}/import-jobs/{code}/revert "
-                    "is not there): upgrade the server",
-                    exc.status,
-                    exc.failed_code,
+                raise ClientError(
+                    f"this server cannot revert imports: POST {API}/import-jobs/{code}/revert "
+                    f"answered HTTP {exc.status}; upgrade the server"
                 ) from None
             raise
 

@@ -62,8 +62,9 @@ def jobs_table(records: list[dict[str, Any]], total: int) -> Table:
     table = Table(title=f"{len(records)} of {total} imports, newest first")
     # The code is what a person copies into `watch` or `cancel`: never cut it short.
     table.add_column("code", no_wrap=True, min_width=24)
-    for name in ("type", "file", "into", "status", "rows", "valid", "invalid", "created"):
+    for name in ("type", "file", "into", "status", "rows", "valid", "invalid"):
         table.add_column(name, justify="right" if name in ("rows", "valid", "invalid") else "left")
+    table.add_column("created", no_wrap=True)
     for r in records:
         done = r.get("status") != "onprocess"
         table.add_row(
