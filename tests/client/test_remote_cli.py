@@ -224,6 +224,8 @@ def test_usage_errors_exit_2(server: Server, tmp_path: Path) -> None:
     assert missing.exit_code == 2
     unknown = server.run("jobs", "--bogus")
     assert unknown.exit_code == 2
+    no_scheme = server.run("jobs", url="127.0.0.1:8000")
+    assert no_scheme.exit_code == 2 and "not a server address" in no_scheme.stderr
 
 
 def test_cancelling_a_running_import_exits_4(server: Server, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import orjson
 
-from loadbay.client.errors import AuthFailed, ClientError, ServerError, Unreachable
+from loadbay.client.errors import AuthFailed, ClientError, ServerError, Unreachable, UsageError
 
 API = "/api/v3"
 # Reads wait long on an upload (the server counts the rows before it answers); a server
@@ -48,7 +48,9 @@ class Client:
     """One server, one token. `url` is the server's address, with or without `/api/v3`."""
 
     def __init__(self, url: str, token: str, *, transport: httpx.BaseTransport | None = None):
-        base = url.rstrip("/")
+        base = url.strip().rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            raise UsageError(f"{url!r} is not a server address: give http://host:port or https://…")
         self.base = base[: -len(API)] if base.endswith(API) else base
         self._http = httpx.Client(
             base_url=self.base + API,

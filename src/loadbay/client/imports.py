@@ -94,8 +94,8 @@ def import_file(
 ) -> int:
     """Upload FILE to the server and follow the import: a progress bar, then the counts.
 
-    Exit codes: 0 success, 1 partially, 3 failed, 4 cancelled, 5 server unreachable or
-    token refused."""
+    Exit codes: 0 success, 1 partially, 3 failed, 4 cancelled, 5 unreachable or refused.
+    """
     _one_of(data_type, flow)
     ignored("--org", org, "the token names the organisation")
     ignored("--email", email, "the token names the user")
@@ -190,8 +190,10 @@ def cancel(
     token: Token = None,
     as_json: Json = False,
 ) -> int:
-    """Cancel an import: one not started stops at once, a running one after its chunk in
-    flight. Exit 4 once it is cancelled; an import that finished first keeps its code."""
+    """Cancel an import (exit 4 once it is cancelled).
+
+    One not started stops at once, a running one after its chunk in flight.
+    """
     with connect(url, token) as client:
         view = client.cancel(code)
         if view.get("status") == "Cancelled" or not wait:
