@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -179,34 +178,10 @@ def demo(org: Annotated[str, typer.Option(help="organisation name")] = "demo") -
     print(tok)
 
 
-@app.command("import")
-def import_file(
-    file: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX, XLS, JSON or NDJSON file")],
-    data_type: Annotated[
-        str | None, typer.Option("--data-type", help="data type name or id")
-    ] = None,
-    flow: Annotated[str | None, typer.Option(help="flow name or id (imports tasks)")] = None,
-    hub: Annotated[str | None, typer.Option(help="hub name or id")] = None,
-    mode: Annotated[
-        str, typer.Option(help="CreateOnly, UpdateOnly or CreateAndUpdate")
-    ] = "CreateAndUpdate",
-    config: Annotated[str | None, typer.Option(help="import config id (column mapping)")] = None,
-    preview: Annotated[
-        bool, typer.Option(help="show the preview and the suggested mapping only")
-    ] = False,
-    org: Annotated[str, typer.Option(help="organisation id or name")] = "demo",
-    email: Annotated[str, typer.Option(help="who the import is recorded as")] = "cli@loadbay.local",
-) -> None:
-    """Import a file here and now, with a progress bar; ends with the counts and the failed-rows file."""
-    from loadbay.imports.cli import import_command
+def _add_remote() -> None:
+    from loadbay.client.cli import register
 
-    import_command(file, data_type, flow, hub, mode, config, preview, org, email)
+    register(app)  # import, export, jobs, watch, cancel, revert, template, login: HTTP only
 
 
-def _add_export() -> None:
-    from loadbay.exports.cli import app as export_app
-
-    app.add_typer(export_app, name="export", help="Export tasks or data-source records to a file.")
-
-
-_add_export()
+_add_remote()

@@ -169,3 +169,26 @@ def test_a_type_name_excel_refuses_as_a_sheet_name_still_gets_a_template(db, org
         assert sheets[1] == "Fields"
         assert sheets[0] not in ("Fields", "History")
         assert not set(sheets[0]) & set("/:[]")
+
+
+def test_the_template_route_links_the_same_template_without_an_import(
+    app_client, auth, catalog
+) -> None:
+    answer = app_client.get(
+        "/api/v3/import-template", params={"dataTypeId": catalog["outlet"]}, headers=auth
+    )
+    assert answer.status_code == 200, answer.text
+    book = _template(app_client, answer.json()["data"])
+    assert book.get_sheet_by_name("Outlet").to_python() == [OUTLET_HEADERS]
+    flow = app_client.get(
+        "/api/v3/import-template", params={"flowId": catalog["flow"]}, headers=auth
+    ).json()["data"]
+    assert flow["type"] == "task" and flow["filename"] == "Delivery template.xlsx"
+    both = app_client.get(
+        "/api/v3/import-template",
+        params={"dataTypeId": catalog["outlet"], "flowId": catalog["flow"]},
+        headers=auth,
+    )
+    assert both.status_code == 400 and both.json()["failedCode"] == "import-001"
+    unknown = app_client.get("/api/v3/import-template", params={"flowId": "x"}, headers=auth)
+    assert unknown.status_code == 404 and unknown.json()["failedCode"] == "import-033"

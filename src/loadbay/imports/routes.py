@@ -21,6 +21,7 @@ from loadbay.imports.upload import Upload, receive
 from loadbay.pagination import ok, page_params, paginate
 from loadbay.routing import Router
 from loadbay.settings import get_settings
+from loadbay.storage import get_storage
 
 router = Router()
 
@@ -108,6 +109,26 @@ def _enum_list(raw: str | None, allowed: tuple[str, ...], label: str) -> list[st
     if bad:  # the vendor's body exactly: it names the parameter, not the value
         raise BadRequest("import-003", f"Invalid {label} value")
     return values
+
+
+@router.get("/import-template")
+def import_template(
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    dataTypeId: str | None = None,
+    flowId: str | None = None,
+) -> dict[str, Any]:
+    """The template of a data type or flow: a signed link to an XLSX with its headers
+    (required ones marked) and a sheet describing each field. `loadbay template` uses it."""
+    service.require_import(principal)
+    if bool(dataTypeId) == bool(flowId):
+        raise BadRequest("import-001", "Give exactly one of dataTypeId or flowId")
+    kind, target_id = ("datasource", dataTypeId) if dataTypeId else ("task", flowId)
+    target = load_target(session, principal.org, kind, str(target_id))
+    key = ensure_template(principal.org, target)
+    name = f"{target.name} template.xlsx"
+    link = get_storage().link(principal.org, key, name, get_settings().link_ttl_seconds)
+    return ok({"fileTemplate": link, "filename": name, "type": kind, "targetId": target.id})
 
 
 @router.get("/import-monitoring")
