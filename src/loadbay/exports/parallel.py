@@ -42,7 +42,7 @@ import orjson
 from loadbay.db import Database
 from loadbay.exports import queries, writing
 from loadbay.exports.plan import ExportPlan
-from loadbay.gcpause import paused_gc
+from loadbay.gcpause import tune_worker_gc
 from loadbay.settings import get_settings
 from loadbay.tabular.csv_writer import CsvWriter
 from loadbay.tabular.jsonzip_writer import COMPRESSLEVEL as JSON_LEVEL
@@ -113,6 +113,7 @@ def _write_stretch(
 ) -> None:
     """A worker process: one stretch into `out`, what it wrote into `out + '.json'`."""
     result: dict[str, Any]
+    tune_worker_gc()
     db = Database(url)
     try:
         plan = ExportPlan.from_json(plan_json)
@@ -122,7 +123,7 @@ def _write_stretch(
                 counter.value += n
 
         rows = writing.RowSource(db, plan, stretch.window, progress)
-        with paused_gc(), open(out, "wb") as f:
+        with open(out, "wb") as f:
             if plan.download == "csv":
                 csv = CsvWriter(f, bom=False)
                 csv.write_fields(rows)  # the row builder made the fields' text

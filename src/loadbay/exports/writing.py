@@ -20,7 +20,6 @@ from loadbay.db import Database
 from loadbay.exports import queries
 from loadbay.exports.plan import Column, ExportPlan
 from loadbay.exports.schemas import unix
-from loadbay.gcpause import paused_gc
 from loadbay.settings import get_settings
 from loadbay.tabular.csv_writer import FORMULA_STARTS, CsvWriter, csv_text
 from loadbay.tabular.jsonzip_writer import JsonZipWriter
@@ -239,11 +238,11 @@ def write_export(
     (`loadbay.exports.parallel`); the file is the same either way."""
     from loadbay.exports import parallel
 
-    with paused_gc():  # decoded rows are short-lived and acyclic (see loadbay.gcpause)
-        split = parallel.split(db, plan)
-        if split is not None:
-            return parallel.write_parallel(db, plan, target, split, stem=stem, progress=progress)
-        return write_single(db, plan, target, stem=stem, progress=progress)
+    # No collector pause here: this can run on a request thread (see loadbay.gcpause).
+    split = parallel.split(db, plan)
+    if split is not None:
+        return parallel.write_parallel(db, plan, target, split, stem=stem, progress=progress)
+    return write_single(db, plan, target, stem=stem, progress=progress)
 
 
 class RowSource:
