@@ -178,6 +178,7 @@ def export_one(
     from loadbay.exports import parallel, writing
     from loadbay.exports.plan import build_plan
     from loadbay.exports.schemas import parse_request
+    from loadbay.gcpause import tune_worker_gc
 
     db = _database(url)
     set_database(db)
@@ -194,7 +195,8 @@ def export_one(
         plan = build_plan(session, ids["org"], parse_request(target, raw))
     target = out_dir / f"bench.{'zip' if fmt == 'json' else fmt}"
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    parallel.start_fork_server()  # as a worker does when it starts (loadbay.queue)
+    tune_worker_gc()  # as a worker does when it starts (loadbay.queue)
+    parallel.start_fork_server()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     with target.open("wb") as f:

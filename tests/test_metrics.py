@@ -8,15 +8,16 @@ the plan and the chunks, expire a lease and sweep, the way a dead worker would l
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from loadbay.db import Database
+from loadbay.exports.models import ExportLog
 from loadbay.ids import utcnow
 from loadbay.imports.models import ImportChunk
 from loadbay.queue import huey
@@ -24,23 +25,21 @@ from loadbay.settings import get_settings
 from tests.imports.conftest import Uploader, catalog, csv_bytes, org_id, upload  # noqa: F401
 
 Sample = tuple[str, frozenset[tuple[str, str]]]
-LINE = re.compile(r"^([a-z_]+)(?:\{(.*)\})? (\S+)$")
 
 
 def parse(text: str) -> dict[Sample, float]:
-    """Prometheus text format, strictly: every sample line must parse, none twice."""
+    """The exposition text through prometheus_client's own parser; no sample twice."""
     samples: dict[Sample, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = LINE.match(line)
-        assert match, f"not a sample line: {line!r}"
-        name, labels, value = match.groups()
-        pairs = frozenset(re.findall(r'([a-z_]+)="([^"]*)"', labels or ""))
-        key = (name, pairs)
-        assert key not in samples, f"sample twice: {line!r}"
-        samples[key] = float(value)
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            key = (s.name, frozenset(s.labels.items()))
+            assert key not in samples, f"sample twice: {key}"
+            samples[key] = s.value
     return samples
+
+
+def types(text: str) -> dict[str, str]:
+    return {family.name: family.type for family in text_string_to_metric_families(text)}
 
 
 def sample(samples: dict[Sample, float], name: str, **labels: str) -> float:
@@ -114,22 +113,32 @@ def test_metrics_after_an_import_with_failed_rows_and_a_swept_chunk(
     assert sample(before, "loadbay_import_jobs", type="datasource", status="onprocess") == 1
     assert sample(before, "loadbay_queue_depth") == 6  # five chunks and the re-enqueued one
     assert sample(before, "loadbay_chunks_pending") == 5
-    assert sample(before, "loadbay_chunks_requeued_total") == 1
-    assert sample(before, "loadbay_chunk_duration_seconds_count") == 0
+    assert sample(before, "loadbay_chunks_requeued") == 1
+    assert sample(before, "loadbay_chunk_duration_seconds_gcount") == 0
 
     assert drain() == 7  # six chunk messages (one a no-op duplicate) and the finalize
     answer = app_client.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
     text = answer.text
-    assert 'loadbay_import_jobs{status="partially",type="datasource"} 1\n' in text
-    assert "# TYPE loadbay_chunk_duration_seconds histogram" in text
+    # Every figure can go down (the purge deletes jobs): none is a counter.
+    assert types(text) == {
+        "loadbay_import_jobs": "gauge",
+        "loadbay_import_rows": "gauge",
+        "loadbay_chunk_duration_seconds": "histogram",  # a gauge histogram: _gsum, _gcount
+        "loadbay_chunk_duration_seconds_gcount": "gauge",
+        "loadbay_chunk_duration_seconds_gsum": "gauge",
+        "loadbay_chunks_requeued": "gauge",
+        "loadbay_chunks_pending": "gauge",
+        "loadbay_exports": "gauge",
+        "loadbay_queue_depth": "gauge",
+    }
     after = parse(text)
     assert {k: v for k, v in after.items() if k[0] == "loadbay_import_jobs"} == {
         ("loadbay_import_jobs", frozenset({("type", "datasource"), ("status", "partially")})): 1
     }
     outcomes = {
-        outcome: sample(after, "loadbay_import_rows_total", outcome=outcome)
+        outcome: sample(after, "loadbay_import_rows", outcome=outcome)
         for outcome in ("created", "updated", "skipped", "failed")
     }
     assert outcomes == {"created": 441, "updated": 0, "skipped": 0, "failed": 9}
@@ -142,19 +151,32 @@ def test_metrics_after_an_import_with_failed_rows_and_a_swept_chunk(
     counts = [value for _, value in buckets]
     assert counts == sorted(counts), "histogram buckets must be cumulative"
     assert sample(after, "loadbay_chunk_duration_seconds_bucket", le="60") == 5
-    assert sample(after, "loadbay_chunk_duration_seconds_count") == 5
-    assert sample(after, "loadbay_chunk_duration_seconds_sum") >= 0
+    assert sample(after, "loadbay_chunk_duration_seconds_gcount") == 5
+    assert sample(after, "loadbay_chunk_duration_seconds_gsum") >= 0
     with db.read() as session:
         total_ms = session.scalar(
             sa.select(sa.func.sum(ImportChunk.duration_ms)).where(ImportChunk.job_id == job_id)
         )
-    assert sample(after, "loadbay_chunk_duration_seconds_sum") == pytest.approx(
+    assert sample(after, "loadbay_chunk_duration_seconds_gsum") == pytest.approx(
         (total_ms or 0) / 1000
     )
-    assert sample(after, "loadbay_chunks_requeued_total") == 1
+    assert sample(after, "loadbay_chunks_requeued") == 1
     assert sample(after, "loadbay_chunks_pending") == 0
     assert sample(after, "loadbay_queue_depth") == 0
 
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     finalized = [r for r in caplog.records if r.getMessage() == "job finalized"]
     assert len(finalized) == 1  # logging it must not break the task (see finalize.py)
+
+
+def test_label_values_are_escaped(app_client: TestClient, db: Database) -> None:
+    """A label value with a quote, a backslash and a line break still parses back exactly
+    (the hand-written text put them in as they were)."""
+    odd = 'a"b\\c\nd'
+    with db.write() as session:
+        session.add(
+            ExportLog(organization_id="o" * 24, report_type="task", file_type="csv",
+                      status=odd, params={}, email="x@example.com")
+        )  # fmt: skip
+    samples = parse(app_client.get("/metrics").text)
+    assert sample(samples, "loadbay_exports", status=odd) == 1

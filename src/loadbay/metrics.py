@@ -1,13 +1,26 @@
 """Prometheus metrics at GET /metrics, read from the database so they cover the whole fleet.
 
 Workers run in other processes (and on other machines), so in-process counters
-would show one process; the job and chunk rows already hold every figure.
+would show one process; the job and chunk rows already hold every figure. A
+custom collector runs the queries at each scrape and `prometheus_client` writes
+the text (names, label escaping, number format).
+
+Every figure here can go down: the purge deletes jobs and chunks past retention. So
+they are gauges, and the chunk-duration distribution a gauge histogram
+(`_bucket`, `_gsum`, `_gcount`), never counters that a scraper's `rate()` would read
+as restarted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import sqlalchemy as sa
-from fastapi.responses import PlainTextResponse
+from fastapi import Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.metrics_core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from loadbay.db import get_database
 from loadbay.exports.models import ExportLog
@@ -17,95 +30,102 @@ from loadbay.routing import Router
 
 router = Router()
 BUCKETS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
+OUTCOMES = ("created", "updated", "skipped", "failed")
 
 
-def _line(name: str, value: float, **labels: str) -> str:
-    if labels:
-        inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        return f"{name}{{{inner}}} {value:g}"
-    return f"{name} {value:g}"
+class DatabaseCollector(Collector):
+    """The fleet's figures, queried at each scrape."""
 
-
-def render() -> str:
-    out: list[str] = []
-    with get_database().read() as session:
-        out += [
-            "# HELP loadbay_import_jobs Import jobs by type and status.",
-            "# TYPE loadbay_import_jobs gauge",
-        ]
-        for kind, status, count in session.execute(
-            sa.select(ImportJob.type, ImportJob.status, sa.func.count())
-            .where(ImportJob.confirmed.is_(True))
-            .group_by(ImportJob.type, ImportJob.status)
-        ):
-            out.append(_line("loadbay_import_jobs", count, type=kind, status=status))
-        totals = session.execute(
-            sa.select(
-                sa.func.coalesce(sa.func.sum(ImportJob.created_count), 0),
-                sa.func.coalesce(sa.func.sum(ImportJob.updated_count), 0),
-                sa.func.coalesce(sa.func.sum(ImportJob.skipped_count), 0),
-                sa.func.coalesce(sa.func.sum(ImportJob.failed_count), 0),
+    def collect(self) -> Iterator[Metric]:
+        with get_database().read() as session:
+            jobs = GaugeMetricFamily(
+                "loadbay_import_jobs", "Import jobs by type and status.", labels=["type", "status"]
             )
-        ).one()
-        out += [
-            "# HELP loadbay_import_rows_total Rows processed by outcome (jobs within retention).",
-            "# TYPE loadbay_import_rows_total counter",
-        ]
-        for outcome, value in zip(("created", "updated", "skipped", "failed"), totals, strict=True):
-            out.append(_line("loadbay_import_rows_total", value, outcome=outcome))
-        cases = [
-            sa.func.sum(sa.case((ImportChunk.duration_ms <= b, 1), else_=0)) for b in BUCKETS_MS
-        ]
-        row = session.execute(
-            sa.select(
-                sa.func.count(ImportChunk.duration_ms),
-                sa.func.coalesce(sa.func.sum(ImportChunk.duration_ms), 0),
-                sa.func.coalesce(sa.func.sum(ImportChunk.requeued), 0),
-                *cases,
-            )
-        ).one()
-        count, total_ms, requeued, *buckets = row
-        out += [
-            "# HELP loadbay_chunk_duration_seconds Time to validate and write one chunk.",
-            "# TYPE loadbay_chunk_duration_seconds histogram",
-        ]
-        for bound, value in zip(BUCKETS_MS, buckets, strict=True):
-            out.append(
-                _line("loadbay_chunk_duration_seconds_bucket", value or 0, le=f"{bound / 1000:g}")
-            )
-        out.append(_line("loadbay_chunk_duration_seconds_bucket", count, le="+Inf"))
-        out.append(_line("loadbay_chunk_duration_seconds_sum", total_ms / 1000))
-        out.append(_line("loadbay_chunk_duration_seconds_count", count))
-        out += [
-            "# HELP loadbay_chunks_requeued_total Stalled chunks the sweeper re-enqueued.",
-            "# TYPE loadbay_chunks_requeued_total counter",
-            _line("loadbay_chunks_requeued_total", requeued),
-            "# HELP loadbay_chunks_pending Chunks waiting or running.",
-            "# TYPE loadbay_chunks_pending gauge",
-            _line(
-                "loadbay_chunks_pending",
-                session.scalar(
-                    sa.select(sa.func.count())
-                    .select_from(ImportChunk)
-                    .where(ImportChunk.state == "pending")
+            for kind, status, count in session.execute(
+                sa.select(ImportJob.type, ImportJob.status, sa.func.count())
+                .where(ImportJob.confirmed.is_(True))
+                .group_by(ImportJob.type, ImportJob.status)
+            ):
+                jobs.add_metric([kind, status], count)
+            yield jobs
+
+            totals = session.execute(
+                sa.select(
+                    *(
+                        sa.func.coalesce(sa.func.sum(column), 0)
+                        for column in (
+                            ImportJob.created_count,
+                            ImportJob.updated_count,
+                            ImportJob.skipped_count,
+                            ImportJob.failed_count,
+                        )
+                    )
                 )
-                or 0,
-            ),
-            "# HELP loadbay_exports Export-log entries by status.",
-            "# TYPE loadbay_exports gauge",
-        ]
-        for status, value in session.execute(
-            sa.select(ExportLog.status, sa.func.count()).group_by(ExportLog.status)
-        ):
-            out.append(_line("loadbay_exports", value, status=status))
-    out += [
-        "# HELP loadbay_queue_depth Tasks waiting in the queue.",
-        "# TYPE loadbay_queue_depth gauge",
-        _line("loadbay_queue_depth", queue_depth()),
-    ]
-    return "\n".join(out) + "\n"
+            ).one()
+            rows = GaugeMetricFamily(
+                "loadbay_import_rows",
+                "Rows processed by outcome (jobs within retention).",
+                labels=["outcome"],
+            )
+            for outcome, value in zip(OUTCOMES, totals, strict=True):
+                rows.add_metric([outcome], value)
+            yield rows
+
+            cases = [
+                sa.func.sum(sa.case((ImportChunk.duration_ms <= b, 1), else_=0)) for b in BUCKETS_MS
+            ]
+            count, total_ms, requeued, *buckets = session.execute(
+                sa.select(
+                    sa.func.count(ImportChunk.duration_ms),
+                    sa.func.coalesce(sa.func.sum(ImportChunk.duration_ms), 0),
+                    sa.func.coalesce(sa.func.sum(ImportChunk.requeued), 0),
+                    *cases,
+                )
+            ).one()
+            yield GaugeHistogramMetricFamily(
+                "loadbay_chunk_duration_seconds",
+                "Time to validate and write one chunk (chunks within retention).",
+                buckets=[
+                    *((f"{b / 1000:g}", v or 0) for b, v in zip(BUCKETS_MS, buckets, strict=True)),
+                    ("+Inf", count),
+                ],
+                gsum_value=total_ms / 1000,
+            )
+            yield GaugeMetricFamily(
+                "loadbay_chunks_requeued",
+                "Stalled chunks the sweeper re-enqueued (chunks within retention).",
+                value=requeued,
+            )
+            pending = session.scalar(
+                sa.select(sa.func.count())
+                .select_from(ImportChunk)
+                .where(ImportChunk.state == "pending")
+            )
+            yield GaugeMetricFamily(
+                "loadbay_chunks_pending", "Chunks waiting or running.", value=pending or 0
+            )
+
+            exports = GaugeMetricFamily(
+                "loadbay_exports", "Export-log entries by status.", labels=["status"]
+            )
+            for status, value in session.execute(
+                sa.select(ExportLog.status, sa.func.count()).group_by(ExportLog.status)
+            ):
+                exports.add_metric([status], value)
+            yield exports
+        yield GaugeMetricFamily(
+            "loadbay_queue_depth", "Tasks waiting in the queue.", value=queue_depth()
+        )
+
+
+registry = CollectorRegistry(auto_describe=False)
+registry.register(DatabaseCollector())
+
+
+def render() -> bytes:
+    return generate_latest(registry)
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> PlainTextResponse:
-    return PlainTextResponse(render(), media_type="text/plain; version=0.0.4")
+def metrics() -> Response:
+    return Response(render(), media_type=CONTENT_TYPE_PLAIN_0_0_4)

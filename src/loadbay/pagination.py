@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from loadbay.errors import BadRequest
@@ -24,6 +27,28 @@ def page_params(
     if n < 1 or n > max_limit:
         raise BadRequest(f"{module}-003", f"limit must be between 1 and {max_limit}")
     return p, n
+
+
+T = TypeVar("T")
+SORT_ORDERS = ("asc", "desc")
+
+
+def paginated(
+    request: Request,
+    session: Session,
+    query: sa.Select[T],
+    order: Sequence[Any],
+    page: int,
+    per_page: int,
+    render: Callable[[list[T]], list[Any]],
+) -> dict[str, Any]:
+    """Every list the vendor answers with a Laravel paginator: the count of `query`'s
+    matches, one page of them in `order` (which must end in a unique column, so pages
+    never overlap), each page's rows rendered together (`render` can look up names for
+    all of them in one query), in the envelope."""
+    total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    rows = session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page))
+    return paginate(request, render(list(rows)), int(total or 0), page, per_page)
 
 
 def paginate(

@@ -43,6 +43,14 @@ def _own_scratch() -> None:
     use_own_scratch()
 
 
+@huey.on_startup()
+def _tune_gc() -> None:
+    """Collector settings for bulk work, once per worker process (see loadbay.gcpause)."""
+    from loadbay.gcpause import tune_worker_gc
+
+    tune_worker_gc()
+
+
 def load_tasks() -> None:
     """Import every module that declares tasks, so a consumer knows them."""
     import loadbay.exports.tasks

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+import sqlalchemy as sa
 
 from loadbay.catalog.fields import parse_fields
 from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
@@ -168,6 +169,9 @@ def _export_while_a_record_is_added(
     change(db, org, type_id)
     out = io.BytesIO()
     written = parallel.write_parallel(db, plan, out, split, stem="stem")
+    if written is None:  # a stretch was not whole: nothing written, write_export goes on alone
+        assert out.getvalue() == b""
+        written = writing.write_single(db, plan, out, stem="stem")
     return out.getvalue(), written
 
 
@@ -261,3 +265,20 @@ def test_a_row_gone_from_a_capped_stretch_makes_the_export_start_over(
     else:
         sheet = read_xlsx(content)
         assert len(sheet) - 1 == ROWS - 1 and all(any(cell != "" for cell in row) for row in sheet)
+
+
+def test_a_worker_that_cannot_reach_the_database_fails_as_transient(
+    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None], tmp_path: Any
+) -> None:
+    """The worker's exception comes back through its future as one the service retries."""
+    from loadbay.exports.service import is_transient
+
+    org, type_id = big_type
+    settings_env(export_processes=2, export_parallel_min_rows=10)
+    plan = _plan(db, org, {"download": "csv", "dataTypeId": type_id})
+    split = parallel.split(db, plan)
+    assert split is not None
+    unreachable = Database(f"sqlite:///{tmp_path}")  # a directory: no database opens there
+    with pytest.raises(sa.exc.OperationalError) as caught:
+        parallel.write_parallel(unreachable, plan, io.BytesIO(), split, stem="stem")
+    assert is_transient(caught.value), repr(caught.value)

@@ -4,6 +4,7 @@ batch in its own short read transaction; and the export off the event loop."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -166,3 +167,29 @@ def test_direct_export_runs_off_the_event_loop(
     monkeypatch.setattr(writing, "write_export", spy)
     exporter.ok("data", download="xlsx")
     assert loops == [False]
+
+
+@pytest.mark.parametrize("download", ["xlsx", "csv", "json"])
+def test_a_direct_export_leaves_the_collector_on(
+    many: list[dict[str, Any]],
+    exporter: Exporter,
+    monkeypatch: pytest.MonkeyPatch,
+    download: str,
+) -> None:
+    """A direct export runs on a request thread: switching the collector off there would
+    switch it off for every request of the API process while the file is written."""
+    monkeypatch.setattr(queries, "BATCH_ROWS", 10)
+    real = writing.write_export
+    collector_on: list[bool] = []
+
+    def spy(*args: Any, progress: Any = None, **kwargs: Any) -> Any:
+        def watched(n: int) -> None:
+            collector_on.append(gc.isenabled())
+            if progress is not None:
+                progress(n)
+
+        return real(*args, progress=watched, **kwargs)
+
+    monkeypatch.setattr(writing, "write_export", spy)
+    exporter.ok("data", download=download)
+    assert len(collector_on) == 6 and all(collector_on)

@@ -9,7 +9,12 @@ import zlib
 
 import pytest
 
-from loadbay.tabular.writers import DeflatedEntries, DeflateSink, StreamingZip, crc32_combine
+from loadbay.tabular.zip_writer import (
+    DeflatedEntries,
+    DeflateSink,
+    StreamingZip,
+    crc32_combine,
+)
 
 
 @pytest.mark.parametrize("cut", [0, 1, 7, 1000, 65_537])

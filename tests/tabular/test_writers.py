@@ -19,7 +19,7 @@ import orjson
 import pytest
 from python_calamine import CalamineWorkbook
 
-from loadbay.tabular import writers, xlsx_writer
+from loadbay.tabular import xlsx_writer, zip_writer
 from loadbay.tabular.csv_writer import CsvWriter, csv_fields
 from loadbay.tabular.jsonzip_writer import JsonZipWriter
 from loadbay.tabular.writers import Cell, open_writer
@@ -297,7 +297,7 @@ def test_xlsx_zip64_records_when_an_entry_passes_the_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Writing 4 GiB is too slow for a test; a lowered limit takes the same branches.
-    monkeypatch.setattr(writers, "_ZIP64_LIMIT", 200)
+    monkeypatch.setattr(zip_writer, "_ZIP64_LIMIT", 200)
     p = tmp_path / "z.xlsx"
     rows: list[list[Cell]] = [[i, f"row {i}"] for i in range(500)]
     write_xlsx(p, rows)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from loadbay.catalog import queries
 from loadbay.catalog.fields import fields_from_json
-from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
+from loadbay.catalog.models import TASK_STATUSES, DataType, Flow, Hub, Record, Task
 from loadbay.catalog.service import (
     RECORD_RESERVED,
     TASK_RESERVED,
@@ -42,7 +42,6 @@ DELIVERY_FIELDS: list[dict[str, Any]] = [
 ]
 _STREETS = ("Sudirman", "Thamrin", "Gatot Subroto", "Kuningan", "Senopati", "Kemang", "Cikini")
 _KINDS = ("Toko", "Warung", "Kedai", "Mart", "Grosir")
-_STATUSES = ("UNASSIGNED", "ONGOING", "DONE")
 
 
 def seed_demo(session: Session, org_name: str = "demo") -> dict[str, Any]:
@@ -132,7 +131,7 @@ def _seed_tasks(
     for n in range(1, TASKS + 1):
         order = f"DO-{n:05d}"
         day = start + timedelta(days=n // 10, hours=n % 10)
-        status = _STATUSES[n % 3]
+        status = TASK_STATUSES[n % 3]
         driver = f"driver{n % 5 + 1}@demo.test"
         values = {
             "orderNumber": order,

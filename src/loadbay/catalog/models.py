@@ -83,6 +83,10 @@ class Record(Base):
     updated_time: Mapped[datetime] = updated_column()
 
 
+# A task's status; the one list every check, template and export filter uses.
+TASK_STATUSES = ("UNASSIGNED", "ONGOING", "DONE")
+
+
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -36,15 +36,6 @@ def name_taken(
 def find_by_name(session: Session, model: type[Named], org: str, name: str) -> Named | None:
     query = sa.select(model).where(model.organization_id == org, model.name == name)
     return session.scalars(query.order_by(model.created_time, model.id).limit(1)).first()
-
-
-def page(
-    session: Session, query: sa.Select[Owned], order: Sequence[Any], number: int, size: int
-) -> tuple[list[Owned], int]:
-    """One page of `query` and the total count of its matches."""
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
-    rows = session.scalars(query.order_by(*order).offset((number - 1) * size).limit(size)).all()
-    return list(rows), int(total or 0)
 
 
 def hubs(org: str, search: str | None) -> sa.Select[Hub]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from loadbay.auth import CurrentPrincipal, Principal
 from loadbay.catalog import queries, service, writes
-from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
+from loadbay.catalog.models import TASK_STATUSES, DataType, Flow, Hub, Record, Task
 from loadbay.catalog.schemas import (
     DataTypeChange,
     DataTypeIn,
@@ -28,7 +28,7 @@ from loadbay.catalog.schemas import (
 )
 from loadbay.deps import ReadSession, WriteSession
 from loadbay.errors import BadRequest, Forbidden, NotFound
-from loadbay.pagination import ok, page_params, paginate
+from loadbay.pagination import ok, page_params, paginated
 from loadbay.routing import Router
 from loadbay.settings import get_settings
 
@@ -64,8 +64,12 @@ def list_hubs(
 ) -> Answer:
     number, size = page_params(page, limit, "hub")
     query = queries.hubs(principal.org, search)
-    rows, total = queries.page(session, query, [Hub.name, Hub.id], number, size)
-    return ok(paginate(request, [hub_out(h) for h in rows], total, number, size))
+    order = [Hub.name, Hub.id]
+    return ok(
+        paginated(
+            request, session, query, order, number, size, lambda rows: [hub_out(h) for h in rows]
+        )
+    )
 
 
 @router.get("/hub/{hub_id}", response_model=None, tags=["catalog"])
@@ -96,8 +100,12 @@ def list_flows(
 ) -> Answer:
     number, size = page_params(page, limit, "flow")
     query = queries.flows(principal.org)
-    rows, total = queries.page(session, query, queries.newest_first(Flow), number, size)
-    return ok(paginate(request, [flow_out(f) for f in rows], total, number, size))
+    order = queries.newest_first(Flow)
+    return ok(
+        paginated(
+            request, session, query, order, number, size, lambda rows: [flow_out(f) for f in rows]
+        )
+    )
 
 
 @router.get("/flow/{flow_id}", response_model=None, tags=["catalog"])
@@ -130,8 +138,9 @@ def list_data_types(
 ) -> Answer:
     number, size = page_params(page, limit, "datatype")
     query = queries.data_types(principal.org)
-    rows, total = queries.page(session, query, queries.newest_first(DataType), number, size)
-    return ok(data_types=paginate(request, [data_type_out(d) for d in rows], total, number, size))
+    order = queries.newest_first(DataType)
+    render = lambda rows: [data_type_out(d) for d in rows]  # noqa: E731
+    return ok(data_types=paginated(request, session, query, order, number, size, render))
 
 
 @router.get("/data-type/{data_type_id}", response_model=None, tags=["catalog"])
@@ -210,10 +219,13 @@ def list_records(
     number, size = page_params(page, limit, "data")
     keys = [k.strip() for k in (dataId or "").split(",") if k.strip()]
     query = queries.records(principal.org, dataTypeId, hubId, keys)
-    rows, total = queries.page(session, query, queries.newest_first(Record), number, size)
-    names = queries.names(session, DataType, principal.org, (r.data_type_id for r in rows))
-    items = [record_out(r, names.get(r.data_type_id, "")) for r in rows]
-    return ok(paginate(request, items, total, number, size))
+
+    def render(rows: list[Record]) -> list[Any]:
+        names = queries.names(session, DataType, principal.org, (r.data_type_id for r in rows))
+        return [record_out(r, names.get(r.data_type_id, "")) for r in rows]
+
+    order = queries.newest_first(Record)
+    return ok(paginated(request, session, query, order, number, size, render))
 
 
 @router.get("/data/{record_id}", response_model=None, tags=["catalog"])
@@ -248,14 +260,17 @@ def list_tasks(
     assignee: str | None = None,
 ) -> Answer:
     number, size = page_params(page, limit, "task")
-    if status and status.strip().upper() not in writes.TASK_STATUSES:
-        raise BadRequest("task-017", f"status must be one of {', '.join(writes.TASK_STATUSES)}")
+    if status and status.strip().upper() not in TASK_STATUSES:
+        raise BadRequest("task-017", f"status must be one of {', '.join(TASK_STATUSES)}")
     wanted = status.strip().upper() if status else None
     query = queries.tasks(principal.org, flowId, hubId, wanted, assignee)
-    rows, total = queries.page(session, query, queries.newest_first(Task), number, size)
-    names = queries.names(session, Flow, principal.org, (t.flow_id for t in rows))
-    items = [task_out(t, names.get(t.flow_id, "")) for t in rows]
-    return ok(paginate(request, items, total, number, size))
+
+    def render(rows: list[Task]) -> list[Any]:
+        names = queries.names(session, Flow, principal.org, (t.flow_id for t in rows))
+        return [task_out(t, names.get(t.flow_id, "")) for t in rows]
+
+    order = queries.newest_first(Task)
+    return ok(paginated(request, session, query, order, number, size, render))
 
 
 @router.get("/task/{task_id}", response_model=None, tags=["catalog"])

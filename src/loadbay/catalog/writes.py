@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from loadbay.auth import Principal
 from loadbay.catalog import queries
 from loadbay.catalog.fields import FieldSpec, Invalid, fields_from_json, is_blank, make_date_parsers
-from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
+from loadbay.catalog.models import TASK_STATUSES, DataType, Flow, Hub, Record, Task
 from loadbay.catalog.schemas import require_object
 from loadbay.catalog.service import (
     TASK_COLUMNS,
@@ -29,7 +29,6 @@ from loadbay.ids import new_id, utcnow
 BULK_LIMIT = 2000  # the vendor's documented maximum per bulk upsert
 CREATED = "Data has been created successfully."
 UPDATED = "Data has been updated successfully."
-TASK_STATUSES = ("UNASSIGNED", "ONGOING", "DONE")
 _RECORD_META = frozenset({"dataTypeId", "hubId", "limitUser"})  # limitUser: accepted, unused
 _MAX_KEY = 255  # records.data_id
 _MAX_EMAIL = 320

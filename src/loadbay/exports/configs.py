@@ -18,9 +18,9 @@ from loadbay.catalog.models import DataType, Flow
 from loadbay.deps import ReadSession, WriteSession
 from loadbay.errors import BadRequest, Forbidden, NotFound
 from loadbay.exports.models import ExportConfig
-from loadbay.exports.schemas import SORT_ORDERS, iso_z
+from loadbay.exports.schemas import iso_z
 from loadbay.ids import utcnow
-from loadbay.pagination import page_params, paginate
+from loadbay.pagination import SORT_ORDERS, page_params, paginated
 from loadbay.routing import Router
 
 router = Router()
@@ -177,18 +177,13 @@ def list_configs(
         where.append(ExportConfig.collection == collection)
     if name:
         where.append(sa.func.lower(ExportConfig.name).contains(name.lower(), autoescape=True))
-    total = session.scalar(sa.select(sa.func.count()).select_from(ExportConfig).where(*where))
     time, ident = ExportConfig.created_time, ExportConfig.id
     ordering = [time.desc(), ident.desc()] if order == "desc" else [time, ident]
-    found = session.scalars(
-        sa.select(ExportConfig)
-        .where(*where)
-        .order_by(*ordering)
-        .offset((number - 1) * size)
-        .limit(size)
-    ).all()
-    items = [config_out(c) for c in found]
-    return _answer(200, "Success.", paginate(request, items, int(total or 0), number, size))
+    query = sa.select(ExportConfig).where(*where)
+    render = lambda rows: [config_out(c) for c in rows]  # noqa: E731
+    return _answer(
+        200, "Success.", paginated(request, session, query, ordering, number, size, render)
+    )
 
 
 @router.get("/export-config/{config_id}")

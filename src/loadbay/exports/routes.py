@@ -15,8 +15,9 @@ from loadbay.deps import ReadSession
 from loadbay.errors import BadRequest, Forbidden, envelope
 from loadbay.exports import configs, service
 from loadbay.exports.models import ExportLog
-from loadbay.exports.schemas import LOG_DATA_TYPES, LOG_STATUSES, SORT_ORDERS, parse_request
+from loadbay.exports.schemas import LOG_DATA_TYPES, LOG_STATUSES, parse_request
 from loadbay.ids import fmt_iso, utcnow
+from loadbay.pagination import SORT_ORDERS
 from loadbay.responses import JsonResponse
 from loadbay.routing import Router
 from loadbay.settings import get_settings

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from loadbay.catalog.models import TASK_STATUSES
 from loadbay.errors import BadRequest
+from loadbay.pagination import SORT_ORDERS
 
 FORMATS = ("xlsx", "json", "csv")
 FILE_TYPES = {"xlsx": "xlsx", "csv": "csv", "json": "zip"}
-TASK_STATUSES = ("UNASSIGNED", "ONGOING", "DONE")
-SORT_ORDERS = ("asc", "desc")
 LOG_STATUSES = ("Processing", "Done", "Failed")
 LOG_DATA_TYPES = ("task", "data", "vehicle", "driver", "route")
 BACKGROUND_MESSAGE = (

@@ -21,7 +21,7 @@ from loadbay.ids import fmt_time, utcnow
 from loadbay.imports import service
 from loadbay.imports.models import ImportConfig
 from loadbay.imports.target import Target, load_target
-from loadbay.pagination import ok, page_params, paginate
+from loadbay.pagination import SORT_ORDERS, ok, page_params, paginated
 from loadbay.routing import Router
 
 router = Router()
@@ -175,20 +175,13 @@ def list_import_configs(
     if name:
         where.append(sa.func.lower(ImportConfig.name).contains(name.lower(), autoescape=True))
     order = (sortOrder or "desc").lower()
-    if order not in ("asc", "desc"):
+    if order not in SORT_ORDERS:
         raise BadRequest("import-003", f"Invalid sortOrder value: {sortOrder}")
     columns = (ImportConfig.created_time, ImportConfig.id)
     ordering = [c.asc() if order == "asc" else c.desc() for c in columns]
-    total = session.scalar(sa.select(sa.func.count()).select_from(ImportConfig).where(*where))
-    configs = session.scalars(
-        sa.select(ImportConfig)
-        .where(*where)
-        .order_by(*ordering)
-        .offset((page_no - 1) * per_page)
-        .limit(per_page)
-    )
-    items = [config_out(c) for c in configs]
-    return ok(paginate(request, items, total or 0, page_no, per_page))
+    query = sa.select(ImportConfig).where(*where)
+    render = lambda rows: [config_out(c) for c in rows]  # noqa: E731
+    return ok(paginated(request, session, query, ordering, page_no, per_page, render))
 
 
 @router.get("/import-config/{config_id}", response_model=None, tags=["import-configs"])

@@ -18,7 +18,7 @@ from loadbay.imports.schemas import monitoring_record
 from loadbay.imports.target import load_target
 from loadbay.imports.template import ensure_template
 from loadbay.imports.upload import Upload, receive
-from loadbay.pagination import ok, page_params, paginate
+from loadbay.pagination import SORT_ORDERS, ok, page_params, paginated
 from loadbay.routing import Router
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
@@ -151,7 +151,7 @@ def list_monitoring(
     if sort_key not in SORTABLE:
         raise BadRequest("import-003", f"Invalid sortBy value: {sort_key}")
     order = (sortOrder or "desc").lower()
-    if order not in ("asc", "desc"):
+    if order not in SORT_ORDERS:
         raise BadRequest("import-003", f"Invalid sortOrder value: {sortOrder}")
     where = [ImportJob.organization_id == principal.org, ImportJob.confirmed.is_(True)]
     if types:
@@ -160,23 +160,15 @@ def list_monitoring(
         where.append(ImportJob.status.in_(statuses))
     if dataTypeId:
         where.append(ImportJob.data_type_id == dataTypeId)
-    total = session.scalar(sa.select(sa.func.count()).select_from(ImportJob).where(*where)) or 0
     column = SORTABLE[sort_key]
     ordering = (
         [column.asc(), ImportJob.id.asc()]
         if order == "asc"
         else [column.desc(), ImportJob.id.desc()]
     )
-    jobs = list(
-        session.scalars(
-            sa.select(ImportJob)
-            .where(*where)
-            .order_by(*ordering)
-            .offset((page_no - 1) * per_page)
-            .limit(per_page)
-        )
-    )
-    return ok(paginate(request, records_for(session, jobs), total, page_no, per_page))
+    query = sa.select(ImportJob).where(*where)
+    render = lambda jobs: records_for(session, jobs)  # noqa: E731
+    return ok(paginated(request, session, query, ordering, page_no, per_page, render))
 
 
 @router.get("/import-monitoring/{job_id}")

@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from loadbay.catalog.fields import FieldSpec, fields_from_json
-from loadbay.catalog.models import DataType, Flow
+from loadbay.catalog.models import TASK_STATUSES, DataType, Flow
 from loadbay.errors import BadRequest, NotFound
-
-TASK_STATUSES = ("UNASSIGNED", "ONGOING", "DONE")
 
 # Task fields that live in their own columns; every other field is a flow field.
 TASK_RESERVED: tuple[FieldSpec, ...] = (

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Self
 
 import orjson
 
-from loadbay.tabular.writers import DeflatedEntries, StreamingZip
+from loadbay.tabular.zip_writer import DeflatedEntries, StreamingZip
 
 if TYPE_CHECKING:
     from loadbay.tabular.writers import Cell

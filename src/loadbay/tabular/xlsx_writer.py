@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, BinaryIO, Self
 from xml.sax.saxutils import quoteattr
 
-from loadbay.tabular.writers import Deflated, DeflateSink, StreamingZip
+from loadbay.tabular.zip_writer import Deflated, DeflateSink, StreamingZip
 
 if TYPE_CHECKING:
     from loadbay.tabular.writers import Cell
