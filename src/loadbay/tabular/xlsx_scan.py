@@ -341,6 +341,21 @@ class _Scanner:
                 self.tags = _Tags(prefix)
             yield from self._rows(body)
 
+    def _after_empty_rows(self, piece: str, end: int) -> int:
+        """The number of an unnumbered row: one past the last numbered row, counting the
+        self-closing `<row/>`s before it, where one with `r` sets the number as calamine does."""
+        row_open = self.tags.row_open
+        number = self.last
+        pos = piece.find(row_open, 0, end)
+        while pos >= 0:
+            gt = piece.find(">", pos)
+            tag = piece[pos + len(row_open) : gt]
+            if tag[:1] in ("", " ", "\t", "\n", "/"):
+                match = _ROW_NUMBER.search(tag)
+                number = int(match.group(1)) if match else number + 1
+            pos = piece.find(row_open, gt, end)
+        return number + 1
+
     def _rows(self, body: str) -> RawRows:
         """The rows of whole `<row>` elements. Runs per cell: everything is bound locally,
         the common cell shapes (`<v>` first, one-run inline string) are read with `find`
@@ -367,10 +382,7 @@ class _Scanner:
                 number = int(tag[4 : tag.find('"', 4)])
             else:
                 match = _ROW_NUMBER.search(tag)
-                if match:
-                    number = int(match.group(1))
-                else:  # count the empty `<row/>`s since the last numbered one
-                    number = self.last + 1 + piece.count(row_open, 0, start)
+                number = int(match.group(1)) if match else self._after_empty_rows(piece, start)
             self.last = number
             row: list[Cell] = []
             append = row.append
