@@ -74,7 +74,7 @@ def test_sign_in_import_a_messy_xlsx_and_download_the_failed_rows(
     page.get_by_role("button", name="Next: confirm").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Data ID is chosen for more than one column")
-    expect(alert).to_contain_text("Required fields not mapped yet: Name")
+    expect(alert).to_contain_text("Map every required field: Name.")
     expect(page.get_by_label("Outlet name")).to_have_attribute("aria-invalid", "true")
     check_screen(page, "06-map-error")
     page.get_by_label("Outlet name").select_option(label="Name (required)")
@@ -89,7 +89,9 @@ def test_sign_in_import_a_messy_xlsx_and_download_the_failed_rows(
 
     bar = page.get_by_role("progressbar")
     expect(bar).to_be_visible()
-    expect(page.get_by_role("heading", name="Status: Finished")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name=re.compile("Status: Partly imported"))).to_be_visible(
+        timeout=60_000
+    )
     expect(bar).to_have_attribute("aria-valuenow", "100")
     expect(page.locator(".counts")).to_contain_text("Not imported3")
     expect(page.locator(".counts")).to_contain_text("Created4")
@@ -146,7 +148,9 @@ def test_the_whole_import_by_keyboard_only(page: Any, server: Server, tmp_path: 
     expect(page.get_by_role("heading", name="Import 7 rows into Outlet?")).to_be_visible()
     _tab_to(page, page.get_by_role("button", name="Start the import"))
     page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Status: Finished")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name=re.compile("Status: Partly imported"))).to_be_visible(
+        timeout=60_000
+    )
     link = page.get_by_role("link", name="Download the failed rows")
     _tab_to(page, link)
     with page.expect_download() as waiting:
@@ -217,3 +221,16 @@ def test_sign_out_ends_the_session_and_a_used_link_is_refused(page: Any, server:
     page.goto(link)
     expect(page.get_by_role("alert")).to_contain_text("already been used")
     check_screen(page, "17-link-used")
+
+
+def test_cancel_an_import_before_it_starts(page: Any, server: Server, tmp_path: Path) -> None:
+    sign_in(page, server, email="cy@acme.test")
+    page.goto(server.url + "/imports/new")
+    page.get_by_label("Outlet (records)").check()
+    page.get_by_role("button", name="Next: upload a file").click()
+    page.get_by_label("File to import").set_input_files(str(messy_xlsx(tmp_path / "cancel.xlsx")))
+    page.get_by_role("button", name="Next: map columns").click()
+    page.get_by_role("button", name="Cancel this import").click()
+    expect(page.get_by_role("heading", name="Status: Cancelled")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel the import")).to_have_count(0)
+    check_screen(page, "18-cancelled")

@@ -17,7 +17,9 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
-def _sign_in(client: TestClient, org_id: str, perms: list[str], email: str = "ana@acme.test") -> str:
+def _sign_in(
+    client: TestClient, org_id: str, perms: list[str], email: str = "ana@acme.test"
+) -> str:
     answer = client.get(issue_link(org_id, email, perms), follow_redirects=False)
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == "/"

@@ -41,7 +41,9 @@ def choose(request: Request, signed: Signed) -> Response:
     with get_database().read() as db:
         options = services.choices(db, signed.principal.org)
         links = {
-            c.ref: services.template_link(signed.principal.org, services.target(db, signed.principal.org, c.ref))
+            c.ref: services.template_link(
+                signed.principal.org, services.target(db, signed.principal.org, c.ref)
+            )
             for c in options
         }
     return render(request, "imports/choose.html", step="choose", options=options, links=links)
@@ -116,7 +118,9 @@ def _map_page(
 ) -> Response:
     signed = request.state.console
     draft = services.draft(signed.principal, code)
-    picks = chosen if chosen is not None else {c.index: c.suggested or IGNORE for c in draft.columns}
+    picks = (
+        chosen if chosen is not None else {c.index: c.suggested or IGNORE for c in draft.columns}
+    )
     mapped = set(picks.values())
     missing = [s for s in draft.target.specs if s.required and s.id not in mapped]
     return render(
@@ -163,7 +167,7 @@ async def map_submit(request: Request, code: str, signed: Signed) -> Response:
         problems.append("A chosen field no longer exists; choose again.")
     missing = [s.title for s in draft.target.specs if s.required and s.id not in by_field]
     if missing:
-        problems.append("Required fields not mapped yet: " + ", ".join(missing) + ".")
+        problems.append("Map every required field: " + ", ".join(missing) + ".")
     if problems:
         bad = {i for cols in twice.values() for i in cols} | set(unknown)
         return await run_in_threadpool(
