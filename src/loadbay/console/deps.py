@@ -135,7 +135,7 @@ async def form_lists(request: Request, signed: sessions.Signed) -> dict[str, lis
     for key, value in data.multi_items():
         if isinstance(value, str):
             out.setdefault(key, []).append(value)
-    check_csrf(signed, (out.get("csrf") or [None])[0])
+    check_csrf(signed, next(iter(out.get("csrf", [])), None))
     return out
 
 

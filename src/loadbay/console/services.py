@@ -27,7 +27,7 @@ from loadbay.imports import jobs_routes, mapping, service
 from loadbay.imports.models import ImportJob
 from loadbay.imports.pipeline import limits as pipeline_limits
 from loadbay.imports.preview_read import read_head
-from loadbay.imports.schemas import job_status, job_view, monitoring_record
+from loadbay.imports.schemas import job_status, job_view
 from loadbay.imports.target import Target, load_target
 from loadbay.imports.template import ensure_template
 from loadbay.imports.upload import Upload
