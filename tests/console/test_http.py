@@ -159,3 +159,26 @@ def _data_type(client: TestClient, auth: dict[str, str]) -> str:
     answer = client.post("/api/v3/data-type", headers=auth, json=body)
     assert answer.status_code == 201, answer.text
     return str(answer.json()["data_type"]["_id"])
+
+
+def test_the_progress_fragment_polls_until_the_job_ends(
+    app_client: TestClient, make_org: Callable[[str], str], token_for: Callable[..., str]
+) -> None:
+    auth = {"Authorization": f"Bearer {token_for()}"}
+    upload = app_client.post(
+        "/api/v3/import-jobs",
+        headers=auth,
+        data={"dataTypeId": _data_type(app_client, auth)},
+        files={"file": ("a.csv", b"name\nx\n")},
+    )
+    code = upload.json()["data"]["code"]
+    _sign_in(app_client, make_org("acme"), ["import"])
+    running = app_client.get(f"/imports/{code}/progress", headers={"HX-Request": "true"})
+    assert 'hx-trigger="every 1s"' in running.text
+    assert 'role="progressbar"' in running.text and 'aria-valuenow="0"' in running.text
+    csrf = _csrf(app_client.get(f"/imports/{code}/map").text)
+    app_client.post(f"/imports/{code}/cancel", data={"csrf": csrf})
+    ended = app_client.get(f"/imports/{code}/progress", headers={"HX-Request": "true"})
+    assert "hx-trigger" not in ended.text
+    assert 'hx-swap-oob="true"' in ended.text  # the Cancel button is replaced too
+    assert "Cancelled" in ended.text
