@@ -57,6 +57,9 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
     app.include_router(webhooks_router, prefix=API)
     app.include_router(files_router)
     app.include_router(metrics_router)
+    from loadbay.console.routes import mount as mount_console
+
+    mount_console(app)  # the web console, at /
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""The `loadbay` command: serve, worker, migrate, token, demo, import, export."""
+"""The `loadbay` command: serve, worker, migrate, token, console-link, demo, import, export."""
 
 from __future__ import annotations
 
@@ -145,6 +145,36 @@ def token(
     print(issue_token(org_id, email, wanted, days))
 
 
+@app.command("console-link")
+def console_link(
+    org: Annotated[str, typer.Option(help="organisation id or name (created if missing)")],
+    email: Annotated[str, typer.Option(help="the user's e-mail")],
+    perms: Annotated[
+        str, typer.Option(help="comma list of import, export, admin")
+    ] = "import,export",
+) -> None:
+    """Print a one-time web console sign-in link, valid 15 minutes (alone on the last line)."""
+    from loadbay.auth import PERMISSIONS
+    from loadbay.catalog.service import ensure_organization
+    from loadbay.console.session import LINK_MINUTES, issue_link
+    from loadbay.db import get_database
+    from loadbay.db import migrate as run
+
+    wanted = [p.strip() for p in perms.split(",") if p.strip()]
+    unknown = [p for p in wanted if p not in PERMISSIONS]
+    if unknown:
+        console.print(
+            f"[red]unknown permission: {', '.join(unknown)} (use {', '.join(PERMISSIONS)})[/red]"
+        )
+        raise typer.Exit(2)
+    db = get_database()
+    run(db)
+    with db.write() as session:
+        org_id = ensure_organization(session, org).id
+    console.print(f"organisation {org} → {org_id}; open within {LINK_MINUTES} minutes, once:")
+    print(get_settings().public_url.rstrip("/") + issue_link(org_id, email, wanted))
+
+
 @app.command()
 def demo(org: Annotated[str, typer.Option(help="organisation name")] = "demo") -> None:
     """Seed a demo organisation (hub, data type Outlet, flow Delivery, records, tasks)."""
@@ -171,11 +201,19 @@ def demo(org: Annotated[str, typer.Option(help="organisation name")] = "demo") -
         f"-F hubId={ids.get('hubId', '')} {base}/data/import"
     )
     print(f'curl -s -H "Authorization: Bearer {tok}" {base}/import-monitoring')
+    console.print("web console (one-time link, 15 minutes):")
+    print(settings.public_url.rstrip("/") + _console_link(ids["organizationId"], org))
     print(
         f'curl -s -H "Authorization: Bearer {tok}" -H "Content-Type: application/json" '
         f'-d \'{{"download": "xlsx"}}\' {base}/tasks/export'
     )
     print(tok)
+
+
+def _console_link(org_id: str, org: str) -> str:
+    from loadbay.console.session import issue_link
+
+    return issue_link(org_id, f"admin@{org}.test", ["import", "export", "admin"])
 
 
 def _add_remote() -> None:

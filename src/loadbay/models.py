@@ -1,6 +1,7 @@
 """Every table, imported once so metadata (and Alembic) sees them all."""
 
 from loadbay.catalog.models import DataType, Flow, Hub, Organization, Record, Task
+from loadbay.console.models import ConsoleLinkUse, ConsoleSession
 from loadbay.db import Base
 from loadbay.exports.models import ExportConfig, ExportLog
 from loadbay.imports.models import ImportChunk, ImportConfig, ImportJob, ImportRowIssue
@@ -8,6 +9,8 @@ from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndp
 
 __all__ = [
     "Base",
+    "ConsoleLinkUse",
+    "ConsoleSession",
     "DataType",
     "ExportConfig",
     "ExportLog",

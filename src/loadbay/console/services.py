@@ -1,0 +1,298 @@
+"""The console's one door into the import, export, catalog and webhook services.
+
+Every call the pages make into those packages is here and nowhere else, so
+when the import review API lands (sheets, header row, PATCH of a draft,
+value maps, the review grid) only this module is re-pointed at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from loadbay.auth import Principal
+from loadbay.catalog import queries as catalog_queries
+from loadbay.catalog.models import Hub
+from loadbay.db import get_database, rowcount, table_of
+from loadbay.errors import BadRequest, Conflict
+from loadbay.exports import service as export_service
+from loadbay.exports.models import ExportLog
+from loadbay.exports.schemas import ExportRequest
+from loadbay.ids import utcnow
+from loadbay.imports import jobs_routes, mapping, service
+from loadbay.imports.models import ImportJob
+from loadbay.imports.pipeline import limits as pipeline_limits
+from loadbay.imports.preview_read import read_head
+from loadbay.imports.schemas import job_status, job_view
+from loadbay.imports.target import Target, load_target
+from loadbay.imports.template import ensure_template
+from loadbay.imports.upload import Upload
+from loadbay.settings import get_settings
+from loadbay.storage import get_storage
+from loadbay.tabular.readers import TableError
+
+FORMATS = ("csv", "tsv", "xlsx", "xls", "json", "ndjson")
+EXPORT_FORMATS = {"xlsx": "Excel (XLSX)", "csv": "CSV", "json": "JSON (zipped)"}
+IMPORT_MODES = service.IMPORT_MODES
+HISTORY_STATUSES = ("onprocess", "success", "partially", "failed", "cancelled")
+jobs = table_of(ImportJob)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A data type or flow the user can import into or export from."""
+
+    kind: str  # datasource | task
+    id: str
+    name: str
+    needs_hub: bool
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+def choices(session: Session, org: str) -> list[Choice]:
+    types = session.scalars(catalog_queries.data_types(org)).all()
+    flows = session.scalars(catalog_queries.flows(org)).all()
+    return [Choice("datasource", t.id, t.name, not t.common_data) for t in types] + [
+        Choice("task", f.id, f.name, False) for f in flows
+    ]
+
+
+def hubs(session: Session, org: str) -> list[Hub]:
+    return list(session.scalars(catalog_queries.hubs(org, None)))
+
+
+def target(session: Session, org: str, ref: str) -> Target:
+    kind, _, target_id = ref.partition(":")
+    if kind not in ("datasource", "task") or not target_id:
+        raise BadRequest("import-003", "Choose a data type or a flow")
+    return load_target(session, org, kind, target_id)
+
+
+def template_link(org: str, tgt: Target) -> str:
+    key = ensure_template(org, tgt)
+    return get_storage().link(org, key, f"{tgt.name} template.xlsx", 3600)
+
+
+def limits() -> dict[str, Any]:
+    settings = get_settings()
+    return {
+        "formats": FORMATS,
+        "max_bytes": settings.max_upload_bytes,
+        "max_rows": settings.max_rows,
+        "max_columns": settings.max_columns,
+    }
+
+
+# ---- import wizard -----------------------------------------------------------------------
+
+
+def accept_upload(principal: Principal, upload: Upload) -> str:
+    """Create a draft job (the preview step of POST /import-jobs); answers its code."""
+    upload.fields["showPreview"] = "true"
+    code, _body = jobs_routes._accept(principal, upload)
+    return code
+
+
+@dataclass(frozen=True)
+class Column:
+    index: int
+    header: str
+    samples: list[str]
+    suggested: str | None  # field id
+    source: str  # where the suggestion came from, in words
+
+
+@dataclass(frozen=True)
+class Draft:
+    job: ImportJob
+    target: Target
+    total_rows: int
+    columns: list[Column]
+
+
+def draft(principal: Principal, code: str) -> Draft:
+    """The draft job: each column with sample values and the field to show as chosen
+    (the one the user chose last, else the suggestion)."""
+    db = get_database()
+    with db.read() as session:
+        job = service.get_job(session, principal.org, code)
+        tgt = load_target(session, principal.org, job.type, jobs_routes.target_id_of(job))
+        history = jobs_routes.mapping_history(session, principal.org, tgt)
+    settings = get_settings()
+    try:
+        with get_storage().local_copy(job.file_key) as path:
+            head = read_head(
+                path,
+                job.file_format,
+                has_header_row=job.has_header_row,
+                sheet=job.sheet_name,
+                limits=pipeline_limits(),
+                n=jobs_routes.PREVIEW_ROWS,
+                memory_bytes=settings.preview_memory_bytes,
+                timeout=settings.preview_timeout_seconds,
+            )
+    except TableError as exc:
+        raise jobs_routes.table_error(exc) from None
+    chosen = {i["headerColumn"]: i["id"] for i in (job.mapping or []) if i.get("id")}
+    source = "your earlier choice" if job.mapping else "matched by name"
+    if not job.mapping:
+        suggested = jobs_routes.suggestion(head.headers, tgt, history)
+        chosen = {i["headerColumn"]: i["id"] for i in suggested}
+    columns = []
+    for index, header in enumerate(head.headers):
+        samples: list[str] = []
+        for _number, cells in head.rows:
+            text = str(cells[index]) if index < len(cells) and cells[index] is not None else ""
+            if text.strip() and text not in samples:
+                samples.append(text)
+        field = chosen.get(header)
+        columns.append(Column(index, header, samples[:3], field, source if field else ""))
+    return Draft(job, tgt, head.total, columns)
+
+
+def save_mapping(principal: Principal, code: str, items: Sequence[dict[str, str]]) -> None:
+    """Keep the chosen mapping on the draft (what PATCH /import-jobs/{code} will do)."""
+    with get_database().write() as session:
+        job = service.get_job(session, principal.org, code)
+        tgt = load_target(session, principal.org, job.type, jobs_routes.target_id_of(job))
+        mapping.resolve(list(job.headers or []), tgt.specs, list(items))  # 400 naming the problem
+        changed = rowcount(
+            session.execute(
+                jobs.update()
+                .where(jobs.c.id == code, jobs.c.phase == "preview")
+                .values(mapping=list(items), updated_by=principal.email, updated_time=utcnow())
+            )
+        )
+    if changed != 1:
+        raise Conflict("import-032", "This import has already been started or cancelled")
+
+
+def confirm(principal: Principal, code: str, mode: str, match_field: str | None) -> None:
+    from loadbay.imports import tasks
+
+    with get_database().write() as session:
+        job = service.get_job(session, principal.org, code)
+        body: dict[str, Any] = {"importMode": mode, "matchField": match_field}
+        if job.mapping:
+            body["mapping"] = list(job.mapping)
+        jobs_routes.confirm_job(session, principal, code, body)
+    tasks.enqueue_plan(code)  # after the commit
+
+
+def cancel(principal: Principal, code: str) -> None:
+    with get_database().write() as session:
+        jobs_routes.cancel_job(session, principal, code)
+
+
+@dataclass(frozen=True)
+class JobView:
+    job: ImportJob
+    status: str  # Queued | InProgress | Completed | Failed | Cancelled
+    record: dict[str, Any]  # the monitoring record (links included)
+    view: dict[str, Any]  # the import-job view (not-imported link included)
+
+    @property
+    def done(self) -> bool:
+        return self.job.phase == "done"
+
+    @property
+    def percent(self) -> int:
+        total = self.job.total_rows or 0
+        if self.done:
+            return 100
+        return min(99, int(self.job.processed_rows * 100 / total)) if total else 0
+
+
+def job(principal: Principal, code: str) -> JobView:
+    with get_database().read() as session:
+        found = service.get_job(session, principal.org, code)
+        return _view(session, found)
+
+
+def _view(session: Session, found: ImportJob) -> JobView:
+    from loadbay.imports.routes import records_for
+
+    record = records_for(session, [found])[0]
+    return JobView(found, job_status(found), record, job_view(found))
+
+
+def history(
+    session: Session, org: str, status: str | None, kind: str | None, page: int, per_page: int
+) -> tuple[list[JobView], int]:
+    where = [ImportJob.organization_id == org, ImportJob.confirmed.is_(True)]
+    if status in HISTORY_STATUSES:
+        where.append(ImportJob.status == status)
+    if kind in ("datasource", "task"):
+        where.append(ImportJob.type == kind)
+    total = session.scalar(sa.select(sa.func.count()).select_from(ImportJob).where(*where)) or 0
+    found = session.scalars(
+        sa.select(ImportJob)
+        .where(*where)
+        .order_by(ImportJob.created_time.desc(), ImportJob.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return [_view(session, j) for j in found], int(total)
+
+
+# ---- export ------------------------------------------------------------------------------
+
+
+def start_export(principal: Principal, tgt: Target, fields: list[str], fmt: str) -> None:
+    req = ExportRequest(
+        kind="data" if tgt.kind == "datasource" else "task",
+        download=fmt,
+        fields=tuple(fields) or None,
+        data_type_id=tgt.id if tgt.kind == "datasource" else None,
+        flow_ids=(tgt.id,) if tgt.kind == "task" else None,
+        background=True,
+    )
+    export_service.start_export(principal, req)
+
+
+def export_log(
+    session: Session, principal: Principal, page: int, per_page: int
+) -> tuple[list[tuple[ExportLog, str | None]], int]:
+    """This user's exports, newest first, as GET /tasks/export-log shows them."""
+    where = [
+        ExportLog.organization_id == principal.org,
+        sa.func.lower(ExportLog.email) == principal.email.lower(),
+    ]
+    total = session.scalar(sa.select(sa.func.count()).select_from(ExportLog).where(*where)) or 0
+    entries = session.scalars(
+        sa.select(ExportLog)
+        .where(*where)
+        .order_by(ExportLog.request_at.desc(), ExportLog.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return [(e, export_service.file_link(e)) for e in entries], int(total)
+
+
+# ---- settings ----------------------------------------------------------------------------
+
+
+def webhooks(session: Session, org: str) -> list[Any]:
+    from loadbay.webhooks.models import WebhookEndpoint
+
+    return list(
+        session.scalars(
+            sa.select(WebhookEndpoint)
+            .where(WebhookEndpoint.organization_id == org)
+            .order_by(WebhookEndpoint.created_time.desc())
+        )
+    )
+
+
+def org_name(session: Session, org: str) -> str:
+    from loadbay.catalog.models import Organization
+
+    found = session.get(Organization, org)
+    return found.name if found is not None else org
