@@ -1,6 +1,6 @@
 """console: browser sessions and used one-time sign-in links
 
-Revision ID: 0003_console
+Revision ID: 0004_console
 Revises: 0003_webhooks
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0003_console"
+revision = "0004_console"
 # Chained after the webhooks migration already on main (Alembic needs one head).
 down_revision = "0003_webhooks"
 branch_labels = None
