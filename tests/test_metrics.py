@@ -107,6 +107,7 @@ def test_metrics_after_an_import_with_failed_rows_and_a_swept_chunk(
         "chunks": 0,
         "finalizes": 0,
         "exports": 0,
+        "webhooks": 0,
     }  # its lease is fresh again
 
     before = parse(app_client.get("/metrics").text)
