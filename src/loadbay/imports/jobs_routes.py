@@ -9,6 +9,7 @@ suggested mapping, the rest only counted.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ from loadbay.deps import ReadSession
 from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
 from loadbay.ids import utcnow
 from loadbay.imports import mapping, service
+from loadbay.imports.invalid_rule import no_data_rows
 from loadbay.imports.models import ImportJob
 from loadbay.imports.pipeline import limits
-from loadbay.imports.preview_read import read_head
+from loadbay.imports.preview_read import Head, read_head
 from loadbay.imports.schemas import job_view
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.upload import Upload, receive
@@ -56,6 +58,8 @@ class Preview:
     total_rows: int
     rows: list[dict[str, Any]]
     suggested: list[dict[str, str]]
+    head: Head | None = None
+    resolution: mapping.Resolution | None = None
 
 
 def target_id_of(job: ImportJob) -> str:
@@ -86,21 +90,10 @@ def suggestion(
     preset: Sequence[dict[str, Any]] | None = None,
 ) -> list[dict[str, str]]:
     """[{id, headerColumn}] in the target's field order; a preset (config) wins when given."""
-    if preset:
-        exact = set(headers)
-        by_norm = {mapping.norm(h): h for h in reversed(headers)}
-        out = []
-        for item in preset:
-            header = str(item.get("headerColumn"))
-            found = header if header in exact else by_norm.get(mapping.norm(header))
-            if found is not None:
-                out.append({"id": str(item.get("id")), "headerColumn": found})
-        return out
-    chosen = mapping.suggest(headers, target.specs, history)
-    out = [{"id": s.id, "headerColumn": chosen[s.id]} for s in target.specs if s.id in chosen]
-    if "_id" in headers:  # the record's own id, matched as the automatic mapping does
-        out.append({"id": "_id", "headerColumn": "_id"})
-    return out
+    found = mapping.resolve_mapping(
+        headers, target.specs, preset=preset, history=history, strict=False
+    )
+    return found.items()
 
 
 def table_error(exc: TableError) -> ApiError:
@@ -121,8 +114,10 @@ def _preview_row(row: Checked, header_of: dict[str, str]) -> dict[str, Any]:
 def read_preview(
     path: Path, job: ImportJob, target: Target, history: Sequence[Sequence[dict[str, Any]]]
 ) -> Preview:
-    """Headers, the first rows validated with the suggested mapping, and the row count."""
+    """The file's structure (sheets, header row, first raw rows), the suggested mapping
+    with every column not mapped, and the first rows validated with it."""
     settings = get_settings()
+    options = job.options or {}
     try:
         head = read_head(
             path,
@@ -133,22 +128,25 @@ def read_preview(
             n=PREVIEW_ROWS,
             memory_bytes=settings.preview_memory_bytes,
             timeout=settings.preview_timeout_seconds,
+            header_row=options.get("headerRow"),
         )
     except TableError as exc:
         raise table_error(exc) from None
     headers, total = head.headers, head.total
-    suggested = suggestion(headers, target, history, job.mapping)
-    header_of = {item["id"]: item["headerColumn"] for item in suggested}
-    columns = {fid: headers.index(header) for fid, header in header_of.items()}
-    check = compile_validator(target, headers, columns, settings.date_formats)
-    rows = [_preview_row(check(number, cells), header_of) for number, cells in head.rows]
     if total == 0:
-        raise BadRequest("import-015", "File has no data rows")
-    return Preview(headers, total, rows, suggested)
+        raise BadRequest("import-015", no_data_rows(head.sheet, head.header_row, head.sheets))
+    resolved = mapping.resolve_mapping(
+        headers, target.specs, preset=job.mapping, history=history, strict=False
+    )
+    suggested = resolved.items()
+    header_of = {item["id"]: item["headerColumn"] for item in suggested}
+    check = compile_validator(target, headers, resolved.columns, settings.date_formats)
+    rows = [_preview_row(check(number, cells), header_of) for number, cells in head.rows]
+    return Preview(headers, total, rows, suggested, head, resolved)
 
 
 def preview_body(job: ImportJob, preview: Preview) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "code": job.id,
         "hasHeaderRow": job.has_header_row,
         "headers": preview.headers,
@@ -156,6 +154,32 @@ def preview_body(job: ImportJob, preview: Preview) -> dict[str, Any]:
         "previewRows": preview.rows,
         "suggestedMapping": preview.suggested,
     }
+    head, resolved = preview.head, preview.resolution
+    if head is not None and resolved is not None:
+        body.update(
+            sheets=head.sheets,
+            sheet=head.sheet,
+            headerRow=head.header_row,
+            rowsAboveHeader=head.rows_above_header,
+            rawRows=head.raw_rows,
+            unmappedColumns=resolved.unmapped,
+            ignoredColumns=resolved.ignored,
+            missingRequiredFields=resolved.missing_required,
+            suggestionSources=resolved.sources,
+        )
+    return body
+
+
+def remember_structure(job: ImportJob, preview: Preview) -> None:
+    """The confirm and the plan step read the sheet and header row the preview showed."""
+    job.headers = preview.headers
+    if preview.head is not None:
+        job.sheet_name = preview.head.sheet
+        options = dict(job.options or {})
+        if preview.head.header_row is not None:
+            options["headerRow"] = preview.head.header_row
+        options["rowsAboveHeader"] = preview.head.rows_above_header
+        job.options = options
 
 
 def _kind(fields: dict[str, str]) -> str:
@@ -180,7 +204,7 @@ def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] |
     if show:
         assert upload.path is not None
         preview = read_preview(upload.path, job, target, history)
-        job.headers = preview.headers
+        remember_structure(job, preview)
         body = preview_body(job, preview)
     job.phase, job.confirmed = ("preview", False) if show else ("queued", True)
     service.store_upload(job, upload)
@@ -235,6 +259,37 @@ def _mapping_items(raw: Any) -> list[dict[str, Any]] | None:
     return raw
 
 
+def invalid_rows(value: Any) -> str:
+    """`skip` writes the valid rows (the vendor's behaviour); `block` writes nothing
+    unless every row is valid."""
+    if value is None or value == "":
+        return "skip"
+    if value not in ("skip", "block"):
+        raise BadRequest("import-003", "invalidRows must be one of skip, block")
+    return str(value)
+
+
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def max_invalid(value: Any) -> int | str | None:
+    """`maxInvalid`: a count of invalid rows (an integer) or a share ("5%")."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        if value.strip().isdigit():
+            return int(value.strip())
+        found = _PERCENT.match(value)
+        if found and float(found.group(1)) <= 100:
+            return f"{found.group(1)}%"
+    raise BadRequest(
+        "import-003",
+        f'maxInvalid must be a count of rows (like 10) or a share (like "5%"), not {value!r}',
+    )
+
+
 def confirm_job(session: Session, principal: Principal, code: str, body: dict[str, Any]) -> None:
     """Store the mapping, mode and match field and queue the job. The caller enqueues
     the plan step once this is committed."""
@@ -253,17 +308,36 @@ def confirm_job(session: Session, principal: Principal, code: str, body: dict[st
     headers = list(job.headers or [])
     if items is None and config_id is not None:
         items = service.config_mapping(session, principal.org, target, config_id)
+    options = dict(job.options or {})
+    policy = service.unmapped_policy(body.get("unmappedColumns"))
+    policy = policy or options.get("unmappedColumns") or "error"
     if items is None:
         history = mapping_history(session, principal.org, target)
-        items = suggestion(headers, target, history, job.mapping)
-    columns = mapping.resolve(headers, target.specs, items)
+        resolved = mapping.resolve_mapping(
+            headers,
+            target.specs,
+            preset=job.mapping,
+            history=history,
+            unmapped=policy,
+        )
+    else:
+        resolved = mapping.resolve_mapping(headers, target.specs, items, unmapped=policy)
+    options.update(
+        unmappedColumns=policy,
+        ignoredColumns=resolved.ignored,
+        invalidRows=invalid_rows(body.get("invalidRows")),
+    )
+    limit = max_invalid(body.get("maxInvalid"))
+    if limit is not None:
+        options["maxInvalid"] = limit
     now = utcnow()
     changed = rowcount(
         session.execute(
             jobs.update()
             .where(jobs.c.id == code, jobs.c.confirmed.is_(False), jobs.c.phase == "preview")
             .values(
-                mapping=[{"id": f, "headerColumn": headers[c]} for f, c in columns.items()],
+                mapping=resolved.items(),
+                options=options,
                 import_mode=mode,
                 match_field=match,
                 import_config_id=config_id or job.import_config_id,

@@ -57,6 +57,7 @@ def monitoring_record(
     if finished and job.processed_at is not None:
         record["processedAt"] = fmt_time(job.processed_at)
         record["processingDuration"] = int((job.processed_at - job.created_time).total_seconds())
+    record["ignoredColumns"] = (job.options or {}).get("ignoredColumns")
     record.update(
         totalChunks=job.total_chunks,
         processedChunks=job.processed_chunks,
@@ -89,5 +90,6 @@ def job_view(job: ImportJob) -> dict[str, Any]:
         "completedDate": fmt_iso(job.processed_at) if job.phase == "done" else None,
         "createdDate": fmt_iso(job.created_time),
         "notImportedDownloadUrl": _link(job, job.not_imported_key),
+        "ignoredColumns": (job.options or {}).get("ignoredColumns"),
     }
     return {k: v for k, v in view.items() if v is not None}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import pathlib
+import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -120,7 +121,9 @@ class Table:
 
     `rows()` may be called again; each call reads the file from the start. The table
     is a context manager so readers release file handles and workbooks even when the
-    caller stops early.
+    caller stops early. `header_row` is the 1-based row of the file the headers came
+    from (None without one), `rows_above_header` the non-blank rows above it, which
+    are not data; a workbook's reader sets `sheet` (the one read) and `sheets`.
     """
 
     def __init__(
@@ -129,10 +132,19 @@ class Table:
         headers: list[str],
         make_rows: Callable[[], RawRows],
         on_close: Callable[[], None] | None = None,
+        *,
+        raw: Callable[[], RawRows] | None = None,
+        header_row: int | None = None,
+        rows_above_header: int = 0,
     ) -> None:
         self.format = fmt
         self.headers = headers
+        self.header_row = header_row
+        self.rows_above_header = rows_above_header
+        self.sheet: str | None = None
+        self.sheets: list[str] = []
         self._make_rows = make_rows
+        self._raw = raw
         self._on_close = on_close
         self._live: list[RawRows] = []
 
@@ -140,6 +152,33 @@ class Table:
         gen = self._make_rows()
         self._live.append(gen)
         return gen
+
+    def raw_rows(self, last_row: int) -> list[list[Cell]]:
+        """Rows 1..`last_row` of the file as they are, header and title rows included;
+        a blank row is an empty list, so index i is the file's row i + 1."""
+        out: list[list[Cell]] = []
+        if self._raw is None:
+            return out
+        source = self._raw()
+        try:
+            for number, cells in source:
+                if number > last_row:
+                    break
+                out.extend([] for _ in range(number - 1 - len(out)))
+                out.append(cells[: used_width(cells)])
+        finally:
+            source.close()
+        return out
+
+    def count_raw(self) -> int:
+        """Non-blank rows of the file, header and rows above it included."""
+        if self._raw is None:
+            return 0
+        source = self._raw()
+        try:
+            return sum(1 for _ in source)
+        finally:
+            source.close()
 
     def close(self) -> None:
         for gen in self._live:
@@ -161,6 +200,32 @@ class Table:
         self.close()
 
 
+HEADER_SCAN_ROWS = 20  # non-blank rows looked at for the header
+_NUMBER = re.compile(r"^[\s+\-(]*[\d.,\s%)]+$")
+
+
+def _label_count(cells: list[Cell]) -> int:
+    """Cells that can be a column title: text that is not a number."""
+    return sum(
+        1 for c in cells if isinstance(c, str) and c.strip() and not _NUMBER.match(c.strip())
+    )
+
+
+def detect_header(head: list[Row]) -> int:
+    """Index in `head` of the header row: the first row with (nearly) the most titles,
+    among rows that have a row under them. Title lines and merged group headers above
+    the real header have fewer titles; a header with a blank title or two still wins
+    over the data under it (which has as many values but is read later)."""
+    if len(head) < 2:
+        return 0
+    counts = [_label_count(cells) for _, cells in head[:-1]]
+    best = max(counts)
+    if best == 0:
+        return 0
+    enough = best if best < 3 else best - max(1, best // 10)
+    return next(i for i, n in enumerate(counts) if n >= enough and n > 0)
+
+
 def build_table(
     fmt: str,
     raw: Callable[[], RawRows],
@@ -169,19 +234,47 @@ def build_table(
     limits: Limits,
     headers: list[str] | None = None,
     on_close: Callable[[], None] | None = None,
+    header_row: int | None = None,
 ) -> Table:
-    """Wrap a raw-row source: take the header row (or name the columns), then shape rows.
+    """Wrap a raw-row source: find the header row (or name the columns), then shape rows.
 
     `headers` is given by formats whose columns are not a row of the file (JSON keys).
+    `header_row` (1-based) says where the header is; without it the header is found
+    among the first rows (`detect_header`), skipping title and blank rows.
     """
     first: RawRows | None = None
+    buffered: list[Row] = []
     skip_header = headers is None and has_header_row
+    header_number = 0
+    above = 0
+    pending: TableError | None = None
     try:
         if skip_header:
             first = raw()
-            header = next(first, None)
-            if header is None:
-                raise TableError("import-015", "File has no header row")
+            if header_row is not None:
+                header = None
+                for row in first:
+                    if row[0] >= header_row:
+                        header = row if row[0] == header_row else None
+                        break
+                    above += 1
+                if header is None:
+                    raise TableError(
+                        "import-015", f"Row {header_row} (headerRow) is blank or past the end"
+                    )
+            else:
+                head: list[Row] = []
+                try:
+                    head.extend(itertools.islice(first, HEADER_SCAN_ROWS))
+                except TableError as exc:
+                    # Raised where the rows reach it, as without the scan: the rows
+                    # before a bad one are still read (and imported).
+                    pending = exc
+                if not head:
+                    raise pending or TableError("import-015", "File has no header row")
+                at = detect_header(head)
+                header, above, buffered = head[at], at, head[at + 1 :]
+            header_number = header[0]
             cells = header[1]
             headers = unique_headers([header_text(c) for c in cells[: used_width(cells)]])
         elif headers is None:
@@ -205,13 +298,14 @@ def build_table(
     width = len(headers)
 
     def make_rows() -> RawRows:
-        nonlocal first
+        nonlocal first, buffered
         if first is not None:
-            source, first = first, None
+            source: RawRows = _chain(buffered, first, pending)
+            first, buffered = None, []
         else:
             source = raw()
             if skip_header:
-                next(source, None)
+                source = _after(source, header_number)
         return _shape(source, width, limits.max_rows)
 
     def close() -> None:
@@ -220,7 +314,34 @@ def build_table(
         if on_close is not None:
             on_close()
 
-    return Table(fmt, headers, make_rows, close)
+    return Table(
+        fmt,
+        headers,
+        make_rows,
+        close,
+        raw=raw,
+        header_row=header_number or None,
+        rows_above_header=above,
+    )
+
+
+def _chain(head: list[Row], rest: RawRows, pending: TableError | None) -> RawRows:
+    try:
+        yield from head
+        if pending is not None:
+            raise pending
+        yield from rest
+    finally:
+        rest.close()
+
+
+def _after(source: RawRows, header_number: int) -> RawRows:
+    try:
+        for row in source:
+            if row[0] > header_number:
+                yield row
+    finally:
+        source.close()
 
 
 def _shape(source: RawRows, width: int, max_rows: int) -> RawRows:
@@ -255,6 +376,7 @@ def open_table(
     sheet: str | None = None,
     limits: Limits = Limits(),
     dates_as_text: bool = False,
+    header_row: int | None = None,
 ) -> Table:
     """Open `path` as a table of format `fmt` (see `sniff.detect_format`).
 
@@ -265,7 +387,9 @@ def open_table(
     if fmt in ("csv", "tsv"):
         from loadbay.tabular.csv_reader import open_csv
 
-        return open_csv(path, fmt, has_header_row=has_header_row, limits=limits)
+        return open_csv(
+            path, fmt, has_header_row=has_header_row, limits=limits, header_row=header_row
+        )
     if fmt in ("xlsx", "xls"):
         from loadbay.tabular.xlsx_reader import open_workbook
 
@@ -276,6 +400,7 @@ def open_table(
             sheet=sheet,
             limits=limits,
             dates_as_text=dates_as_text,
+            header_row=header_row,
         )
     if fmt in ("json", "ndjson"):
         from loadbay.tabular.json_reader import open_json
