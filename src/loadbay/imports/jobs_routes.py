@@ -226,6 +226,17 @@ async def _enqueue(code: str) -> None:
 
 @router.post("/import-jobs", status_code=201, response_model=None, tags=["import-jobs"])
 async def create_import_job(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Upload a file and preview it (multipart: `file`, `dataTypeId` or `flowId`,
+    `hubId`, `importMode`, `matchField`, `importConfigId`, `hasHeaderRow`,
+    `showPreview`, and `sheet` (a name or 0-based index), `headerRow` (1-based),
+    `unmappedColumns` (`ignore`|`error`)).
+
+    The preview answers `headers`, `totalRows`, `previewRows`, `suggestedMapping`, and
+    the file's structure: `sheets: [{name, index, rows}]`, `sheet` (read), `headerRow`
+    (found or given), `rowsAboveHeader` (non-blank rows above it, not data), `rawRows`
+    (rows 1-20 as cell texts, `[]` for a blank row), `unmappedColumns`,
+    `ignoredColumns`, `missingRequiredFields`, `suggestionSources`
+    (`{header: exact|normalised|memory|config}`)."""
     service.require_import(principal)
     settings = get_settings()
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
@@ -376,6 +387,14 @@ async def confirm_import_job(
     principal: CurrentPrincipal,
     payload: Annotated[Any, Body()] = None,
 ) -> dict[str, Any]:
+    """Confirm a preview: `mapping` (items `{id, headerColumn}` or `{headerColumn,
+    ignore: true}`; a field named twice, a column used twice or a column not in the
+    file → 400 `import-003` naming them), `importMode`, `matchField`,
+    `importConfigId`, `unmappedColumns` (`ignore`|`error`, default `error`: a column
+    neither mapped nor ignored → 400 naming it), `invalidRows` (`skip`, the default,
+    or `block`: nothing is written unless every row is valid) and `maxInvalid` (a
+    count, or a share like `"5%"`: above it the job fails before writing, saying why
+    in `errorMessage`). The job view adds `ignoredColumns`."""
     service.require_import(principal)
     body = {} if payload is None else payload
     if not isinstance(body, dict):
