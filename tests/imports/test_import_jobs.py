@@ -22,7 +22,7 @@ Starter = Callable[..., Any]
 VIEW_FIELDS = [
     "code", "status", "fileName", "totalItems", "processedItems", "createdCount",
     "updatedCount", "skippedCount", "errorCount", "startedDate", "completedDate",
-    "createdDate", "notImportedDownloadUrl", "ignoredColumns",
+    "createdDate", "notImportedDownloadUrl", "ignoredColumns", "headerRow", "rowsAboveHeader",
 ]  # fmt: skip
 
 

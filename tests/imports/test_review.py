@@ -148,6 +148,7 @@ def test_a_header_on_row_3_is_found_and_the_rows_above_reported(start, upload, m
     response = upload(csv_bytes(rows))
     record = monitoring(response.json()["data"]["_id"])
     assert record["status"] == "success", record
+    assert (record["headerRow"], record["rowsAboveHeader"]) == (3, 1)
     assert records(db)["K1"]["name"] == "Toko"
 
     preview = start(csv_bytes(rows)).json()["data"]
@@ -213,6 +214,7 @@ def test_the_messy_workbook_notes_sheet_title_and_merged_group_headers(
         app_client, auth, preview["code"], mapping=mapping, unmappedColumns="ignore"
     ).json()["data"]
     assert done["ignoredColumns"] == MESSY_HEAD[2:]
+    assert (done["sheet"], done["headerRow"], done["rowsAboveHeader"]) == ("Outlet Data", 4, 2)
     saved = records(db)
     assert saved["OUT-0001"]["name"] == "Toko Sumber Rejeki"
     assert "OUT-0009" not in saved  # blank required name: failed, not written

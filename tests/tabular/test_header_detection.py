@@ -75,3 +75,9 @@ def test_detect_header_prefers_titles_over_numbers() -> None:
     head = [(1, ["Report"]), (2, ["Code", "Qty", "Price"]), (3, ["A", 1, 2.5]), (4, ["B", 2, 3])]
     assert detect_header(head) == 1
     assert detect_header([(1, ["Only a header"])]) == 0
+    # Blank titles: the header is still the first row as wide as the data.
+    blanks = [(1, ["a", None, None, "d", "e"]), (2, ["v", "w", "x", "y", "z"])] * 2
+    assert detect_header(blanks) == 0
+    # A stray value right of the header (an error later) does not move the header.
+    stray = [(1, ["a", "b", "c"]), (2, ["1x", "2x", "3x"]), (3, ["q", "r", "s", "t"]), (4, [])]
+    assert detect_header(stray) == 0

@@ -201,6 +201,8 @@ def _plan(
         match = check_match_field(target, job.match_field)
         key_col = columns.get(match) if match else None
         options = {**(job.options or {}), "ignoredColumns": resolved.ignored}
+        if table.header_row is not None:  # the monitoring record says which rows were skipped
+            options.update(headerRow=table.header_row, rowsAboveHeader=table.rows_above_header)
         with get_database().write() as session:
             session.execute(
                 jobs.update()

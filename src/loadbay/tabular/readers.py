@@ -212,18 +212,23 @@ def _label_count(cells: list[Cell]) -> int:
 
 
 def detect_header(head: list[Row]) -> int:
-    """Index in `head` of the header row: the first row with (nearly) the most titles,
-    among rows that have a row under them. Title lines and merged group headers above
-    the real header have fewer titles; a header with a blank title or two still wins
-    over the data under it (which has as many values but is read later)."""
+    """Index in `head` of the header row, among rows that have a row under them: the
+    first with (nearly) the most titles, or the first as wide as the widest row with
+    at least half the most titles (a header with blank titles). Title lines and merged
+    group headers above the real header are narrower or have fewer titles; the data
+    under the header has as many values but comes later."""
     if len(head) < 2:
         return 0
     counts = [_label_count(cells) for _, cells in head[:-1]]
-    best = max(counts)
+    widths = [used_width(cells) for _, cells in head]
+    best, widest = max(counts), max(widths)
     if best == 0:
         return 0
     enough = best if best < 3 else best - max(1, best // 10)
-    return next(i for i, n in enumerate(counts) if n >= enough and n > 0)
+    for i, n in enumerate(counts):
+        if n >= enough or (widths[i] >= widest and n * 2 >= best):
+            return i
+    return 0
 
 
 def build_table(
