@@ -210,6 +210,23 @@ def test_the_messy_workbook_notes_sheet_title_and_merged_group_headers(
         {"id": "dataId", "headerColumn": "Outlet Code"},
         {"id": "name", "headerColumn": "Outlet Name"},
     ]
+    # The confirm can name the sheet and header row too: the mapping is checked there.
+    wrong = confirm(app_client, auth, by_index["code"], mapping=mapping, unmappedColumns="ignore")
+    assert wrong.status_code == 400 and "'Outlet Code' is not in the file" in wrong.text
+    moved = confirm(
+        app_client,
+        auth,
+        by_index["code"],
+        mapping=mapping,
+        unmappedColumns="ignore",
+        sheet="Outlet Data",
+        headerRow=4,
+    ).json()["data"]
+    assert (moved["sheet"], moved["headerRow"], moved["createdCount"]) == ("Outlet Data", 4, 10)
+    db_names = {k: v["name"] for k, v in records(db).items()}
+    assert db_names["OUT-0001"] == "Toko Sumber Rejeki"
+    with db.write() as session:  # the second confirm below imports the same rows again
+        session.execute(sa.delete(Record))
     done = confirm(
         app_client, auth, preview["code"], mapping=mapping, unmappedColumns="ignore"
     ).json()["data"]

@@ -38,6 +38,7 @@ from loadbay.imports.validate import Checked, compile_validator
 from loadbay.pagination import ok
 from loadbay.routing import Router
 from loadbay.settings import get_settings
+from loadbay.storage import get_storage
 from loadbay.tabular.readers import TableError
 
 router = Router()
@@ -301,9 +302,16 @@ def max_invalid(value: Any) -> int | str | None:
     )
 
 
-def confirm_job(session: Session, principal: Principal, code: str, body: dict[str, Any]) -> None:
+def confirm_job(
+    session: Session,
+    principal: Principal,
+    code: str,
+    body: dict[str, Any],
+    restructured: ImportJob | None = None,
+) -> None:
     """Store the mapping, mode and match field and queue the job. The caller enqueues
-    the plan step once this is committed."""
+    the plan step once this is committed. `restructured`: the job as read again with
+    the confirm's `sheet`/`headerRow` (see `reread`)."""
     job = service.get_job(session, principal.org, code)
     if job.confirmed or job.phase != "preview":
         raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
@@ -316,10 +324,13 @@ def confirm_job(session: Session, principal: Principal, code: str, body: dict[st
     match = check_match_field(target, _text(body, "matchField") or job.match_field)
     config_id = _text(body, "importConfigId")
     items = _mapping_items(body.get("mapping"))
-    headers = list(job.headers or [])
+    structure: dict[str, Any] = {}
+    if restructured is not None:
+        structure = {"headers": restructured.headers, "sheet_name": restructured.sheet_name}
+    headers = list(structure.get("headers") or job.headers or [])
     if items is None and config_id is not None:
         items = service.config_mapping(session, principal.org, target, config_id)
-    options = dict(job.options or {})
+    options = dict((restructured or job).options or {})
     policy = service.unmapped_policy(body.get("unmappedColumns"))
     policy = policy or options.get("unmappedColumns") or "error"
     if items is None:
@@ -349,6 +360,7 @@ def confirm_job(session: Session, principal: Principal, code: str, body: dict[st
             .values(
                 mapping=resolved.items(),
                 options=options,
+                **structure,
                 import_mode=mode,
                 match_field=match,
                 import_config_id=config_id or job.import_config_id,
@@ -365,8 +377,33 @@ def confirm_job(session: Session, principal: Principal, code: str, body: dict[st
 
 
 def _confirm(principal: Principal, code: str, body: dict[str, Any]) -> None:
+    restructured = reread(principal, code, body)
     with get_database().write() as session:
-        confirm_job(session, principal, code, body)
+        confirm_job(session, principal, code, body, restructured)
+
+
+def reread(principal: Principal, code: str, body: dict[str, Any]) -> ImportJob | None:
+    """A confirm that names another `sheet` or `headerRow` reads the file again (in the
+    preview's limited child) so the mapping is checked against that sheet's headers;
+    answers the job with its new structure, or None when neither is given."""
+    if body.get("sheet") in (None, "") and body.get("headerRow") in (None, ""):
+        return None
+    job = load_job(principal.org, code)
+    if job.confirmed or job.phase != "preview":
+        return None  # confirm_job answers the conflict
+    if body.get("sheet") not in (None, ""):
+        job.sheet_name = str(body["sheet"]).strip()[:200]
+    options = dict(job.options or {})
+    options.pop("headerRow", None)
+    header_row = service.header_row_of(body.get("headerRow"))
+    if header_row is not None:
+        options["headerRow"] = header_row
+    job.options = options
+    with get_database().read() as session:
+        target = load_target(session, principal.org, job.type, target_id_of(job))
+    with get_storage().local_copy(job.file_key) as path:
+        remember_structure(job, read_preview(path, job, target, []))
+    return job
 
 
 async def wait_for(org: str, code: str, seconds: float) -> ImportJob:
