@@ -64,6 +64,14 @@ def test_vendor_import_lists_every_column_it_did_not_import(upload, monitoring, 
     assert records(db)["K1"]["email"] == "a@b.co"
 
 
+def test_tasks_import_lists_the_columns_no_task_field_takes(upload, monitoring, catalog) -> None:
+    rows = [["Title", "Order Number", "Driver Note", "hub"], ["Drop", "SO-1", "ring twice", "x"]]
+    response = upload(csv_bytes(rows), filename="tasks.csv", path="/api/v3/tasks/import")
+    record = monitoring(response.json()["data"]["_id"])
+    assert record["status"] == "success", record
+    assert record["ignoredColumns"] == ["Driver Note", "hub"]  # hub: an export column
+
+
 def test_vendor_import_with_unmapped_columns_error_fails_naming_them(upload, monitoring, db):
     rows = [["Outlet Code", "Name", "Lat/Long"], ["K1", "Toko", "-6.2,106.8"]]
     response = upload(csv_bytes(rows), unmappedColumns="error")

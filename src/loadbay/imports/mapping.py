@@ -226,15 +226,6 @@ def _pairs(headers: list[str], mapping: Sequence[dict[str, Any]]) -> list[tuple[
     return out
 
 
-def resolve(
-    headers: Sequence[str],
-    specs: Sequence[FieldSpec],
-    mapping: Sequence[dict[str, Any]] | None,
-) -> dict[str, int]:
-    """field id → column index (see `resolve_mapping`; unmapped columns ignored)."""
-    return resolve_mapping(headers, specs, mapping).columns
-
-
 def resolve_for_job(
     headers: Sequence[str],
     specs: Sequence[FieldSpec],
