@@ -22,7 +22,7 @@ Starter = Callable[..., Any]
 VIEW_FIELDS = [
     "code", "status", "fileName", "totalItems", "processedItems", "createdCount",
     "updatedCount", "skippedCount", "errorCount", "startedDate", "completedDate",
-    "createdDate", "notImportedDownloadUrl",
+    "createdDate", "notImportedDownloadUrl", "ignoredColumns", "headerRow", "rowsAboveHeader",
 ]  # fmt: skip
 
 
@@ -116,6 +116,25 @@ def test_preview_answers_the_exact_shape_and_stays_hidden_from_monitoring(
                 {"id": "email", "headerColumn": "e-mail"},
                 {"id": "category", "headerColumn": "CATEGORY"},
             ],
+            # The file's structure and where every column goes (DECISIONS, Import jobs).
+            "sheets": [],  # a CSV has none
+            "sheet": None,
+            "headerRow": 1,
+            "rowsAboveHeader": 0,
+            "rawRows": [
+                ["Outlet Code", "Name", "Phone", "e-mail", "CATEGORY", "Notes"],
+                ["007", "Toko Satu", "0812", "a@b.co", "retail", "x"],
+                ["008", "", "abc", "bad", "Other"],
+                [],
+                *([f"1{n:02d}", f"Shop {n}"] for n in range(12)),
+            ],
+            "unmappedColumns": ["Notes"],
+            "ignoredColumns": ["Notes"],
+            "missingRequiredFields": [],
+            "suggestionSources": {
+                "Outlet Code": "exact", "Name": "exact", "Phone": "exact",
+                "e-mail": "normalised", "CATEGORY": "normalised",
+            },
         },
     }
     # fmt: on
@@ -222,9 +241,11 @@ def test_repeated_headers_can_each_be_mapped(start, app_client, auth, db) -> Non
     mapping = [
         {"id": "dataId", "headerColumn": "Outlet Code"},
         {"id": "name", "headerColumn": "Name (2)"},
+        {"headerColumn": "Name", "ignore": True},  # every column mapped or ignored
     ]
     done = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={"mapping": mapping})
     assert done.json()["data"]["createdCount"] == 1, done.text
+    assert done.json()["data"]["ignoredColumns"] == ["Name"]
     assert records(db)["K1"]["name"] == "new name"
 
 

@@ -9,6 +9,7 @@ suggested mapping, the rest only counted.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ from loadbay.deps import ReadSession
 from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
 from loadbay.ids import utcnow
 from loadbay.imports import mapping, service
+from loadbay.imports.invalid_rule import no_data_rows
 from loadbay.imports.models import ImportJob
 from loadbay.imports.pipeline import limits
-from loadbay.imports.preview_read import read_head
+from loadbay.imports.preview_read import Head, read_head
 from loadbay.imports.schemas import job_view
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.upload import Upload, receive
@@ -36,6 +38,7 @@ from loadbay.imports.validate import Checked, compile_validator
 from loadbay.pagination import ok
 from loadbay.routing import Router
 from loadbay.settings import get_settings
+from loadbay.storage import get_storage
 from loadbay.tabular.readers import TableError
 from loadbay.webhooks.service import import_event
 
@@ -57,6 +60,8 @@ class Preview:
     total_rows: int
     rows: list[dict[str, Any]]
     suggested: list[dict[str, str]]
+    head: Head | None = None
+    resolution: mapping.Resolution | None = None
 
 
 def target_id_of(job: ImportJob) -> str:
@@ -87,21 +92,10 @@ def suggestion(
     preset: Sequence[dict[str, Any]] | None = None,
 ) -> list[dict[str, str]]:
     """[{id, headerColumn}] in the target's field order; a preset (config) wins when given."""
-    if preset:
-        exact = set(headers)
-        by_norm = {mapping.norm(h): h for h in reversed(headers)}
-        out = []
-        for item in preset:
-            header = str(item.get("headerColumn"))
-            found = header if header in exact else by_norm.get(mapping.norm(header))
-            if found is not None:
-                out.append({"id": str(item.get("id")), "headerColumn": found})
-        return out
-    chosen = mapping.suggest(headers, target.specs, history)
-    out = [{"id": s.id, "headerColumn": chosen[s.id]} for s in target.specs if s.id in chosen]
-    if "_id" in headers:  # the record's own id, matched as the automatic mapping does
-        out.append({"id": "_id", "headerColumn": "_id"})
-    return out
+    found = mapping.resolve_mapping(
+        headers, target.specs, preset=preset, history=history, strict=False
+    )
+    return found.items()
 
 
 def table_error(exc: TableError) -> ApiError:
@@ -122,8 +116,10 @@ def _preview_row(row: Checked, header_of: dict[str, str]) -> dict[str, Any]:
 def read_preview(
     path: Path, job: ImportJob, target: Target, history: Sequence[Sequence[dict[str, Any]]]
 ) -> Preview:
-    """Headers, the first rows validated with the suggested mapping, and the row count."""
+    """The file's structure (sheets, header row, first raw rows), the suggested mapping
+    with every column not mapped, and the first rows validated with it."""
     settings = get_settings()
+    options = job.options or {}
     try:
         head = read_head(
             path,
@@ -134,22 +130,25 @@ def read_preview(
             n=PREVIEW_ROWS,
             memory_bytes=settings.preview_memory_bytes,
             timeout=settings.preview_timeout_seconds,
+            header_row=options.get("headerRow"),
         )
     except TableError as exc:
         raise table_error(exc) from None
     headers, total = head.headers, head.total
-    suggested = suggestion(headers, target, history, job.mapping)
-    header_of = {item["id"]: item["headerColumn"] for item in suggested}
-    columns = {fid: headers.index(header) for fid, header in header_of.items()}
-    check = compile_validator(target, headers, columns, settings.date_formats)
-    rows = [_preview_row(check(number, cells), header_of) for number, cells in head.rows]
     if total == 0:
-        raise BadRequest("import-015", "File has no data rows")
-    return Preview(headers, total, rows, suggested)
+        raise BadRequest("import-015", no_data_rows(head.sheet, head.header_row, head.sheets))
+    resolved = mapping.resolve_mapping(
+        headers, target.specs, preset=job.mapping, history=history, strict=False
+    )
+    suggested = resolved.items()
+    header_of = {item["id"]: item["headerColumn"] for item in suggested}
+    check = compile_validator(target, headers, resolved.columns, settings.date_formats)
+    rows = [_preview_row(check(number, cells), header_of) for number, cells in head.rows]
+    return Preview(headers, total, rows, suggested, head, resolved)
 
 
 def preview_body(job: ImportJob, preview: Preview) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "code": job.id,
         "hasHeaderRow": job.has_header_row,
         "headers": preview.headers,
@@ -157,6 +156,32 @@ def preview_body(job: ImportJob, preview: Preview) -> dict[str, Any]:
         "previewRows": preview.rows,
         "suggestedMapping": preview.suggested,
     }
+    head, resolved = preview.head, preview.resolution
+    if head is not None and resolved is not None:
+        body.update(
+            sheets=head.sheets,
+            sheet=head.sheet,
+            headerRow=head.header_row,
+            rowsAboveHeader=head.rows_above_header,
+            rawRows=head.raw_rows,
+            unmappedColumns=resolved.unmapped,
+            ignoredColumns=resolved.ignored,
+            missingRequiredFields=resolved.missing_required,
+            suggestionSources=resolved.sources,
+        )
+    return body
+
+
+def remember_structure(job: ImportJob, preview: Preview) -> None:
+    """The confirm and the plan step read the sheet and header row the preview showed."""
+    job.headers = preview.headers
+    if preview.head is not None:
+        job.sheet_name = preview.head.sheet
+        options = dict(job.options or {})
+        if preview.head.header_row is not None:
+            options["headerRow"] = preview.head.header_row
+        options["rowsAboveHeader"] = preview.head.rows_above_header
+        job.options = options
 
 
 def _kind(fields: dict[str, str]) -> str:
@@ -181,7 +206,7 @@ def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] |
     if show:
         assert upload.path is not None
         preview = read_preview(upload.path, job, target, history)
-        job.headers = preview.headers
+        remember_structure(job, preview)
         body = preview_body(job, preview)
     job.phase, job.confirmed = ("preview", False) if show else ("queued", True)
     service.store_upload(job, upload)
@@ -203,6 +228,17 @@ async def _enqueue(code: str) -> None:
 
 @router.post("/import-jobs", status_code=201, response_model=None, tags=["import-jobs"])
 async def create_import_job(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Upload a file and preview it (multipart: `file`, `dataTypeId` or `flowId`,
+    `hubId`, `importMode`, `matchField`, `importConfigId`, `hasHeaderRow`,
+    `showPreview`, and `sheet` (a name or 0-based index), `headerRow` (1-based),
+    `unmappedColumns` (`ignore`|`error`)).
+
+    The preview answers `headers`, `totalRows`, `previewRows`, `suggestedMapping`, and
+    the file's structure: `sheets: [{name, index, rows}]`, `sheet` (read), `headerRow`
+    (found or given), `rowsAboveHeader` (non-blank rows above it, not data), `rawRows`
+    (rows 1-20 as cell texts, `[]` for a blank row), `unmappedColumns`,
+    `ignoredColumns`, `missingRequiredFields`, `suggestionSources`
+    (`{header: exact|normalised|memory|config}`)."""
     service.require_import(principal)
     settings = get_settings()
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
@@ -236,9 +272,47 @@ def _mapping_items(raw: Any) -> list[dict[str, Any]] | None:
     return raw
 
 
-def confirm_job(session: Session, principal: Principal, code: str, body: dict[str, Any]) -> None:
+def invalid_rows(value: Any) -> str:
+    """`skip` writes the valid rows (the vendor's behaviour); `block` writes nothing
+    unless every row is valid."""
+    if value is None or value == "":
+        return "skip"
+    if value not in ("skip", "block"):
+        raise BadRequest("import-003", "invalidRows must be one of skip, block")
+    return str(value)
+
+
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def max_invalid(value: Any) -> int | str | None:
+    """`maxInvalid`: a count of invalid rows (an integer) or a share ("5%")."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        if value.strip().isdigit():
+            return int(value.strip())
+        found = _PERCENT.match(value)
+        if found and float(found.group(1)) <= 100:
+            return f"{found.group(1)}%"
+    raise BadRequest(
+        "import-003",
+        f'maxInvalid must be a count of rows (like 10) or a share (like "5%"), not {value!r}',
+    )
+
+
+def confirm_job(
+    session: Session,
+    principal: Principal,
+    code: str,
+    body: dict[str, Any],
+    restructured: ImportJob | None = None,
+) -> None:
     """Store the mapping, mode and match field and queue the job. The caller enqueues
-    the plan step once this is committed."""
+    the plan step once this is committed. `restructured`: the job as read again with
+    the confirm's `sheet`/`headerRow` (see `reread`)."""
     job = service.get_job(session, principal.org, code)
     if job.confirmed or job.phase != "preview":
         raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
@@ -251,20 +325,43 @@ def confirm_job(session: Session, principal: Principal, code: str, body: dict[st
     match = check_match_field(target, _text(body, "matchField") or job.match_field)
     config_id = _text(body, "importConfigId")
     items = _mapping_items(body.get("mapping"))
-    headers = list(job.headers or [])
+    structure: dict[str, Any] = {}
+    if restructured is not None:
+        structure = {"headers": restructured.headers, "sheet_name": restructured.sheet_name}
+    headers = list(structure.get("headers") or job.headers or [])
     if items is None and config_id is not None:
         items = service.config_mapping(session, principal.org, target, config_id)
+    options = dict((restructured or job).options or {})
+    policy = service.unmapped_policy(body.get("unmappedColumns"))
+    policy = policy or options.get("unmappedColumns") or "error"
     if items is None:
         history = mapping_history(session, principal.org, target)
-        items = suggestion(headers, target, history, job.mapping)
-    columns = mapping.resolve(headers, target.specs, items)
+        resolved = mapping.resolve_mapping(
+            headers,
+            target.specs,
+            preset=job.mapping,
+            history=history,
+            unmapped=policy,
+        )
+    else:
+        resolved = mapping.resolve_mapping(headers, target.specs, items, unmapped=policy)
+    options.update(
+        unmappedColumns=policy,
+        ignoredColumns=resolved.ignored,
+        invalidRows=invalid_rows(body.get("invalidRows")),
+    )
+    limit = max_invalid(body.get("maxInvalid"))
+    if limit is not None:
+        options["maxInvalid"] = limit
     now = utcnow()
     changed = rowcount(
         session.execute(
             jobs.update()
             .where(jobs.c.id == code, jobs.c.confirmed.is_(False), jobs.c.phase == "preview")
             .values(
-                mapping=[{"id": f, "headerColumn": headers[c]} for f, c in columns.items()],
+                mapping=resolved.items(),
+                options=options,
+                **structure,
                 import_mode=mode,
                 match_field=match,
                 import_config_id=config_id or job.import_config_id,
@@ -281,8 +378,33 @@ def confirm_job(session: Session, principal: Principal, code: str, body: dict[st
 
 
 def _confirm(principal: Principal, code: str, body: dict[str, Any]) -> None:
+    restructured = reread(principal, code, body)
     with get_database().write() as session:
-        confirm_job(session, principal, code, body)
+        confirm_job(session, principal, code, body, restructured)
+
+
+def reread(principal: Principal, code: str, body: dict[str, Any]) -> ImportJob | None:
+    """A confirm that names another `sheet` or `headerRow` reads the file again (in the
+    preview's limited child) so the mapping is checked against that sheet's headers;
+    answers the job with its new structure, or None when neither is given."""
+    if body.get("sheet") in (None, "") and body.get("headerRow") in (None, ""):
+        return None
+    job = load_job(principal.org, code)
+    if job.confirmed or job.phase != "preview":
+        return None  # confirm_job answers the conflict
+    if body.get("sheet") not in (None, ""):
+        job.sheet_name = str(body["sheet"]).strip()[:200]
+    options = dict(job.options or {})
+    options.pop("headerRow", None)
+    header_row = service.header_row_of(body.get("headerRow"))
+    if header_row is not None:
+        options["headerRow"] = header_row
+    job.options = options
+    with get_database().read() as session:
+        target = load_target(session, principal.org, job.type, target_id_of(job))
+    with get_storage().local_copy(job.file_key) as path:
+        remember_structure(job, read_preview(path, job, target, []))
+    return job
 
 
 async def wait_for(org: str, code: str, seconds: float) -> ImportJob:
@@ -303,6 +425,14 @@ async def confirm_import_job(
     principal: CurrentPrincipal,
     payload: Annotated[Any, Body()] = None,
 ) -> dict[str, Any]:
+    """Confirm a preview: `mapping` (items `{id, headerColumn}` or `{headerColumn,
+    ignore: true}`; a field named twice, a column used twice or a column not in the
+    file → 400 `import-003` naming them), `importMode`, `matchField`,
+    `importConfigId`, `unmappedColumns` (`ignore`|`error`, default `error`: a column
+    neither mapped nor ignored → 400 naming it), `invalidRows` (`skip`, the default,
+    or `block`: nothing is written unless every row is valid) and `maxInvalid` (a
+    count, or a share like `"5%"`: above it the job fails before writing, saying why
+    in `errorMessage`). The job view adds `ignoredColumns`."""
     service.require_import(principal)
     body = {} if payload is None else payload
     if not isinstance(body, dict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from loadbay.catalog.fields import FieldSpec
@@ -18,6 +19,11 @@ def norm(text: str) -> str:
     return _NOISE.sub("", text).casefold()
 
 
+# Columns loadbay writes into its own exports: ignored quietly on re-import (still listed).
+EXPORT_COLUMNS = frozenset(("_id", "createdTime", "updatedTime", "createdBy", "updatedBy", "hub"))
+UNMAPPED_POLICIES = ("ignore", "error")
+
+
 def suggest(
     headers: Sequence[str],
     specs: Sequence[FieldSpec],
@@ -25,17 +31,29 @@ def suggest(
     cutoff: float = 0.8,
 ) -> dict[str, str]:
     """field id → header column. Each header is used at most once."""
+    return _suggest(headers, specs, history, cutoff)[0]
+
+
+def _suggest(
+    headers: Sequence[str],
+    specs: Sequence[FieldSpec],
+    history: Sequence[Sequence[dict[str, Any]]] = (),
+    cutoff: float = 0.8,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(field id → header, header → how it was found: exact|normalised|memory)."""
     by_norm: dict[str, str] = {}
     for header in headers:
         by_norm.setdefault(norm(header), header)
     taken: set[str] = set()
     result: dict[str, str] = {}
+    sources: dict[str, str] = {}
     for spec in specs:  # 1. exact (normalised) id or title
         for candidate in (spec.id, spec.title):
             exact = by_norm.get(norm(candidate))
             if exact is not None and exact not in taken:
                 result[spec.id] = exact
                 taken.add(exact)
+                sources[exact] = "exact" if exact in (spec.id, spec.title) else "normalised"
                 break
     for mapping in history:  # 2. what this organisation mapped before, newest first
         for item in mapping:
@@ -45,6 +63,7 @@ def suggest(
             if any(s.id == fid for s in specs):
                 result[fid] = old
                 taken.add(old)
+                sources[old] = "memory"
     free = {norm(h): h for h in headers if h not in taken}
     for spec in specs:  # 3. close enough
         if spec.id in result:
@@ -55,40 +74,175 @@ def suggest(
                 header = free.pop(close[0])
                 result[spec.id] = header
                 taken.add(header)
+                sources[header] = "normalised"
                 break
+    return result, sources
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where every column of the file goes: a field, or ignored (and why)."""
+
+    headers: list[str]
+    columns: dict[str, int]  # field id → column index, in the mapping's order
+    ignored: list[str]  # headers, in file order
+    why: dict[str, str]  # ignored header → "ignore" (asked) | "export" | "unmapped"
+    missing_required: list[str]  # required field ids with no column
+    sources: dict[str, str] = field(default_factory=dict)  # header → exact|normalised|...
+
+    @property
+    def unmapped(self) -> list[str]:
+        """Columns neither mapped nor asked to be ignored (loadbay's own export columns
+        are not among them)."""
+        return [h for h in self.ignored if self.why[h] == "unmapped"]
+
+    def items(self) -> list[dict[str, str]]:
+        return [{"id": f, "headerColumn": self.headers[c]} for f, c in self.columns.items()]
+
+
+def resolve_mapping(
+    headers: Sequence[str],
+    specs: Sequence[FieldSpec],
+    mapping: Sequence[dict[str, Any]] | None = None,
+    *,
+    preset: Sequence[dict[str, Any]] | None = None,
+    history: Sequence[Sequence[dict[str, Any]]] = (),
+    unmapped: str = "ignore",
+    strict: bool = True,
+) -> Resolution:
+    """The one place a file's columns are matched to fields, for the preview, the
+    confirm, the vendor uploads and the plan step.
+
+    `mapping` is explicit (items `{id, headerColumn}` or `{headerColumn, ignore: true}`);
+    without it a `preset` (an import config) is used where its columns exist, else
+    automatic matching with `history` (earlier mappings). `strict` (confirm, plan)
+    raises a 400 for a required field without a column and, with `unmapped="error"`,
+    for a column neither mapped nor ignored; the preview reports both instead.
+    A conflicting explicit mapping is always a 400 naming every conflict."""
+    headers = list(headers)
+    ignored_asked: set[int] = set()
+    sources: dict[str, str] = {}
+    if mapping:
+        columns, ignored_asked = _explicit(headers, specs, mapping)
+    elif preset:
+        columns = {}
+        for item in preset:
+            col = _column(headers, str(item.get("headerColumn")))
+            fid = item.get("id")
+            fresh = col is not None and col not in columns.values()
+            if fresh and isinstance(fid, str) and fid not in columns:
+                assert col is not None
+                columns[fid] = col
+                sources[headers[col]] = "config"
+    else:
+        chosen, sources = _suggest(headers, specs, history)
+        index = {h: i for i, h in enumerate(headers)}
+        columns = {s.id: index[chosen[s.id]] for s in specs if s.id in chosen}
+        if "_id" in index:  # the record's own id: a match key when matchField is _id
+            columns["_id"] = index["_id"]
+    used = set(columns.values())
+    ignored: list[str] = []
+    why: dict[str, str] = {}
+    for i, header in enumerate(headers):
+        if i in used or not header:
+            continue
+        ignored.append(header)
+        if i in ignored_asked:
+            why[header] = "ignore"
+        elif header in EXPORT_COLUMNS:
+            why[header] = "export"
+        else:
+            why[header] = "unmapped"
+    missing = [s for s in specs if s.required and s.id not in columns]
+    result = Resolution(headers, columns, ignored, why, [s.id for s in missing], sources)
+    if strict and missing:
+        names = ", ".join(f"{s.title} ({s.id})" if s.title != s.id else s.id for s in missing)
+        raise BadRequest("import-001", f"Required column(s) not found in the file: {names}")
+    if strict and unmapped == "error" and result.unmapped:
+        listed = ", ".join(f"'{h}'" for h in result.unmapped)
+        raise BadRequest(
+            "import-003",
+            f"Column(s) neither mapped nor ignored: {listed}. Map each to a field, add "
+            '{"headerColumn": ..., "ignore": true}, or confirm with unmappedColumns=ignore',
+        )
     return result
 
 
-def resolve(
+def _column(headers: list[str], header: str) -> int | None:
+    if header in headers:
+        return headers.index(header)
+    wanted = norm(header)
+    return next((i for i, h in enumerate(headers) if norm(h) == wanted), None)
+
+
+def _explicit(
+    headers: list[str], specs: Sequence[FieldSpec], mapping: Sequence[dict[str, Any]]
+) -> tuple[dict[str, int], set[int]]:
+    known = {s.id for s in specs} | {"_id"}
+    problems: list[str] = []
+    columns: dict[str, int] = {}
+    ignored: set[int] = set()
+    users: dict[int, list[str]] = {}
+    named: dict[str, int] = {}
+    for item in mapping:
+        header = item.get("headerColumn")
+        ignore = item.get("ignore") is True
+        fid = item.get("id")
+        if not ignore and (not isinstance(fid, str) or fid not in known):
+            problems.append(f"Mapping names an unknown field '{fid}'")
+            continue
+        if not isinstance(header, str):
+            problems.append(f"Mapping for '{fid}' has no headerColumn")
+            continue
+        col = _column(headers, header)
+        if col is None:
+            problems.append(f"Mapped column '{header}' is not in the file")
+            continue
+        users.setdefault(col, []).append("(ignored)" if ignore else str(fid))
+        if ignore:
+            ignored.add(col)
+            continue
+        assert isinstance(fid, str)
+        named[fid] = named.get(fid, 0) + 1
+        columns.setdefault(fid, col)
+    for fid, count in named.items():
+        if count > 1:
+            feeding = [headers[c] for f, c in _pairs(headers, mapping) if f == fid]
+            problems.append(f"Field '{fid}' is named twice (columns {', '.join(feeding)})")
+    for col, fields in users.items():
+        if len(fields) > 1:
+            problems.append(f"Column '{headers[col]}' is used twice (for {', '.join(fields)})")
+    if problems:
+        raise BadRequest("import-003", "; ".join(problems))
+    return columns, ignored
+
+
+def _pairs(headers: list[str], mapping: Sequence[dict[str, Any]]) -> list[tuple[str, int]]:
+    out = []
+    for item in mapping:
+        col = _column(headers, str(item.get("headerColumn")))
+        if col is not None and item.get("ignore") is not True:
+            out.append((str(item.get("id")), col))
+    return out
+
+
+def resolve_for_job(
     headers: Sequence[str],
     specs: Sequence[FieldSpec],
     mapping: Sequence[dict[str, Any]] | None,
-) -> dict[str, int]:
-    """field id → column index, from an explicit mapping or by automatic matching.
-
-    Raises BadRequest naming what is wrong; a missing required column is reported
-    with every missing field at once."""
-    index = {h: i for i, h in reversed(list(enumerate(headers)))}
-    normalised = {norm(h): i for i, h in reversed(list(enumerate(headers)))}
-    columns: dict[str, int] = {}
-    if mapping:
-        known = {s.id for s in specs} | {"_id"}
-        for item in mapping:
-            fid, header = item.get("id"), item.get("headerColumn")
-            if not isinstance(fid, str) or fid not in known:
-                raise BadRequest("import-003", f"Mapping names an unknown field '{fid}'")
-            if not isinstance(header, str):
-                raise BadRequest("import-003", f"Mapping for '{fid}' has no headerColumn")
-            col = index.get(header, normalised.get(norm(header)))
-            if col is None:
-                raise BadRequest("import-003", f"Mapped column '{header}' is not in the file")
-            columns[fid] = col
-    else:
-        columns = {fid: index[h] for fid, h in suggest(headers, specs).items()}
-        if "_id" in index:
-            columns["_id"] = index["_id"]
-    missing = [s for s in specs if s.required and s.id not in columns]
-    if missing:
-        names = ", ".join(f"{s.title} ({s.id})" if s.title != s.id else s.id for s in missing)
-        raise BadRequest("import-001", f"Required column(s) not found in the file: {names}")
-    return columns
+    options: dict[str, Any] | None,
+) -> Resolution:
+    """The plan step's resolution: the job's stored mapping, the columns confirmed as
+    ignored, and its unmappedColumns rule (`ignore` unless the upload said otherwise)."""
+    options = options or {}
+    items = list(mapping or [])
+    if items:
+        listed = set(headers)
+        items += [
+            {"headerColumn": h, "ignore": True}
+            for h in options.get("ignoredColumns") or []
+            if h in listed and h not in {i.get("headerColumn") for i in items}
+        ]
+    return resolve_mapping(
+        headers, specs, items or None, unmapped=str(options.get("unmappedColumns") or "ignore")
+    )

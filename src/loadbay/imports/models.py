@@ -44,6 +44,8 @@ class ImportJob(Base):
     match_field: Mapped[str | None] = mapped_column(sa.String(200))
     mapping: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON(none_as_null=True))
     import_config_id: Mapped[str | None] = mapped_column(sa.String(24))
+    # headerRow, unmappedColumns, ignoredColumns, rowsAboveHeader, invalidRows, maxInvalid
+    options: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON(none_as_null=True))
     total_rows: Mapped[int] = mapped_column(default=0)
     total_chunks: Mapped[int] = mapped_column(default=0)
     processed_chunks: Mapped[int] = mapped_column(default=0)

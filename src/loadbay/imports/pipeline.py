@@ -25,6 +25,7 @@ from loadbay.gcpause import paused_gc
 from loadbay.ids import new_owner, utcnow
 from loadbay.imports import mapping
 from loadbay.imports.dedupe import KeyIndex
+from loadbay.imports.invalid_rule import check_invalid_rule, no_data_rows
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.validate import Checked, compile_batch_validator
@@ -196,22 +197,31 @@ def _plan(
             sheet=job.sheet_name,
             limits=limits(),
             dates_as_text=True,
+            header_row=(job.options or {}).get("headerRow"),
         ) as table,
     ):
         headers = table.headers
-        columns = mapping.resolve(headers, target.specs, job.mapping)
+        resolved = mapping.resolve_for_job(headers, target.specs, job.mapping, job.options)
+        columns = resolved.columns
         match = check_match_field(target, job.match_field)
         key_col = columns.get(match) if match else None
+        options = {**(job.options or {}), "ignoredColumns": resolved.ignored}
+        if table.header_row is not None:  # the monitoring record says which rows were skipped
+            options.update(headerRow=table.header_row, rowsAboveHeader=table.rows_above_header)
         with get_database().write() as session:
             session.execute(
                 jobs.update()
                 .where(jobs.c.id == job.id)
                 .values(
                     headers=headers,
-                    mapping=[{"id": f, "headerColumn": headers[c]} for f, c in columns.items()],
+                    mapping=resolved.items(),
                     match_field=match,
+                    options=options,
+                    sheet_name=table.sheet or job.sheet_name,
                 )
             )
+        # invalidRows=block / maxInvalid: every row is validated before any chunk exists.
+        check_invalid_rule(job, target, table, columns, key_col)
         seq = 0
         total = 0
         stopped: str | None = None
@@ -243,7 +253,7 @@ def _plan(
                 seq += 1
         recorder.flush(wait=True)
     if total == 0:
-        raise TableError("import-015", "File has no data rows")
+        raise TableError("import-015", no_data_rows(table.sheet, table.header_row, table.sheets))
     return total, seq, stopped
 
 

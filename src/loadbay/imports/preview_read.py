@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import resource
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from loadbay.tabular.readers import Limits, Row, TableError, open_table
+from loadbay.tabular.readers import Limits, Row, Table, TableError, header_text, open_table
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(
@@ -32,11 +32,19 @@ _CONTEXT.set_forkserver_preload(
 )
 
 
+RAW_ROWS = 20  # rows of the sheet shown as they are, so a client can pick the header
+
+
 @dataclass(frozen=True)
 class Head:
     headers: list[str]
     rows: list[Row]  # the first `n` data rows
     total: int  # every data row
+    sheet: str | None = None  # the sheet read (workbooks)
+    sheets: list[dict[str, Any]] = field(default_factory=list)  # [{name, index, rows}]
+    header_row: int | None = None  # 1-based row of the header
+    rows_above_header: int = 0  # non-blank rows above it (titles, group headers)
+    raw_rows: list[list[str]] = field(default_factory=list)  # rows 1..20 as texts
 
 
 def read_head(
@@ -49,10 +57,11 @@ def read_head(
     n: int,
     memory_bytes: int,
     timeout: float,
+    header_row: int | None = None,
 ) -> Head:
     """Headers, the first `n` rows and the row count, read in a limited child process."""
     receiver, sender = _CONTEXT.Pipe(duplex=False)
-    args = (sender, str(path), fmt, has_header_row, sheet, limits, n, memory_bytes)
+    args = (sender, str(path), fmt, has_header_row, sheet, limits, n, memory_bytes, header_row)
     child = _CONTEXT.Process(target=_child, args=args, daemon=True)
     child.start()
     sender.close()
@@ -74,8 +83,7 @@ def read_head(
         child.join(5)
     if kind == "error":
         raise TableError(*payload)
-    headers, rows, total = payload
-    return Head(headers, rows, total)
+    return Head(**payload)
 
 
 def _child(
@@ -87,6 +95,7 @@ def _child(
     limits: Limits,
     n: int,
     memory_bytes: int,
+    header_row: int | None,
 ) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     result: tuple[str, Any]
@@ -98,6 +107,7 @@ def _child(
             sheet=sheet,
             limits=limits,
             dates_as_text=True,
+            header_row=header_row,
         ) as table:
             rows: list[Row] = []
             total = 0
@@ -105,7 +115,17 @@ def _child(
                 total += 1
                 if total <= n:
                     rows.append(row)
-            result = ("ok", (list(table.headers), rows, total))
+            head = {
+                "headers": list(table.headers),
+                "rows": rows,
+                "total": total,
+                "sheet": table.sheet,
+                "header_row": table.header_row,
+                "rows_above_header": table.rows_above_header,
+                "raw_rows": [[header_text(c) for c in r] for r in table.raw_rows(RAW_ROWS)],
+                "sheets": _sheets(Path(path), fmt, table, total, limits),
+            }
+            result = ("ok", head)
     except TableError as exc:
         result = ("error", (exc.code, exc.message))
     except MemoryError:
@@ -117,3 +137,19 @@ def _child(
     with contextlib.suppress(OSError):
         sender.send(result)
     sender.close()
+
+
+def _sheets(path: Path, fmt: str, table: Table, total: int, limits: Limits) -> list[dict[str, Any]]:
+    """Each worksheet with its non-blank rows (header and rows above it included)."""
+    out: list[dict[str, Any]] = []
+    for index, name in enumerate(table.sheets):
+        if name == table.sheet:
+            rows = total + table.rows_above_header + (1 if table.header_row else 0)
+        else:
+            try:
+                with open_table(path, fmt, sheet=name, limits=limits, dates_as_text=True) as other:
+                    rows = other.count_raw()
+            except TableError:
+                rows = 0
+        out.append({"name": name, "index": index, "rows": rows})
+    return out

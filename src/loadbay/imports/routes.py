@@ -93,11 +93,18 @@ def _accept(principal: Principal, kind: str, upload: Upload) -> str:
 
 @router.post("/data/import")
 async def import_data(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """The vendor's upload. Added beside its fields: `sheet` (a name or 0-based index;
+    default the first sheet with a table), `headerRow` (1-based; default found past
+    title rows) and `unmappedColumns` (`ignore`, the default: a column no field takes
+    is ignored and listed in the monitoring record's `ignoredColumns`; `error`: the
+    job fails naming it)."""
     return await _create(request, principal, "datasource")
 
 
 @router.post("/tasks/import")
 async def import_tasks(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """The vendor's task upload; takes `sheet`, `headerRow` and `unmappedColumns` as
+    `POST /data/import` does."""
     return await _create(request, principal, "task")
 
 

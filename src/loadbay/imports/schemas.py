@@ -58,6 +58,7 @@ def monitoring_record(
     if finished and job.processed_at is not None:
         record["processedAt"] = fmt_time(job.processed_at)
         record["processingDuration"] = int((job.processed_at - job.created_time).total_seconds())
+    record.update(structure(job))
     record.update(
         totalChunks=job.total_chunks,
         processedChunks=job.processed_chunks,
@@ -67,6 +68,18 @@ def monitoring_record(
         updatedTime=fmt_time(job.updated_time),
     )
     return {k: v for k, v in record.items() if v is not None}
+
+
+def structure(job: ImportJob) -> dict[str, Any]:
+    """Which sheet and header row were read, the rows above it (not data) and the
+    columns no field took (DECISIONS: `ignoredColumns`)."""
+    options = job.options or {}
+    return {
+        "sheet": job.sheet_name if job.file_format in ("xlsx", "xls") else None,
+        "headerRow": options.get("headerRow"),
+        "rowsAboveHeader": options.get("rowsAboveHeader"),
+        "ignoredColumns": options.get("ignoredColumns"),
+    }
 
 
 def job_status(job: ImportJob) -> str:
@@ -90,5 +103,6 @@ def job_view(job: ImportJob) -> dict[str, Any]:
         "completedDate": fmt_iso(job.processed_at) if job.phase == "done" else None,
         "createdDate": fmt_iso(job.created_time),
         "notImportedDownloadUrl": _link(job, job.not_imported_key),
+        **structure(job),
     }
     return {k: v for k, v in view.items() if v is not None}

@@ -12,6 +12,7 @@ from loadbay.auth import Principal
 from loadbay.catalog.models import DataType, Flow, Hub
 from loadbay.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from loadbay.ids import new_id, utcnow
+from loadbay.imports.mapping import UNMAPPED_POLICIES
 from loadbay.imports.models import ImportConfig, ImportJob
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.upload import Upload, storage_full
@@ -74,6 +75,7 @@ def prepare(
         # status, code and message stay, and `detail` says what the file is.
         raise Unprocessable("import-002", FILE_TYPE_MESSAGE, extra={"detail": PASSWORD_MESSAGE})
     header_flag = (fields.get("hasHeaderRow") or "true").strip().lower() not in ("false", "0", "no")
+    options = upload_options(fields)
     job_id = new_id()
     ext = f".{fmt}"  # from the detected format: the client's name is not trusted in a key
     job = ImportJob(
@@ -93,11 +95,45 @@ def prepare(
         match_field=match,
         mapping=mapping,
         import_config_id=config_id,
+        options=options or None,
         created_by=principal.email,
         updated_by=principal.email,
         lease_expires=utcnow(),
     )
     return job, target
+
+
+def header_row_of(value: Any) -> int | None:
+    """`headerRow`: the 1-based row of the header; blank means find it."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+        raise BadRequest("import-003", f"headerRow must be a row number from 1, not '{value}'")
+    return int(text)
+
+
+def unmapped_policy(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if text not in UNMAPPED_POLICIES:
+        raise BadRequest(
+            "import-003", f"unmappedColumns must be one of {', '.join(UNMAPPED_POLICIES)}"
+        )
+    return text
+
+
+def upload_options(fields: dict[str, str]) -> dict[str, Any]:
+    """The review's form fields, kept in the job's `options`."""
+    options: dict[str, Any] = {}
+    header_row = header_row_of(fields.get("headerRow"))
+    if header_row is not None:
+        options["headerRow"] = header_row
+    policy = unmapped_policy(fields.get("unmappedColumns"))
+    if policy is not None:
+        options["unmappedColumns"] = policy
+    return options
 
 
 def store_upload(job: ImportJob, upload: Upload) -> None:

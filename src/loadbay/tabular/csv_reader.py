@@ -23,7 +23,14 @@ from loadbay.tabular.sniff import SAMPLE_BYTES, detect_encoding, sniff_delimiter
 _FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
-def open_csv(path: pathlib.Path, fmt: str, *, has_header_row: bool, limits: Limits) -> Table:
+def open_csv(
+    path: pathlib.Path,
+    fmt: str,
+    *,
+    has_header_row: bool,
+    limits: Limits,
+    header_row: int | None = None,
+) -> Table:
     encoding = detect_encoding(path)
     delimiter = "\t" if fmt == "tsv" else _delimiter(path, encoding)
     # The csv module's own cap only guards against a runaway quoted field; values over
@@ -35,7 +42,9 @@ def open_csv(path: pathlib.Path, fmt: str, *, has_header_row: bool, limits: Limi
     def raw() -> RawRows:
         return _records(path, encoding, delimiter, limits)
 
-    return build_table(fmt, raw, has_header_row=has_header_row, limits=limits)
+    return build_table(
+        fmt, raw, has_header_row=has_header_row, limits=limits, header_row=header_row
+    )
 
 
 def _delimiter(path: pathlib.Path, encoding: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import pathlib
+import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -121,7 +122,9 @@ class Table:
 
     `rows()` may be called again; each call reads the file from the start. The table
     is a context manager so readers release file handles and workbooks even when the
-    caller stops early.
+    caller stops early. `header_row` is the 1-based row of the file the headers came
+    from (None without one), `rows_above_header` the non-blank rows above it, which
+    are not data; a workbook's reader sets `sheet` (the one read) and `sheets`.
     """
 
     def __init__(
@@ -130,10 +133,19 @@ class Table:
         headers: list[str],
         make_rows: Callable[[], RawRows],
         on_close: Callable[[], None] | None = None,
+        *,
+        raw: Callable[[], RawRows] | None = None,
+        header_row: int | None = None,
+        rows_above_header: int = 0,
     ) -> None:
         self.format = fmt
         self.headers = headers
+        self.header_row = header_row
+        self.rows_above_header = rows_above_header
+        self.sheet: str | None = None
+        self.sheets: list[str] = []
         self._make_rows = make_rows
+        self._raw = raw
         self._on_close = on_close
         self._live: list[RawRows] = []
 
@@ -141,6 +153,33 @@ class Table:
         gen = self._make_rows()
         self._live.append(gen)
         return gen
+
+    def raw_rows(self, last_row: int) -> list[list[Cell]]:
+        """Rows 1..`last_row` of the file as they are, header and title rows included;
+        a blank row is an empty list, so index i is the file's row i + 1."""
+        out: list[list[Cell]] = []
+        if self._raw is None:
+            return out
+        source = self._raw()
+        try:
+            for number, cells in source:
+                if number > last_row:
+                    break
+                out.extend([] for _ in range(number - 1 - len(out)))
+                out.append(cells[: used_width(cells)])
+        finally:
+            source.close()
+        return out
+
+    def count_raw(self) -> int:
+        """Non-blank rows of the file, header and rows above it included."""
+        if self._raw is None:
+            return 0
+        source = self._raw()
+        try:
+            return sum(1 for _ in source)
+        finally:
+            source.close()
 
     def close(self) -> None:
         for gen in self._live:
@@ -162,6 +201,37 @@ class Table:
         self.close()
 
 
+HEADER_SCAN_ROWS = 20  # non-blank rows looked at for the header
+_NUMBER = re.compile(r"^[\s+\-(]*[\d.,\s%)]+$")
+
+
+def _label_count(cells: list[Cell]) -> int:
+    """Cells that can be a column title: text that is not a number."""
+    return sum(
+        1 for c in cells if isinstance(c, str) and c.strip() and not _NUMBER.match(c.strip())
+    )
+
+
+def detect_header(head: list[Row]) -> int:
+    """Index in `head` of the header row, among rows that have a row under them: the
+    first with (nearly) the most titles, or the first as wide as the widest row with
+    at least half the most titles (a header with blank titles). Title lines and merged
+    group headers above the real header are narrower or have fewer titles; the data
+    under the header has as many values but comes later."""
+    if len(head) < 2:
+        return 0
+    counts = [_label_count(cells) for _, cells in head[:-1]]
+    widths = [used_width(cells) for _, cells in head]
+    best, widest = max(counts), max(widths)
+    if best == 0:
+        return 0
+    enough = best if best < 3 else best - max(1, best // 10)
+    for i, n in enumerate(counts):
+        if n >= enough or (widths[i] >= widest and n * 2 >= best):
+            return i
+    return 0
+
+
 def build_table(
     fmt: str,
     raw: Callable[[], RawRows],
@@ -170,19 +240,47 @@ def build_table(
     limits: Limits,
     headers: list[str] | None = None,
     on_close: Callable[[], None] | None = None,
+    header_row: int | None = None,
 ) -> Table:
-    """Wrap a raw-row source: take the header row (or name the columns), then shape rows.
+    """Wrap a raw-row source: find the header row (or name the columns), then shape rows.
 
     `headers` is given by formats whose columns are not a row of the file (JSON keys).
+    `header_row` (1-based) says where the header is; without it the header is found
+    among the first rows (`detect_header`), skipping title and blank rows.
     """
     first: RawRows | None = None
+    buffered: list[Row] = []
     skip_header = headers is None and has_header_row
+    header_number = 0
+    above = 0
+    pending: TableError | None = None
     try:
         if skip_header:
             first = raw()
-            header = next(first, None)
-            if header is None:
-                raise TableError("import-015", "File has no header row")
+            if header_row is not None:
+                header = None
+                for row in first:
+                    if row[0] >= header_row:
+                        header = row if row[0] == header_row else None
+                        break
+                    above += 1
+                if header is None:
+                    raise TableError(
+                        "import-015", f"Row {header_row} (headerRow) is blank or past the end"
+                    )
+            else:
+                head: list[Row] = []
+                try:
+                    head.extend(itertools.islice(first, HEADER_SCAN_ROWS))
+                except TableError as exc:
+                    # Raised where the rows reach it, as without the scan: the rows
+                    # before a bad one are still read (and imported).
+                    pending = exc
+                if not head:
+                    raise pending or TableError("import-015", "File has no header row")
+                at = detect_header(head)
+                header, above, buffered = head[at], at, head[at + 1 :]
+            header_number = header[0]
             cells = header[1]
             headers = unique_headers([header_text(c) for c in cells[: used_width(cells)]])
         elif headers is None:
@@ -206,14 +304,18 @@ def build_table(
     width = len(headers)
 
     def make_rows() -> RawRows:
-        nonlocal first
+        nonlocal first, buffered
+        rows: Iterator[Row]
         if first is not None:
-            source, first = first, None
+            # itertools, not another generator: a layer per row costs ~10% of a CSV read
+            source, rows = first, itertools.chain(buffered, _raising(pending), first)
+            first, buffered = None, []
         else:
             source = raw()
+            rows = source
             if skip_header:
-                next(source, None)
-        return _shape(source, width, limits.max_rows)
+                rows = itertools.dropwhile(lambda row: row[0] <= header_number, source)
+        return _shape(rows, source, width, limits.max_rows)
 
     def close() -> None:
         if first is not None:
@@ -221,13 +323,28 @@ def build_table(
         if on_close is not None:
             on_close()
 
-    return Table(fmt, headers, make_rows, close)
+    return Table(
+        fmt,
+        headers,
+        make_rows,
+        close,
+        raw=raw,
+        header_row=header_number or None,
+        rows_above_header=above,
+    )
 
 
-def _shape(source: RawRows, width: int, max_rows: int) -> RawRows:
+def _raising(pending: TableError | None) -> Iterator[Row]:
+    """Raises `pending` where the rows reach it (after the rows read before it)."""
+    if pending is not None:
+        raise pending
+    yield from ()
+
+
+def _shape(rows: Iterator[Row], source: RawRows, width: int, max_rows: int) -> RawRows:
     count = 0
     try:
-        for number, cells in source:
+        for number, cells in rows:
             count += 1
             if count > max_rows:
                 raise TableError("import-040", f"File has more than {max_rows} rows")
@@ -256,6 +373,7 @@ def open_table(
     sheet: str | None = None,
     limits: Limits = Limits(),
     dates_as_text: bool = False,
+    header_row: int | None = None,
 ) -> Table:
     """Open `path` as a table of format `fmt` (see `sniff.detect_format`).
 
@@ -266,7 +384,9 @@ def open_table(
     if fmt in ("csv", "tsv"):
         from loadbay.tabular.csv_reader import open_csv
 
-        return open_csv(path, fmt, has_header_row=has_header_row, limits=limits)
+        return open_csv(
+            path, fmt, has_header_row=has_header_row, limits=limits, header_row=header_row
+        )
     if fmt in ("xlsx", "xls"):
         from loadbay.tabular.xlsx_reader import open_workbook
 
@@ -277,6 +397,7 @@ def open_table(
             sheet=sheet,
             limits=limits,
             dates_as_text=dates_as_text,
+            header_row=header_row,
         )
     if fmt in ("json", "ndjson"):
         from loadbay.tabular.json_reader import open_json

@@ -66,10 +66,86 @@ def open_workbook(
     sheet: str | None,
     limits: Limits,
     dates_as_text: bool = False,
+    header_row: int | None = None,
 ) -> Table:
+    """Open one worksheet: `sheet` is a name or a 0-based index (a name that is all
+    digits wins over the index). Without one, the first sheet holding a table (a header
+    of two or more columns with rows under it) is read, so a notes sheet before the data
+    is passed over; the table says which sheet it read and which there are."""
+    names = worksheet_names(path, fmt, limits)
+    if not names:
+        raise TableError("import-015", "The workbook has no worksheet")
+
+    def open_one(name: str) -> Table:
+        table = _open_sheet(path, fmt, name, has_header_row, limits, dates_as_text, header_row)
+        table.sheet, table.sheets = name, names
+        return table
+
+    if sheet is not None:
+        return open_one(pick_sheet(sheet, names))
+    if len(names) == 1:
+        return open_one(names[0])
+    fallback: str | None = None
+    for name in names:
+        with open_one(name) as probe:
+            has_rows = next(probe.rows(), None) is not None
+            wide = len(probe.headers) >= 2 or not has_header_row
+        if has_rows and wide:
+            return open_one(name)
+        if has_rows and fallback is None:
+            fallback = name
+    return open_one(fallback or names[0])
+
+
+def pick_sheet(sheet: str, names: list[str]) -> str:
+    if sheet in names:
+        return sheet
+    text = sheet.strip()
+    if text.isdigit() and int(text) < len(names):
+        return names[int(text)]
+    raise _no_sheet(sheet, names)
+
+
+def worksheet_names(path: pathlib.Path, fmt: str, limits: Limits) -> list[str]:
     if fmt == "xls":
         check_compound(path, limits)
-        return _calamine_table(path, fmt, sheet, has_header_row, limits, dates_as_text)
+        try:
+            workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+        except python_calamine.PasswordError:
+            raise TableError("import-015", PASSWORD_MESSAGE) from None
+        except (python_calamine.CalamineError, OSError) as exc:
+            raise TableError(
+                "import-015", f"The file is not a valid XLS workbook ({exc})"
+            ) from None
+        try:
+            return [
+                m.name
+                for m in workbook.sheets_metadata
+                if m.typ == python_calamine.SheetTypeEnum.WorkSheet
+            ]
+        finally:
+            workbook.close()
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise TableError("import-015", "The file is not a valid XLSX workbook") from None
+    with archive:
+        for member in archive.infolist():
+            check_directory(member, limits)
+        return [name for name, _ in _read_book(archive, limits).sheets]
+
+
+def _open_sheet(
+    path: pathlib.Path,
+    fmt: str,
+    sheet: str,
+    has_header_row: bool,
+    limits: Limits,
+    dates_as_text: bool,
+    header_row: int | None,
+) -> Table:
+    if fmt == "xls":
+        return _calamine_table(path, fmt, sheet, has_header_row, limits, dates_as_text, header_row)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
@@ -81,7 +157,9 @@ def open_workbook(
         name, part = _pick_sheet(book, sheet)
         if _calamine_fits(path, archive, book, name, part, limits):
             archive.close()
-            return _calamine_table(path, fmt, name, has_header_row, limits, dates_as_text)
+            return _calamine_table(
+                path, fmt, name, has_header_row, limits, dates_as_text, header_row
+            )
         shared = _shared_strings(archive, book.shared_strings, limits)
         date_styles = _date_styles(archive, book.styles, limits)
     except BaseException:
@@ -94,7 +172,12 @@ def open_workbook(
         )
 
     return build_table(
-        fmt, raw, has_header_row=has_header_row, limits=limits, on_close=archive.close
+        fmt,
+        raw,
+        has_header_row=has_header_row,
+        limits=limits,
+        on_close=archive.close,
+        header_row=header_row,
     )
 
 
@@ -108,6 +191,7 @@ def _calamine_table(
     has_header_row: bool,
     limits: Limits,
     dates_as_text: bool,
+    header_row: int | None = None,
 ) -> Table:
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
@@ -137,7 +221,12 @@ def _calamine_table(
         return _calamine_rows(workbook, name, limits, dates_as_text)
 
     return build_table(
-        fmt, raw, has_header_row=has_header_row, limits=limits, on_close=workbook.close
+        fmt,
+        raw,
+        has_header_row=has_header_row,
+        limits=limits,
+        on_close=workbook.close,
+        header_row=header_row,
     )
 
 
