@@ -4,6 +4,8 @@ value maps, the review grid) slot in between without touching the others."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -173,7 +175,15 @@ async def map_submit(request: Request, code: str, signed: Signed) -> Response:
         return await run_in_threadpool(
             _map_page, request, code, 400, " ".join(problems), chosen, bad
         )
-    items = [{"id": fid, "headerColumn": headers[cols[0]]} for fid, cols in by_field.items()]
+    items: list[dict[str, Any]] = [
+        {"id": fid, "headerColumn": headers[cols[0]]} for fid, cols in by_field.items()
+    ]
+    # A column left on "Ignore" is ignored on purpose: the confirm refuses a silent one.
+    items += [
+        {"headerColumn": headers[i], "ignore": True}
+        for i, f in chosen.items()
+        if f == IGNORE and headers[i]
+    ]
     try:
         await run_in_threadpool(services.save_mapping, signed.principal, code, items)
     except ApiError as exc:

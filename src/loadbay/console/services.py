@@ -157,12 +157,12 @@ def draft(principal: Principal, code: str) -> Draft:
     return Draft(job, tgt, head.total, columns)
 
 
-def save_mapping(principal: Principal, code: str, items: Sequence[dict[str, str]]) -> None:
+def save_mapping(principal: Principal, code: str, items: Sequence[dict[str, Any]]) -> None:
     """Keep the chosen mapping on the draft (what PATCH /import-jobs/{code} will do)."""
     with get_database().write() as session:
         job = service.get_job(session, principal.org, code)
         tgt = load_target(session, principal.org, job.type, jobs_routes.target_id_of(job))
-        mapping.resolve(list(job.headers or []), tgt.specs, list(items))  # 400 naming the problem
+        mapping.resolve_mapping(list(job.headers or []), tgt.specs, list(items))  # 400 naming it
         changed = rowcount(
             session.execute(
                 jobs.update()
