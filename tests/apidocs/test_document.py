@@ -94,7 +94,9 @@ def test_every_operation_is_described_with_examples_and_errors(doc: dict[str, An
         body = op.get("requestBody")
         if body is not None:
             assert any(
-                "example" in m or "examples" in m or "example" in m.get("schema", {})
+                "example" in m
+                or "examples" in m
+                or "example" in m.get("schema", {})
                 or "properties" in m.get("schema", {})
                 for m in body["content"].values()
             ), f"{where}: request body without example or fields"

@@ -9,7 +9,9 @@ from loadbay.api import create_app
 from loadbay.apidocs.failed_codes import CODES
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "loadbay"
-CODE = re.compile(r"[\"']((?:auth|data|datatype|hub|flow|task|import|export|file|webhook|request|server)-\d{3})[\"']")
+CODE = re.compile(
+    r"[\"']((?:auth|data|datatype|hub|flow|task|import|export|file|webhook|request|server)-\d{3})[\"']"
+)
 
 
 def codes_in_src() -> set[str]:
@@ -27,7 +29,14 @@ def test_every_code_raised_in_src_is_listed() -> None:
 
 
 def test_the_wave_2_codes_are_listed() -> None:
-    for code in ("import-041", "request-031", "import-040", "import-015", "server-036", "server-045"):
+    for code in (
+        "import-041",
+        "request-031",
+        "import-040",
+        "import-015",
+        "server-036",
+        "server-045",
+    ):
         assert code in CODES
 
 

@@ -71,9 +71,9 @@ def _errors(op: Op) -> dict[str, dict[str, Any]]:
 
 
 def _form_body(fields: tuple[str, ...]) -> dict[str, Any]:
-    required = ["file"] + [f for f in ("dataTypeId", "flowId") if f in fields][:1]
-    if "dataTypeId" in fields and "flowId" in fields:
-        required = ["file"]  # one of the two: said in the description
+    targets = [f for f in ("dataTypeId", "flowId") if f in fields]
+    # With both on offer (the import-job upload) one of the two is needed: said in words.
+    required = ["file", *targets] if len(targets) == 1 else ["file"]
     return {
         "required": True,
         "content": {

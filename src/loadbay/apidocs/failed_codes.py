@@ -33,17 +33,35 @@ MODULES_EXTRA = ("webhook", "request", "server")
 
 # (status, meaning) per code actually raised in src/ or named in DECISIONS.md.
 CODES: dict[str, tuple[int, str]] = {
-    "auth-001": (401, "No token, a malformed one, a bad signature, an expired token or an unknown organisation; `detail` says which."),
-    "auth-003": (403, "The token is valid but lacks the permission (import, export, admin) this operation needs."),
-    "data-001": (400, "A required field of the record is missing (`dataTypeId`, `hubId` when the type's `commonData` is false, `data`)."),
+    "auth-001": (
+        401,
+        "No token, a malformed one, a bad signature, an expired token or an unknown organisation; `detail` says which.",
+    ),
+    "auth-003": (
+        403,
+        "The token is valid but lacks the permission (import, export, admin) this operation needs.",
+    ),
+    "data-001": (
+        400,
+        "A required field of the record is missing (`dataTypeId`, `hubId` when the type's `commonData` is false, `data`).",
+    ),
     "data-003": (400, "A record field has the wrong shape (e.g. `data` is not a list)."),
-    "data-031": (409, "Another record already has this `dataId` (per hub, or per organisation for `commonData` types)."),
+    "data-031": (
+        409,
+        "Another record already has this `dataId` (per hub, or per organisation for `commonData` types).",
+    ),
     "data-033": (404, "The record does not exist in this organisation."),
     "data-040": (400, "A bulk upsert has more items than allowed in one request."),
     "datatype-001": (400, "`name` or `fields` is missing from the data type."),
-    "datatype-003": (400, "A data type field is malformed, or `deleteFields` names an unknown field."),
+    "datatype-003": (
+        400,
+        "A data type field is malformed, or `deleteFields` names an unknown field.",
+    ),
     "datatype-031": (409, "A data type with this name already exists."),
-    "datatype-032": (400, "The change is not allowed: `commonData` or the primary-key field cannot change."),
+    "datatype-032": (
+        400,
+        "The change is not allowed: `commonData` or the primary-key field cannot change.",
+    ),
     "datatype-033": (404, "The data type does not exist in this organisation."),
     "flow-003": (400, "A flow field is malformed (the message names it)."),
     "flow-031": (409, "A flow with this name already exists."),
@@ -52,23 +70,50 @@ CODES: dict[str, tuple[int, str]] = {
     "hub-031": (409, "A hub with this name already exists."),
     "hub-033": (404, "The hub does not exist in this organisation."),
     "task-001": (400, "`flowId` is missing from the task."),
-    "task-003": (400, "A task field has the wrong type or length, or `endTime` is before `startTime`."),
+    "task-003": (
+        400,
+        "A task field has the wrong type or length, or `endTime` is before `startTime`.",
+    ),
     "task-017": (400, "`status` is not UNASSIGNED, ONGOING or DONE."),
     "task-033": (404, "The task does not exist in this organisation."),
-    "import-001": (400, "A required form field is missing (`file`, `dataTypeId`/`flowId`, `hubId`), or a required column is not in the file."),
-    "import-002": (422, "The file is not of a type loadbay reads; `detail` names what was found and every accepted format."),
-    "import-003": (400, "A form field or body value is malformed: `importMode`, `matchField`, `mapping`, a parameter value."),
-    "import-004": (404, "The import monitoring record (or import job) does not exist in this organisation."),
-    "import-015": (400, "The file cannot be read (broken, password-protected, nested too deep) or its content does not match its name."),
+    "import-001": (
+        400,
+        "A required form field is missing (`file`, `dataTypeId`/`flowId`, `hubId`), or a required column is not in the file.",
+    ),
+    "import-002": (
+        422,
+        "The file is not of a type loadbay reads; `detail` names what was found and every accepted format.",
+    ),
+    "import-003": (
+        400,
+        "A form field or body value is malformed: `importMode`, `matchField`, `mapping`, a parameter value.",
+    ),
+    "import-004": (
+        404,
+        "The import monitoring record (or import job) does not exist in this organisation.",
+    ),
+    "import-015": (
+        400,
+        "The file cannot be read (broken, password-protected, nested too deep) or its content does not match its name.",
+    ),
     "import-032": (409, "The import job is already confirmed, cancelled or finished."),
     "import-033": (404, "The data type, flow, hub or import config named does not exist."),
-    "import-040": (413, "The upload (or one of its form parts) is larger than the limit, or the file has too many rows."),
+    "import-040": (
+        413,
+        "The upload (or one of its form parts) is larger than the limit, or the file has too many rows.",
+    ),
     "import-041": (408, "The upload stalled: no bytes arrived for too long."),
-    "export-001": (400, "A required parameter or field is missing (`download`, a config's `name`...)."),
+    "export-001": (
+        400,
+        "A required parameter or field is missing (`download`, a config's `name`...).",
+    ),
     "export-002": (400, "An export config with this name already exists."),
     "export-003": (400, "A parameter or body value is malformed."),
     "export-015": (400, "The body is nested deeper than the limit."),
-    "export-017": (400, "A parameter is not one of the allowed values (`download`, `sortOrder`, `collection`, `status`...)."),
+    "export-017": (
+        400,
+        "A parameter is not one of the allowed values (`download`, `sortOrder`, `collection`, `status`...).",
+    ),
     "export-033": (404, "The export config, data type, flow or hub named does not exist."),
     "export-036": (429, "Too many exports are running for this organisation: retry later."),
     "export-040": (400, "The export asks for more records or pages than allowed."),
@@ -78,10 +123,16 @@ CODES: dict[str, tuple[int, str]] = {
     "file-035": (403, "The download link's signature is invalid."),
     "webhook-001": (400, "`url` or `events` is missing from the webhook endpoint."),
     "webhook-003": (400, "The webhook endpoint's `url` or another field is malformed."),
-    "webhook-017": (400, "An event name or a delivery `status` filter is not one of the allowed values."),
+    "webhook-017": (
+        400,
+        "An event name or a delivery `status` filter is not one of the allowed values.",
+    ),
     "webhook-033": (404, "The webhook endpoint does not exist in this organisation."),
     "request-031": (409, "The `Idempotency-Key` was already used with a different body."),
-    "server-036": (503, "The service is busy (shedding load): retry after the `Retry-After` seconds."),
+    "server-036": (
+        503,
+        "The service is busy (shedding load): retry after the `Retry-After` seconds.",
+    ),
     "server-045": (507, "Storage is full: the upload was not kept; try again later."),
 }
 
@@ -91,7 +142,7 @@ def markdown() -> str:
     lines = [
         "## Error codes",
         "",
-        "Every error answers `{\"status\": false, \"message\": ..., \"failedCode\": ...}`; some add "
+        'Every error answers `{"status": false, "message": ..., "failedCode": ...}`; some add '
         "`detail` (which case it was) or `error` (what failed).",
         "",
         "| failedCode | HTTP | meaning |",

@@ -151,18 +151,27 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         body={"name": "Jakarta"},
         tag="Catalog",
     ),
-    ("GET", "/hubs"): Op("List hubs", "The organisation's hubs, newest first, paginated.", tag="Catalog"),
+    ("GET", "/hubs"): Op(
+        "List hubs", "The organisation's hubs, newest first, paginated.", tag="Catalog"
+    ),
     ("GET", "/hub/{hub_id}"): Op("Get a hub", "One hub by `_id`.", ("hub-033",), tag="Catalog"),
     ("POST", "/flow"): Op(
         "Create a flow",
         "A flow is a kind of task with its own fields (as a data type has). Tasks are "
         "imported into a flow with `POST /tasks/import`.",
         ("flow-003", "flow-031", "auth-003"),
-        body={"name": "Delivery", "fields": [{"id": "orderNumber", "title": "Order Number", "type": "string", "required": True}]},
+        body={
+            "name": "Delivery",
+            "fields": [
+                {"id": "orderNumber", "title": "Order Number", "type": "string", "required": True}
+            ],
+        },
         tag="Catalog",
     ),
     ("GET", "/flows"): Op("List flows", "The organisation's flows, paginated.", tag="Catalog"),
-    ("GET", "/flow/{flow_id}"): Op("Get a flow", "One flow by `_id`.", ("flow-033",), tag="Catalog"),
+    ("GET", "/flow/{flow_id}"): Op(
+        "Get a flow", "One flow by `_id`.", ("flow-033",), tag="Catalog"
+    ),
     ("POST", "/data-type"): Op(
         "Create a data type",
         "A data type describes records: its `fields` (id, title, type, required, options) and "
@@ -172,13 +181,26 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         body=_DATA_TYPE,
         tag="Catalog",
     ),
-    ("GET", "/data-types"): Op("List data types", "The organisation's data types, paginated (under `data_types`, as the vendor answers).", tag="Catalog"),
-    ("GET", "/data-type/{data_type_id}"): Op("Get a data type", "One data type with its fields.", ("datatype-033",), tag="Catalog"),
+    ("GET", "/data-types"): Op(
+        "List data types",
+        "The organisation's data types, paginated (under `data_types`, as the vendor answers).",
+        tag="Catalog",
+    ),
+    ("GET", "/data-type/{data_type_id}"): Op(
+        "Get a data type", "One data type with its fields.", ("datatype-033",), tag="Catalog"
+    ),
     ("PUT", "/data-type/{data_type_id}"): Op(
         "Replace a data type",
         "Replaces name, description and fields. `commonData` and the primary-key field cannot "
         "change (400 `datatype-032`).",
-        ("datatype-001", "datatype-003", "datatype-031", "datatype-032", "datatype-033", "auth-003"),
+        (
+            "datatype-001",
+            "datatype-003",
+            "datatype-031",
+            "datatype-032",
+            "datatype-033",
+            "auth-003",
+        ),
         body=_DATA_TYPE,
         tag="Catalog",
     ),
@@ -191,44 +213,71 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         tag="Catalog",
     ),
     ("DELETE", "/data-type/{data_type_id}"): Op(
-        "Delete a data type", "Deletes the data type and answers it as it was.",
-        ("datatype-033", "auth-003"), tag="Catalog",
+        "Delete a data type",
+        "Deletes the data type and answers it as it was.",
+        ("datatype-033", "auth-003"),
+        tag="Catalog",
     ),
     ("POST", "/data"): Op(
         "Create a record",
         "One record of a data type: `dataTypeId`, `hubId` (unless `commonData`), and the "
         "type's fields as top-level keys. Values are converted by field type.",
         ("data-001", "data-003", "data-031", "datatype-033", "hub-033"),
-        body={"dataTypeId": "6b1307f6e68ec35c74296138", "hubId": "6b1307f6e68ec35c74296136", "dataId": "OUT-001", "name": "Toko Maju"},
+        body={
+            "dataTypeId": "6b1307f6e68ec35c74296138",
+            "hubId": "6b1307f6e68ec35c74296136",
+            "dataId": "OUT-001",
+            "name": "Toko Maju",
+        },
         tag="Catalog",
     ),
     ("GET", "/data"): Op(
-        "List records", "Records of the organisation, filtered by data type, hub or `dataId`.",
-        params={"dataId": "Only the record with this primary key."}, tag="Catalog",
+        "List records",
+        "Records of the organisation, filtered by data type, hub or `dataId`.",
+        params={"dataId": "Only the record with this primary key."},
+        tag="Catalog",
     ),
     ("POST", "/data/bulk/upsert"): Op(
         "Create or update records in bulk",
         "Each item is created, or updated when its `dataId` exists. Answers one outcome per "
         "item (`success`/`failed` counts); one bad item does not stop the others.",
         ("data-001", "data-003", "data-040", "datatype-033", "hub-033"),
-        body={"dataTypeId": "6b1307f6e68ec35c74296138", "hubId": "6b1307f6e68ec35c74296136", "data": [{"dataId": "OUT-002", "name": "Toko Jaya"}]},
+        body={
+            "dataTypeId": "6b1307f6e68ec35c74296138",
+            "hubId": "6b1307f6e68ec35c74296136",
+            "data": [{"dataId": "OUT-002", "name": "Toko Jaya"}],
+        },
         tag="Catalog",
     ),
-    ("GET", "/data/{record_id}"): Op("Get a record", "One record by `_id`.", ("data-033",), tag="Catalog"),
+    ("GET", "/data/{record_id}"): Op(
+        "Get a record", "One record by `_id`.", ("data-033",), tag="Catalog"
+    ),
     ("POST", "/task"): Op(
         "Create a task",
         "One task of a flow: `flowId`, `hubId`, optional `status` (UNASSIGNED|ONGOING|DONE), "
         "`assignee`, `startTime`, `endTime`, and the flow's fields as top-level keys.",
         ("task-001", "task-003", "task-017", "flow-033", "hub-033"),
-        body={"flowId": "6b1307f6e68ec35c74296137", "hubId": "6b1307f6e68ec35c74296136", "orderNumber": "SO-1001", "weight": 2.5},
+        body={
+            "flowId": "6b1307f6e68ec35c74296137",
+            "hubId": "6b1307f6e68ec35c74296136",
+            "orderNumber": "SO-1001",
+            "weight": 2.5,
+        },
         tag="Catalog",
     ),
     ("GET", "/tasks"): Op(
-        "List tasks", "Tasks filtered by flow, hub, status or assignee.", ("task-017",),
-        params={"status": "UNASSIGNED, ONGOING or DONE.", "assignee": "Only tasks assigned to this email."},
+        "List tasks",
+        "Tasks filtered by flow, hub, status or assignee.",
+        ("task-017",),
+        params={
+            "status": "UNASSIGNED, ONGOING or DONE.",
+            "assignee": "Only tasks assigned to this email.",
+        },
         tag="Catalog",
     ),
-    ("GET", "/task/{task_id}"): Op("Get a task", "One task by `_id`.", ("task-033",), tag="Catalog"),
+    ("GET", "/task/{task_id}"): Op(
+        "Get a task", "One task by `_id`.", ("task-033",), tag="Catalog"
+    ),
     # ---- imports --------------------------------------------------------------------------
     ("POST", "/data/import"): Op(
         "Import records from a file",
@@ -238,7 +287,16 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "and listed in `ignoredColumns`; `locale` and remembered mappings apply only when asked "
         "(`locale`, `useMemory=true`).",
         (*UPLOAD_ERRORS, "auth-003"),
-        form=("file", "dataTypeId", "hubId", "importMode", "matchField", "importConfigId", "hasHeaderRow", *WAVE2_FORM),
+        form=(
+            "file",
+            "dataTypeId",
+            "hubId",
+            "importMode",
+            "matchField",
+            "importConfigId",
+            "hasHeaderRow",
+            *WAVE2_FORM,
+        ),
         tag="Import",
     ),
     ("POST", "/tasks/import"): Op(
@@ -246,7 +304,16 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "As `POST /data/import`, for the tasks of a flow (`flowId`). Columns named `status`, "
         "`assignee`, `startTime`, `endTime` fill the task's own fields.",
         (*UPLOAD_ERRORS, "auth-003"),
-        form=("file", "flowId", "hubId", "importMode", "matchField", "importConfigId", "hasHeaderRow", *WAVE2_FORM),
+        form=(
+            "file",
+            "flowId",
+            "hubId",
+            "importMode",
+            "matchField",
+            "importConfigId",
+            "hasHeaderRow",
+            *WAVE2_FORM,
+        ),
         tag="Import",
     ),
     ("GET", "/import-template"): Op(
@@ -281,7 +348,18 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "`PUT /import-jobs/{code}`. With `showPreview=false` the import is queued at once and "
         "the job view is answered.",
         (*UPLOAD_ERRORS, "auth-003"),
-        form=("file", "dataTypeId", "flowId", "hubId", "importMode", "matchField", "importConfigId", "hasHeaderRow", "showPreview", *WAVE2_FORM),
+        form=(
+            "file",
+            "dataTypeId",
+            "flowId",
+            "hubId",
+            "importMode",
+            "matchField",
+            "importConfigId",
+            "hasHeaderRow",
+            "showPreview",
+            *WAVE2_FORM,
+        ),
         tag="Import jobs",
     ),
     ("PUT", "/import-jobs/{code}"): Op(
@@ -313,57 +391,110 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "An import config: a named mapping from file columns to the fields of a data type "
         "(`referenceType: dataType`) or flow (`flow`), reusable with `importConfigId`.",
         ("import-001", "import-003", "import-033"),
-        body={"name": "Outlet sheet", "referenceType": "dataType", "referenceId": "6b1307f6e68ec35c74296138", "fields": [_MAPPING[0]]},
+        body={
+            "name": "Outlet sheet",
+            "referenceType": "dataType",
+            "referenceId": "6b1307f6e68ec35c74296138",
+            "fields": [_MAPPING[0]],
+        },
         tag="Import configs",
     ),
     ("GET", "/import-configs"): Op(
-        "List column mappings", "Saved import configs, filtered by reference or name.",
+        "List column mappings",
+        "Saved import configs, filtered by reference or name.",
         ("import-003",),
-        params={"referenceType": "`dataType` or `flow`.", "referenceId": "The data type's or flow's `_id`.", "name": "Only configs whose name contains this text."},
+        params={
+            "referenceType": "`dataType` or `flow`.",
+            "referenceId": "The data type's or flow's `_id`.",
+            "name": "Only configs whose name contains this text.",
+        },
         tag="Import configs",
     ),
-    ("GET", "/import-config/{config_id}"): Op("Get a column mapping", "One import config.", ("import-033",), tag="Import configs"),
+    ("GET", "/import-config/{config_id}"): Op(
+        "Get a column mapping", "One import config.", ("import-033",), tag="Import configs"
+    ),
     ("PUT", "/import-config/{config_id}"): Op(
-        "Update a column mapping", "Replaces the config's name, description and fields.",
+        "Update a column mapping",
+        "Replaces the config's name, description and fields.",
         ("import-001", "import-003", "import-033"),
-        body={"name": "Outlet sheet v2", "referenceType": "dataType", "referenceId": "6b1307f6e68ec35c74296138", "fields": _MAPPING},
+        body={
+            "name": "Outlet sheet v2",
+            "referenceType": "dataType",
+            "referenceId": "6b1307f6e68ec35c74296138",
+            "fields": _MAPPING,
+        },
         tag="Import configs",
     ),
     ("DELETE", "/import-config/{config_id}"): Op(
-        "Delete a column mapping", "Deletes the config and answers it as it was.", ("import-033",), tag="Import configs",
+        "Delete a column mapping",
+        "Deletes the config and answers it as it was.",
+        ("import-033",),
+        tag="Import configs",
     ),
     # ---- exports (the vendor's documents supply parameters, bodies and examples) ----------
     ("GET", "/export-configs"): Op(
-        "List export configs", "Saved export configs (which fields, in which order, for tasks or data).",
-        ("export-017",), params={"collection": "`task` or `data`.", "name": "Only configs whose name contains this text."},
+        "List export configs",
+        "Saved export configs (which fields, in which order, for tasks or data).",
+        ("export-017",),
+        params={
+            "collection": "`task` or `data`.",
+            "name": "Only configs whose name contains this text.",
+        },
         tag="Export configs",
     ),
-    ("GET", "/export-config/{config_id}"): Op("Get an export config", "One export config.", ("export-033",), tag="Export configs"),
+    ("GET", "/export-config/{config_id}"): Op(
+        "Get an export config", "One export config.", ("export-033",), tag="Export configs"
+    ),
     ("POST", "/export-config"): Op(
-        "Create an export config", "A named set of fields to export, for tasks (per flow) or data (per data type).",
-        ("export-001", "export-002", "export-003", "export-017", "export-033"), tag="Export configs",
+        "Create an export config",
+        "A named set of fields to export, for tasks (per flow) or data (per data type).",
+        ("export-001", "export-002", "export-003", "export-017", "export-033"),
+        tag="Export configs",
     ),
     ("PUT", "/export-config/{config_id}/"): Op(
-        "Update an export config", "Replaces the config (the vendor's path keeps its trailing slash).",
-        ("export-001", "export-002", "export-003", "export-017", "export-033"), tag="Export configs",
+        "Update an export config",
+        "Replaces the config (the vendor's path keeps its trailing slash).",
+        ("export-001", "export-002", "export-003", "export-017", "export-033"),
+        tag="Export configs",
     ),
     ("DELETE", "/export-config/{config_id}/"): Op(
-        "Delete an export config", "Deletes the config (the vendor's path keeps its trailing slash).",
-        ("export-033",), tag="Export configs",
+        "Delete an export config",
+        "Deletes the config (the vendor's path keeps its trailing slash).",
+        ("export-033",),
+        tag="Export configs",
     ),
     ("POST", "/tasks/export"): Op(
         "Export tasks",
         "Exports the tasks matching the JSON body's filters as XLSX, CSV or JSON (zipped per "
         "10,000). Direct: answers the data or a link; `background: true`: answers at once and "
         "the file appears in `GET /tasks/export-log` (and an `export.completed` webhook).",
-        ("export-001", "export-003", "export-015", "export-017", "export-033", "export-036", "export-040", "export-045", "auth-003"),
+        (
+            "export-001",
+            "export-003",
+            "export-015",
+            "export-017",
+            "export-033",
+            "export-036",
+            "export-040",
+            "export-045",
+            "auth-003",
+        ),
         tag="Export",
     ),
     ("POST", "/data/export"): Op(
         "Export records",
         "Exports a data type's records (query parameters select fields, hub, sort and page), "
         "directly or in the background as `POST /tasks/export` does.",
-        ("export-001", "export-003", "export-017", "export-033", "export-036", "export-040", "export-045", "auth-003"),
+        (
+            "export-001",
+            "export-003",
+            "export-017",
+            "export-033",
+            "export-036",
+            "export-040",
+            "export-045",
+            "auth-003",
+        ),
         tag="Export",
     ),
     ("GET", "/tasks/export-log"): Op(
@@ -379,29 +510,40 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "loadbay POSTs `{id, type, createdAt, data}` to `url` when one of `events` happens "
         "(`import.completed`, `import.failed`, `import.cancelled`, `import.reverted`, "
         "`export.completed`, `export.failed`). Each delivery is signed: `Loadbay-Signature: "
-        "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>`. The `secret` is "
+        't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`. The `secret` is '
         "shown only in this answer. Failed deliveries are retried with backoff for 24 h.",
         ("webhook-001", "webhook-003", "webhook-017", "auth-003"),
         body=_WEBHOOK,
         tag="Webhooks",
     ),
-    ("GET", "/webhooks"): Op("List webhook endpoints", "The organisation's endpoints (without secrets).", tag="Webhooks"),
-    ("GET", "/webhooks/{endpoint_id}"): Op("Get a webhook endpoint", "One endpoint (without its secret).", ("webhook-033",), tag="Webhooks"),
+    ("GET", "/webhooks"): Op(
+        "List webhook endpoints", "The organisation's endpoints (without secrets).", tag="Webhooks"
+    ),
+    ("GET", "/webhooks/{endpoint_id}"): Op(
+        "Get a webhook endpoint",
+        "One endpoint (without its secret).",
+        ("webhook-033",),
+        tag="Webhooks",
+    ),
     ("PUT", "/webhooks/{endpoint_id}"): Op(
-        "Update a webhook endpoint", "Changes the endpoint's url, events, description or active flag.",
+        "Update a webhook endpoint",
+        "Changes the endpoint's url, events, description or active flag.",
         ("webhook-001", "webhook-003", "webhook-017", "webhook-033", "auth-003"),
         body={"url": "https://example.com/hooks/loadbay", "events": ["import.completed"]},
         tag="Webhooks",
     ),
     ("DELETE", "/webhooks/{endpoint_id}"): Op(
-        "Delete a webhook endpoint", "Stops deliveries to it; answers it as it was.",
-        ("webhook-033", "auth-003"), tag="Webhooks",
+        "Delete a webhook endpoint",
+        "Stops deliveries to it; answers it as it was.",
+        ("webhook-033", "auth-003"),
+        tag="Webhooks",
     ),
     ("POST", "/webhooks/{endpoint_id}/test"): Op(
         "Send a test event",
         "Queues a signed `webhook.test` delivery to the endpoint, so a receiver can check its "
         "signature code; the delivery shows in its log.",
-        ("webhook-033", "auth-003"), tag="Webhooks",
+        ("webhook-033", "auth-003"),
+        tag="Webhooks",
     ),
     ("GET", "/webhooks/{endpoint_id}/deliveries"): Op(
         "List deliveries",
@@ -415,5 +557,5 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 
 
 def operation(method: str, path: str) -> Op | None:
-    key = path[len(API):] if path.startswith(API) else path
+    key = path[len(API) :] if path.startswith(API) else path
     return OPERATIONS.get((method.upper(), key))
