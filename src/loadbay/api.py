@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from loadbay import __version__
+from loadbay.apidocs import install as install_apidocs
 from loadbay.db import get_database, migrate
 from loadbay.errors import install_error_handlers
 from loadbay.logs import setup_logging
@@ -48,6 +49,8 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
         lifespan=lifespan if run_migrations else None,
         redirect_slashes=False,
         default_response_class=JsonResponse,
+        docs_url=None,  # served by apidocs from the package: FastAPI's pages need a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.state.max_json_depth = get_settings().max_json_depth  # named by the error handler
@@ -60,6 +63,7 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
     from loadbay.console.routes import mount as mount_console
 
     mount_console(app)  # the web console, at /
+    install_apidocs(app)  # after every router: it documents the routes it finds
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, object]:

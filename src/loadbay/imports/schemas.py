@@ -7,6 +7,7 @@ from typing import Any
 from loadbay.ids import fmt_iso, fmt_time
 from loadbay.imports import names
 from loadbay.imports.models import ImportJob
+from loadbay.imports.progress import progress_fields
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
@@ -67,6 +68,7 @@ def monitoring_record(
         createdTime=fmt_time(job.created_time),
         updatedTime=fmt_time(job.updated_time),
     )
+    record.update(progress_fields(job))
     return {k: v for k, v in record.items() if v is not None}
 
 
@@ -105,4 +107,5 @@ def job_view(job: ImportJob) -> dict[str, Any]:
         "notImportedDownloadUrl": _link(job, job.not_imported_key),
         **structure(job),
     }
+    view.update(progress_fields(job))
     return {k: v for k, v in view.items() if v is not None}
