@@ -102,12 +102,13 @@ def test_metrics_after_an_import_with_failed_rows_and_a_swept_chunk(
             .where(ImportChunk.job_id == job_id, ImportChunk.seq == 2)
             .values(lease_owner="gone:1", lease_expires=utcnow() - timedelta(seconds=1))
         )
-    assert sweep() == {"plans": 0, "chunks": 1, "finalizes": 0, "exports": 0}
+    assert sweep() == {"plans": 0, "chunks": 1, "finalizes": 0, "exports": 0, "failed": 0}
     assert sweep() == {
         "plans": 0,
         "chunks": 0,
         "finalizes": 0,
         "exports": 0,
+        "failed": 0,
     }  # its lease is fresh again
 
     before = parse(app_client.get("/metrics").text)

@@ -3,6 +3,7 @@
 from loadbay.catalog.models import DataType, Flow, Hub, Organization, Record, Task
 from loadbay.db import Base
 from loadbay.exports.models import ExportConfig, ExportLog
+from loadbay.heartbeats import WorkerBeat
 from loadbay.imports.models import ImportChunk, ImportConfig, ImportJob, ImportRowIssue
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "Organization",
     "Record",
     "Task",
+    "WorkerBeat",
 ]

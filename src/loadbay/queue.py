@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,57 @@ def _own_scratch() -> None:
     use_own_scratch()
 
 
+# ---- the enqueue seam -------------------------------------------------------------------
+# Callers name a task ("chunk"), never import its module: the modules that declare tasks
+# register them here, and a worker or API that starts without one of TASK_NAMES refuses
+# to start (`require`), so work is never recorded and silently left unqueued.
+
+TASK_NAMES = ("plan", "chunk", "finalize", "export")
+_registry: dict[str, Any] = {}
+_overrides: dict[str, Callable[..., None]] = {}
+
+
+class UnknownTask(RuntimeError):
+    """A task name nothing registered: a start-up error, never a silent no-op."""
+
+
+def register(name: str, task: Any) -> None:
+    _registry[name] = task
+
+
+def require(names: tuple[str, ...] = TASK_NAMES) -> None:
+    missing = [n for n in names if n not in _registry]
+    if missing:
+        raise UnknownTask(f"no task registered as {', '.join(missing)}")
+
+
+def enqueue(name: str, *args: Any, priority: int | None = None) -> None:
+    """Queue task `name`; call it after the commit that made its work visible."""
+    if name in _overrides:
+        _overrides[name](*args)
+        return
+    task = _registry.get(name)
+    if task is None:
+        raise UnknownTask(f"no task registered as {name}")
+    if priority is None:
+        task(*args)
+    else:
+        task(*args, priority=priority)
+
+
+@contextmanager
+def handled_here(**handlers: Callable[..., None]) -> Iterator[None]:
+    """Run the named tasks in this process, as they are enqueued (the CLI's own import
+    runs chunks and the finalize beside its plan)."""
+    saved = dict(_overrides)
+    _overrides.update(handlers)
+    try:
+        yield
+    finally:
+        _overrides.clear()
+        _overrides.update(saved)
+
+
 def load_tasks() -> None:
     """Import every module that declares tasks, so a consumer knows them."""
     import loadbay.exports.tasks
@@ -56,6 +109,7 @@ def run_consumer(concurrency: int = 1, periodic: bool = True) -> None:
 
     use_own_scratch()
     load_tasks()
+    require()
     options: dict[str, Any] = {
         "workers": max(1, concurrency),
         "worker_type": "process" if concurrency > 1 else "thread",

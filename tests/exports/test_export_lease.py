@@ -17,6 +17,7 @@ from loadbay.exports.plan import ExportPlan
 from loadbay.exports.tasks import count_unclaimed, fail_stale_exports
 from loadbay.ids import utcnow
 from loadbay.imports.tasks import sweep
+from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 from tests.exports.conftest import Exporter, Seeded, log_entry, read_csv
 
@@ -158,13 +159,13 @@ def test_stale_exports_fail_only_without_a_live_lease(
 def test_an_export_interrupted_too_often_fails(
     seeded: Seeded, exporter: Exporter, db: Database
 ) -> None:
-    log_id = _interrupted(db, exporter, attempts=service.MAX_EXPORT_ATTEMPTS)
+    log_id = _interrupted(db, exporter, attempts=get_settings().max_attempts)
     sweep()
     entry = log_entry(db, log_id)
     assert entry.status == "Failed"
     assert (
         entry.error
-        == f"The export was started {service.MAX_EXPORT_ATTEMPTS} times without finishing; "
+        == f"The export was started {get_settings().max_attempts} times without finishing; "
         "try a smaller export"
     )
 

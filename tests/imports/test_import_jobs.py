@@ -346,22 +346,24 @@ def test_a_running_job_stops_after_the_chunk_in_flight(
     start, app_client, auth, db, monkeypatch, org_id
 ) -> None:
     from loadbay.imports import pipeline
+    from loadbay.queue import handled_here
 
     monkeypatch.setattr(get_settings(), "chunk_size", 2)
     rows = [["Outlet Code", "Name"]] + [[f"R{n}", f"row {n}"] for n in range(10)]
     code = preview_code(start, rows)
-    run_chunk = pipeline.enqueue_chunk
+    seen: list[str] = []
 
-    def chunk_then_cancel(chunk_id: str, seq: int) -> None:
-        run_chunk(chunk_id, seq)
-        if seq == 0:  # the user cancels while the first chunk is written
+    def chunk_then_cancel(chunk_id: str) -> None:
+        pipeline.run_chunk(chunk_id)
+        seen.append(chunk_id)
+        if len(seen) == 1:  # the user cancels while the first chunk is written
             with db.write() as session:
                 jobs_routes.cancel_job(
                     session, Principal(org_id, "ops@acme.test", frozenset()), code
                 )
 
-    monkeypatch.setattr(pipeline, "enqueue_chunk", chunk_then_cancel)
-    response = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
+    with handled_here(chunk=chunk_then_cancel):
+        response = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
     view = response.json()["data"]
     assert response.status_code == 201 and view["status"] == "Cancelled"
     assert (view["totalItems"], view["processedItems"], view["createdCount"]) == (10, 2, 2)

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
 
 from loadbay.auth import Principal
 from loadbay.db import Database, get_database, rowcount
@@ -26,6 +25,7 @@ from loadbay.exports.plan import ExportPlan, build_plan
 from loadbay.exports.schemas import FILE_TYPES, ExportRequest, export_answer
 from loadbay.ids import new_owner, utcnow
 from loadbay.leases import Heartbeat, LeaseLost, lease_seconds
+from loadbay.leases import is_transient as is_transient  # also used by exports.parallel
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
@@ -146,15 +146,6 @@ def file_link(entry: ExportLog) -> str | None:
     return get_storage().link(entry.organization_id, entry.file_key, filename)
 
 
-def is_transient(exc: BaseException) -> bool:
-    """A failure worth another attempt: the database or the store was unreachable."""
-    if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated) or isinstance(exc, sa.exc.OperationalError)
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    return type(exc).__module__.startswith(("botocore", "urllib3"))
-
-
 def failure_reason(exc: BaseException) -> str:
     """What the user is told: a writer's own message (it names the row and column), else
     the kind of failure — never a path, a line number or a trace."""
@@ -163,11 +154,6 @@ def failure_reason(exc: BaseException) -> str:
     if is_transient(exc):
         return "The database or the file store could not be reached"
     return f"Internal error while writing the export ({type(exc).__name__})"
-
-
-# An export whose worker died this many times (e.g. killed for memory) is failed rather
-# than handed to the next worker again.
-MAX_EXPORT_ATTEMPTS = 5
 
 
 def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | None:
@@ -185,9 +171,6 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
     entry = _claim(db, log_id, owner)
     if entry is None:
         return None
-    if entry.attempts > MAX_EXPORT_ATTEMPTS:
-        reason = f"The export was started {entry.attempts - 1} times without finishing"
-        return finish(log_id, owner, status="Failed", error=f"{reason}; try a smaller export")
 
     def renew(until: datetime) -> bool:
         with db.write() as session:
@@ -247,6 +230,8 @@ def _claim(db: Database, log_id: str, owner: str) -> ExportLog | None:
                 .where(
                     ExportLog.id == log_id,
                     ExportLog.status == "Processing",
+                    # one out of attempts is failed by the sweeper, never run again
+                    ExportLog.attempts < get_settings().max_attempts,
                     sa.or_(ExportLog.lease_owner.is_(None), ExportLog.lease_expires < now),
                 )
                 .values(
@@ -265,14 +250,19 @@ def _claim(db: Database, log_id: str, owner: str) -> ExportLog | None:
 
 
 def _release(db: Database, log_id: str, owner: str) -> None:
-    """Give the lease back so the queue's retry can claim the entry at once. The expiry
-    stays a lease ahead: the retry waits in the queue's schedule, which the sweeper's
-    count of queued messages does not see, and must not look lost meanwhile."""
+    """Give the lease back, and the attempt with it (a transient outage does not count),
+    so the queue's retry can claim the entry at once. The expiry stays a lease ahead: the
+    retry waits in the queue's schedule, which the sweeper's count of queued messages
+    does not see, and must not look lost meanwhile."""
     with db.write() as session:
         session.execute(
             sa.update(ExportLog)
             .where(ExportLog.id == log_id, ExportLog.lease_owner == owner)
-            .values(lease_owner=None, lease_expires=utcnow() + timedelta(seconds=lease_seconds()))
+            .values(
+                lease_owner=None,
+                lease_expires=utcnow() + timedelta(seconds=lease_seconds()),
+                attempts=ExportLog.attempts - 1,
+            )
         )
 
 

@@ -19,7 +19,7 @@ from loadbay.exports import service
 from loadbay.exports.models import ExportLog
 from loadbay.ids import fmt_iso, utcnow
 from loadbay.notify import send_mail
-from loadbay.queue import huey
+from loadbay.queue import enqueue, huey, register
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
@@ -38,8 +38,11 @@ def export_task(log_id: str, task: Any = None) -> None:
         notify(entry)
 
 
+register("export", export_task)
+
+
 def enqueue_export(log_id: str) -> None:
-    export_task(log_id)
+    enqueue("export", log_id)
 
 
 def notify(entry: ExportLog) -> bool:
@@ -128,15 +131,31 @@ def sweep_exports(now: datetime, *, lost: bool) -> int:
     were lost (`lost`, see `imports.tasks.sweep`), those no worker ever claimed. Each
     gets a fresh lease before it is enqueued, so one sweep cannot enqueue it twice."""
     later = now + timedelta(seconds=get_settings().lease_seconds)
+    limit = get_settings().max_attempts
     dead = sa.and_(
         ExportLog.status == "Processing",
         ExportLog.lease_owner.is_not(None),
         ExportLog.lease_expires < now,
     )
     with get_database().write() as session:
+        # Its worker died `limit` times (killed for memory, say): fail it rather than hand
+        # it to the next worker again (DECISIONS, "Attempts").
+        session.execute(
+            sa.update(ExportLog)
+            .where(dead, ExportLog.attempts >= limit)
+            .values(
+                status="Failed",
+                completed_at=now,
+                lease_owner=None,
+                lease_expires=None,
+                error=sa.literal("The export was started ")
+                + sa.cast(ExportLog.attempts, sa.String)
+                + sa.literal(" times without finishing; try a smaller export"),
+            )
+        )
         ids = session.scalars(
             sa.update(ExportLog)
-            .where(sa.or_(dead, _unclaimed(now)) if lost else dead)
+            .where(sa.or_(dead, _unclaimed(now)) if lost else dead, ExportLog.attempts < limit)
             .values(lease_owner=None, lease_expires=later)
             .returning(ExportLog.id)
         ).all()

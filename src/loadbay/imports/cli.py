@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from loadbay.imports import finalize, pipeline, service
 from loadbay.imports.jobs_routes import Preview, mapping_history, read_preview, table_error
 from loadbay.imports.models import ImportJob
 from loadbay.imports.upload import Upload
+from loadbay.queue import handled_here
 from loadbay.settings import get_settings
 from loadbay.storage import LocalStorage, get_storage
 from loadbay.tabular.readers import TableError, open_table
@@ -170,10 +170,6 @@ def _run_inline(db: Database, job_id: str, total: int) -> None:
                 or 0
             )
 
-    saved: tuple[Callable[[str, int], None], Callable[[str], None]] = (
-        pipeline.enqueue_chunk,
-        pipeline.enqueue_finalize,
-    )
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -184,16 +180,12 @@ def _run_inline(db: Database, job_id: str, total: int) -> None:
     with Progress(*columns, console=Console(stderr=True)) as progress:
         bar = progress.add_task("importing", total=total)
 
-        def run_chunk(chunk_id: str, _seq: int) -> None:
+        def run_chunk(chunk_id: str) -> None:
             pipeline.run_chunk(chunk_id)
             progress.update(bar, completed=processed())
 
-        pipeline.enqueue_chunk = run_chunk
-        pipeline.enqueue_finalize = finalize.finalize_job
-        try:
+        with handled_here(chunk=run_chunk, finalize=finalize.finalize_job):
             pipeline.plan_job(job_id)
-        finally:
-            pipeline.enqueue_chunk, pipeline.enqueue_finalize = saved
         progress.update(bar, completed=processed())
 
 
