@@ -120,7 +120,10 @@ def run_consumer(concurrency: int = 1, periodic: bool = True) -> None:
         "check_worker_health": True,
     }
     log.info("worker starting", extra={"queue": type(huey).__name__, **options})
+    from loadbay.worker.beat import start_heartbeat
+
     stop = threading.Event()
+    beat_stop = start_heartbeat()
     if periodic:
         from loadbay.imports.tasks import sweep_forever
 
@@ -137,6 +140,7 @@ def run_consumer(concurrency: int = 1, periodic: bool = True) -> None:
         huey.create_consumer(**options).run()
     finally:
         stop.set()
+        beat_stop.set()
 
 
 def queue_depth() -> int:
