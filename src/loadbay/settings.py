@@ -47,9 +47,9 @@ class Settings(BaseSettings):
     preview_retention_hours: Annotated[int, Field(gt=0)] = 24
     chunk_size: Annotated[int, Field(gt=0, le=100_000)] = 5000
     # A dead worker's step is taken over within a lease (renewed every third of it while
-    # the work moves) plus a sweep.
-    lease_seconds: Annotated[int, Field(gt=0)] = 15
-    sweep_interval_seconds: Annotated[float, Field(gt=0)] = 3
+    # the work moves) plus a sweep: 14 s at most, where the promise is 15.
+    lease_seconds: Annotated[int, Field(gt=0)] = 12
+    sweep_interval_seconds: Annotated[float, Field(gt=0)] = 2
     # Claims of one step (plan, chunk, finalize, export) that expired or raised before it
     # fails for good; transient outages and graceful hand-backs do not count.
     max_attempts: Annotated[int, Field(gt=0)] = 5

@@ -177,3 +177,89 @@ def test_a_chunk_out_of_attempts_fails_its_rows_and_names_the_error(
         ).all()
     assert len(reasons) == 200
     assert reasons[0][0]["message"] == "not imported: MemoryError: "
+
+
+# ---- recovery in seconds: the default lease (12 s) and sweep (2 s) -------------------------
+
+
+def _killed_then_finished(
+    procs: Procs, db: Database, upload: Uploader, tmp_path: Path, *, mid: str
+) -> tuple[float, float]:
+    """Upload, start a worker, SIGKILL it mid-plan or mid-chunk, start a replacement at
+    once (as `serve` does); answers the seconds from the kill to the takeover of the
+    step the dead worker held, and to the job's end."""
+    queue = tmp_path / "queue.db"
+    rows = 60_000
+    content, invalid = outlet_csv(rows, invalid_every=1000)
+    job_id = _uploaded(upload, content, queue)
+    env = {
+        "LOADBAY_QUEUE_URL": f"sqlite:///{queue}",
+        "LOADBAY_DATABASE_URL": db.url,
+        "LOADBAY_CHUNK_SIZE": "500",
+        "LOADBAY_LOG_LEVEL": "INFO",
+    }
+    first = procs.worker("first", env)
+
+    def in_place() -> bool:
+        job = job_row(db, job_id)
+        if mid == "plan":
+            return job.phase == "planning" and job.lease_owner is not None
+        if job.phase != "running" or job.processed_chunks < 5:
+            return False
+        with db.read() as session:  # the kill must catch a chunk under way
+            return bool(
+                session.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(ImportChunk)
+                    .where(
+                        ImportChunk.job_id == job_id,
+                        ImportChunk.state == "pending",
+                        ImportChunk.lease_owner.is_not(None),
+                    )
+                )
+            )
+
+    wait_for(in_place, 60, procs.logs)
+    procs.stop(first, signal.SIGKILL)
+    killed = time.monotonic()
+    at_kill = job_row(db, job_id)
+    assert at_kill.phase != "done"
+    with db.read() as session:
+        held = session.scalars(
+            sa.select(ImportChunk.id).where(
+                ImportChunk.job_id == job_id, ImportChunk.lease_owner.is_not(None)
+            )
+        ).all()
+    procs.worker("second", env)
+
+    def taken_over() -> bool:
+        if mid == "plan":
+            job = job_row(db, job_id)
+            return job.phase != "planning" or job.lease_owner not in (None, at_kill.lease_owner)
+        with db.read() as session:
+            return not session.scalar(
+                sa.select(sa.func.count())
+                .select_from(ImportChunk)
+                .where(ImportChunk.id.in_(held), ImportChunk.attempts < 2)
+            )
+
+    assert held or mid == "plan"
+    wait_for(taken_over, 30, procs.logs)
+    takeover = time.monotonic() - killed
+    wait_for(lambda: job_row(db, job_id).phase == "done", 30, procs.logs)
+    took = time.monotonic() - killed
+    from tests.scale.conftest import assert_exact, assert_records
+
+    assert_exact(db, job_id, rows, invalid)
+    assert_records(db, rows - invalid)
+    return takeover, took
+
+
+@pytest.mark.parametrize("mid", ["plan", "chunk"])
+def test_a_worker_killed_mid_step_is_taken_over_within_seconds(
+    procs: Procs, db: Database, upload: Uploader, tmp_path: Path, mid: str
+) -> None:
+    takeover, took = _killed_then_finished(procs, db, upload, tmp_path, mid=mid)
+    print(f"killed mid-{mid}: taken over after {takeover:.1f} s, finished after {took:.1f} s")
+    assert takeover < 16  # a lease (12 s) and a sweep (2 s), with a little slack
+    assert took < 30
