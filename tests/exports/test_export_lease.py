@@ -12,6 +12,7 @@ import pytest
 
 from loadbay.db import Database, table_of
 from loadbay.exports import service, writing
+from loadbay.exports import state as export_state
 from loadbay.exports.models import ExportLog
 from loadbay.exports.plan import ExportPlan
 from loadbay.exports.tasks import count_unclaimed, fail_stale_exports
@@ -174,14 +175,14 @@ def test_a_done_export_whose_record_failed_to_commit_is_retried_at_once(
     seeded: Seeded, exporter: Exporter, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log_id = _interrupted(db, exporter)
-    real = service.finish
+    real = export_state.finish
 
     def blip(*args: Any, **values: Any) -> Any:
         if values.get("status") == "Done":
             raise ConnectionError("database unreachable for a moment")
         return real(*args, **values)
 
-    monkeypatch.setattr(service, "finish", blip)
+    monkeypatch.setattr(export_state, "finish", blip)
     with pytest.raises(ConnectionError):
         service.run_export(log_id, retry_transient=True)
     assert log_entry(db, log_id).lease_owner is None  # given back for the queue's retry

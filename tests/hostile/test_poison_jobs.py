@@ -195,7 +195,8 @@ def _killed_then_finished(
     env = {
         "LOADBAY_QUEUE_URL": f"sqlite:///{queue}",
         "LOADBAY_DATABASE_URL": db.url,
-        "LOADBAY_CHUNK_SIZE": "500",
+        # chunks of ~0.3 s, so the kill lands inside one, not between two
+        "LOADBAY_CHUNK_SIZE": "500" if mid == "plan" else "3000",
         "LOADBAY_LOG_LEVEL": "INFO",
     }
     first = procs.worker("first", env)
@@ -204,7 +205,7 @@ def _killed_then_finished(
         job = job_row(db, job_id)
         if mid == "plan":
             return job.phase == "planning" and job.lease_owner is not None
-        if job.phase != "running" or job.processed_chunks < 5:
+        if job.phase != "running" or job.processed_chunks < 3:
             return False
         with db.read() as session:  # the kill must catch a chunk under way
             return bool(

@@ -11,20 +11,17 @@ import contextlib
 import logging
 import threading
 from dataclasses import asdict
-from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from loadbay.auth import Principal
-from loadbay.db import Database, get_database, rowcount
+from loadbay.db import Database, get_database
 from loadbay.errors import ApiError, BadRequest
-from loadbay.exports import queries, writing
+from loadbay.exports import queries, state, writing
 from loadbay.exports.models import ExportLog
 from loadbay.exports.plan import ExportPlan, build_plan
 from loadbay.exports.schemas import FILE_TYPES, ExportRequest, export_answer
 from loadbay.ids import new_owner, utcnow
-from loadbay.leases import Heartbeat, LeaseLost, lease_seconds
+from loadbay.leases import Heartbeat, LeaseLost
 from loadbay.leases import is_transient as is_transient  # also used by exports.parallel
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
@@ -168,24 +165,14 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
     """
     db = get_database()
     owner = new_owner()
-    entry = _claim(db, log_id, owner)
+    entry = state.claim(db, log_id, owner)
     if entry is None:
         return None
 
-    def renew(until: datetime) -> bool:
-        with db.write() as session:
-            return bool(
-                rowcount(
-                    session.execute(
-                        sa.update(ExportLog)
-                        .where(ExportLog.id == log_id, ExportLog.lease_owner == owner)
-                        .values(lease_expires=until)
-                    )
-                )
-            )
-
     try:
-        with Heartbeat(renew, export=log_id) as heartbeat:
+        with Heartbeat(
+            lambda until: state.renew(db, log_id, owner, until), export=log_id
+        ) as heartbeat:
 
             def progress(_rows: int) -> None:  # a run whose export was taken over stops
                 heartbeat.check()
@@ -200,12 +187,12 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
         return None
     except Exception as exc:
         if retry_transient and is_transient(exc):
-            _release(db, log_id, owner)
+            state.release(db, log_id, owner)
             raise
         log.exception("export failed", extra={"export": log_id})
-        return finish(log_id, owner, status="Failed", error=failure_reason(exc))
+        return state.finish(log_id, owner, status="Failed", error=failure_reason(exc))
     try:
-        return finish(
+        return state.finish(
             log_id,
             owner,
             status="Done",
@@ -217,72 +204,5 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
     except Exception as exc:  # the file is written; the record of it did not commit
         if retry_transient and is_transient(exc):
             with contextlib.suppress(Exception):  # the database may still be away
-                _release(db, log_id, owner)
+                state.release(db, log_id, owner)
         raise
-
-
-def _claim(db: Database, log_id: str, owner: str) -> ExportLog | None:
-    now = utcnow()
-    with db.write() as session:
-        claimed = rowcount(
-            session.execute(
-                sa.update(ExportLog)
-                .where(
-                    ExportLog.id == log_id,
-                    ExportLog.status == "Processing",
-                    # one out of attempts is failed by the sweeper, never run again
-                    ExportLog.attempts < get_settings().max_attempts,
-                    sa.or_(ExportLog.lease_owner.is_(None), ExportLog.lease_expires < now),
-                )
-                .values(
-                    lease_owner=owner,
-                    lease_expires=now + timedelta(seconds=lease_seconds()),
-                    attempts=ExportLog.attempts + 1,
-                )
-            )
-        )
-        if not claimed:
-            return None
-        entry = session.get(ExportLog, log_id)
-        if entry is not None:
-            session.expunge(entry)
-        return entry
-
-
-def _release(db: Database, log_id: str, owner: str) -> None:
-    """Give the lease back, and the attempt with it (a transient outage does not count),
-    so the queue's retry can claim the entry at once. The expiry stays a lease ahead: the
-    retry waits in the queue's schedule, which the sweeper's count of queued messages
-    does not see, and must not look lost meanwhile."""
-    with db.write() as session:
-        session.execute(
-            sa.update(ExportLog)
-            .where(ExportLog.id == log_id, ExportLog.lease_owner == owner)
-            .values(
-                lease_owner=None,
-                lease_expires=utcnow() + timedelta(seconds=lease_seconds()),
-                attempts=ExportLog.attempts - 1,
-            )
-        )
-
-
-def finish(log_id: str, owner: str, **values: Any) -> ExportLog | None:
-    """Record the outcome of a Processing entry this claim still holds (None when a
-    finished entry or another worker's claim is left as it is)."""
-    db = get_database()
-    with db.write() as session:
-        done = rowcount(
-            session.execute(
-                sa.update(ExportLog)
-                .where(
-                    ExportLog.id == log_id,
-                    ExportLog.status == "Processing",
-                    ExportLog.lease_owner == owner,
-                )
-                .values(completed_at=utcnow(), lease_owner=None, lease_expires=None, **values)
-            )
-        )
-    if not done:
-        return None
-    with db.read() as session:
-        return session.get(ExportLog, log_id)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from huey import crontab
 
 from loadbay.db import get_database
-from loadbay.exports import service
+from loadbay.exports import service, state
 from loadbay.exports.models import ExportLog
 from loadbay.ids import fmt_iso, utcnow
 from loadbay.notify import send_mail
@@ -25,8 +25,6 @@ from loadbay.storage import get_storage
 
 log = logging.getLogger("loadbay.exports")
 
-# A background export still Processing after this long lost its queue message or worker.
-STALE_AFTER = timedelta(hours=6)
 _PURGE_BATCH = 500
 
 
@@ -106,84 +104,17 @@ def purge_exports(now: datetime) -> int:
             return purged
 
 
-def _unclaimed(now: datetime) -> Any:
-    """Processing exports no worker holds, older than a lease: queued behind a backlog,
-    or their queue message (or the API process of a direct export) was lost."""
-    lease = timedelta(seconds=get_settings().lease_seconds)
-    return sa.and_(
-        ExportLog.status == "Processing",
-        ExportLog.lease_owner.is_(None),
-        sa.or_(ExportLog.lease_expires.is_(None), ExportLog.lease_expires < now),
-        ExportLog.request_at < now - lease,
-    )
-
-
-def count_unclaimed(now: datetime) -> int:
-    with get_database().read() as session:
-        found = session.scalar(
-            sa.select(sa.func.count()).select_from(ExportLog).where(_unclaimed(now))
-        )
-    return int(found or 0)
+count_unclaimed = state.count_unclaimed
+fail_stale_exports = state.fail_stale
 
 
 def sweep_exports(now: datetime, *, lost: bool) -> int:
-    """Re-enqueue exports whose worker died (their lease ran out), and, when queue messages
-    were lost (`lost`, see `imports.tasks.sweep`), those no worker ever claimed. Each
-    gets a fresh lease before it is enqueued, so one sweep cannot enqueue it twice."""
-    later = now + timedelta(seconds=get_settings().lease_seconds)
-    limit = get_settings().max_attempts
-    dead = sa.and_(
-        ExportLog.status == "Processing",
-        ExportLog.lease_owner.is_not(None),
-        ExportLog.lease_expires < now,
-    )
-    with get_database().write() as session:
-        # Its worker died `limit` times (killed for memory, say): fail it rather than hand
-        # it to the next worker again (DECISIONS, "Attempts").
-        session.execute(
-            sa.update(ExportLog)
-            .where(dead, ExportLog.attempts >= limit)
-            .values(
-                status="Failed",
-                completed_at=now,
-                lease_owner=None,
-                lease_expires=None,
-                error=sa.literal("The export was started ")
-                + sa.cast(ExportLog.attempts, sa.String)
-                + sa.literal(" times without finishing; try a smaller export"),
-            )
-        )
-        ids = session.scalars(
-            sa.update(ExportLog)
-            .where(sa.or_(dead, _unclaimed(now)) if lost else dead, ExportLog.attempts < limit)
-            .values(lease_owner=None, lease_expires=later)
-            .returning(ExportLog.id)
-        ).all()
+    """Fail exports out of attempts, and re-enqueue those whose worker died (their lease
+    ran out) or, when queue messages were lost (`lost`), those no worker ever claimed."""
+    ids = state.sweep(now, lost=lost)
     for log_id in ids:
         enqueue_export(log_id)
     return len(ids)
-
-
-def fail_stale_exports(now: datetime) -> int:
-    """Background exports whose worker or queue message was lost end as Failed."""
-    with get_database().write() as session:
-        stale = session.scalars(
-            sa.update(ExportLog)
-            .where(
-                ExportLog.status == "Processing",
-                ExportLog.request_at < now - STALE_AFTER,
-                # one a live worker still writes (its lease is fresh) is left to finish,
-                # unless it has been at it four times as long: then it never will
-                sa.or_(
-                    ExportLog.lease_expires.is_(None),
-                    ExportLog.lease_expires < now,
-                    ExportLog.request_at < now - 4 * STALE_AFTER,
-                ),
-            )
-            .values(status="Failed", completed_at=now, error="The export did not finish in time")
-            .returning(ExportLog.id)
-        ).all()
-    return len(stale)
 
 
 @huey.periodic_task(crontab(minute="*/10"))

@@ -21,11 +21,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from loadbay.auth import CurrentPrincipal, Principal
-from loadbay.db import get_database, rowcount, table_of
+from loadbay.db import get_database, table_of
 from loadbay.deps import ReadSession
 from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
-from loadbay.ids import utcnow
-from loadbay.imports import mapping, service
+from loadbay.imports import mapping, service, state
 from loadbay.imports.models import ImportJob
 from loadbay.imports.pipeline import limits
 from loadbay.imports.schemas import job_view
@@ -260,25 +259,16 @@ def confirm_job(session: Session, principal: Principal, code: str, body: dict[st
         history = mapping_history(session, principal.org, target)
         items = suggestion(headers, target, history, job.mapping)
     columns = mapping.resolve(headers, target.specs, items)
-    now = utcnow()
-    changed = rowcount(
-        session.execute(
-            jobs.update()
-            .where(jobs.c.id == code, jobs.c.confirmed.is_(False), jobs.c.phase == "preview")
-            .values(
-                mapping=[{"id": f, "headerColumn": headers[c]} for f, c in columns.items()],
-                import_mode=mode,
-                match_field=match,
-                import_config_id=config_id or job.import_config_id,
-                confirmed=True,
-                phase="queued",
-                lease_expires=now,
-                updated_by=principal.email,
-                updated_time=now,
-            )
-        )
+    changed = state.confirm(
+        session,
+        code,
+        mapping=[{"id": f, "headerColumn": headers[c]} for f, c in columns.items()],
+        import_mode=mode,
+        match_field=match,
+        import_config_id=config_id or job.import_config_id,
+        updated_by=principal.email,
     )
-    if changed != 1:  # a concurrent confirm or cancel got there first
+    if not changed:  # a concurrent confirm or cancel got there first
         raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
 
 
@@ -328,33 +318,10 @@ def get_import_job(code: str, principal: CurrentPrincipal, session: ReadSession)
 def cancel_job(session: Session, principal: Principal, code: str) -> None:
     """A job not yet started stops at once; a running one after the chunk in flight."""
     service.get_job(session, principal.org, code)
-    now = utcnow()
-    who = {"cancel_requested": True, "updated_by": principal.email, "updated_time": now}
-    stopped = rowcount(
-        session.execute(
-            jobs.update()
-            .where(jobs.c.id == code, jobs.c.phase.in_(("preview", "queued")))
-            .values(
-                status="cancelled",
-                phase="done",
-                processed_at=now,
-                lease_owner=None,
-                lease_expires=None,
-                **who,
-            )
-        )
-    )
-    if stopped:
+    if state.cancel(session, code, principal.email) == "stopped":
         return
-    # Once every chunk is written there is nothing left to stop: the job is finishing.
-    unfinished = sa.or_(
-        jobs.c.phase == "planning",
-        sa.and_(jobs.c.phase == "running", jobs.c.processed_chunks < jobs.c.total_chunks),
-    )
-    flagged = rowcount(
-        session.execute(jobs.update().where(jobs.c.id == code, unfinished).values(**who))
-    )
-    if not flagged:
+    flagged = state.cancel(session, code, principal.email, running=True)
+    if flagged != "flagged":
         raise Conflict("import-032", f"Import job {code} has already finished")
 
 

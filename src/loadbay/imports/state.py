@@ -47,6 +47,53 @@ def _open(lease_owner: Any, lease_expires: Any, now: datetime) -> Any:
     return sa.or_(lease_owner.is_(None), lease_expires < now)
 
 
+# ---- the job: confirm and cancel (the API's side) ----------------------------------------
+
+
+def confirm(session: Session, job_id: str, **values: Any) -> bool:
+    """A preview becomes queued work; its expiry is now, so a lost queue message is swept."""
+    now = utcnow()
+    return bool(
+        rowcount(
+            session.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.confirmed.is_(False), jobs.c.phase == "preview")
+                .values(
+                    confirmed=True, phase="queued", lease_expires=now, updated_time=now, **values
+                )
+            )
+        )
+    )
+
+
+def cancel(session: Session, job_id: str, who: str, *, running: bool = False) -> str | None:
+    """Stop a job not yet started at once ("stopped"), or, with `running`, flag one under
+    way to stop after the chunk in flight ("flagged"); None when neither applies."""
+    now = utcnow()
+    flag = {"cancel_requested": True, "updated_by": who, "updated_time": now}
+    if not running:
+        stopped = session.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id, jobs.c.phase.in_(("preview", "queued")))
+            .values(
+                status="cancelled",
+                phase="done",
+                processed_at=now,
+                lease_owner=None,
+                lease_expires=None,
+                **flag,
+            )
+        )
+        return "stopped" if rowcount(stopped) else None
+    # Once every chunk is written there is nothing left to stop: the job is finishing.
+    unfinished = sa.or_(
+        jobs.c.phase == "planning",
+        sa.and_(jobs.c.phase == "running", jobs.c.processed_chunks < jobs.c.total_chunks),
+    )
+    flagged = session.execute(jobs.update().where(jobs.c.id == job_id, unfinished).values(**flag))
+    return "flagged" if rowcount(flagged) else None
+
+
 # ---- the job: plan and finalize ---------------------------------------------------------
 
 
