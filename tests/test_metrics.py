@@ -85,7 +85,7 @@ def test_metrics_after_an_import_with_failed_rows_and_a_swept_chunk(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    from loadbay.imports.tasks import sweep
+    from loadbay.worker.sweeper import sweep
 
     rows = [["Outlet Code", "Name"]]
     rows += [[f"M{i:04d}", "" if i % 50 == 7 else f"Outlet {i}"] for i in range(450)]

@@ -148,7 +148,7 @@ def worker(
 ) -> None:
     """Run a queue worker alone (scale out by starting more, anywhere)."""
     from loadbay.logs import setup_logging
-    from loadbay.queue import run_consumer
+    from loadbay.worker.consumer import run_consumer
 
     setup_logging(get_settings().log_level)
     run_consumer(concurrency, periodic=periodic)

@@ -17,9 +17,9 @@ from loadbay.exports.models import ExportLog
 from loadbay.exports.plan import ExportPlan
 from loadbay.exports.tasks import count_unclaimed, fail_stale_exports
 from loadbay.ids import utcnow
-from loadbay.imports.tasks import sweep
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
+from loadbay.worker.sweeper import sweep
 from tests.exports.conftest import Exporter, Seeded, log_entry, read_csv
 
 logs = table_of(ExportLog)

@@ -18,10 +18,10 @@ from loadbay.db import Database
 from loadbay.ids import utcnow
 from loadbay.imports import pipeline
 from loadbay.imports.models import ImportChunk, ImportRowIssue
-from loadbay.imports.tasks import sweep
 from loadbay.queue import huey
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
+from loadbay.worker.sweeper import sweep
 from tests.imports.conftest import Uploader
 from tests.scale.conftest import Procs, job_row, outlet_csv, wait_for
 

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from loadbay import queue
 from loadbay.auth import Principal
 from loadbay.catalog.models import Record
 from loadbay.db import Database
@@ -257,10 +258,8 @@ def test_bad_confirm_bodies_are_refused_and_the_preview_stays_confirmable(
 
 
 def test_confirm_answers_202_while_the_job_runs(start, app_client, auth, monkeypatch) -> None:
-    from loadbay.imports import tasks
-
     monkeypatch.setattr(get_settings(), "confirm_wait_seconds", 0)
-    monkeypatch.setattr(tasks, "enqueue_plan", lambda job_id: None)
+    monkeypatch.setattr(queue, "_overrides", {"plan": lambda job_id: None})
     code = preview_code(start, [["Outlet Code", "Name"], ["1", "a"]])
     response = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
     assert response.status_code == 202, response.text
@@ -279,10 +278,8 @@ def test_confirm_answers_202_while_the_job_runs(start, app_client, auth, monkeyp
 def test_cancel_flags_a_running_job_and_refuses_one_with_every_chunk_written(
     start, app_client, auth, db, monkeypatch
 ) -> None:
-    from loadbay.imports import tasks
-
     monkeypatch.setattr(get_settings(), "confirm_wait_seconds", 0)
-    monkeypatch.setattr(tasks, "enqueue_plan", lambda job_id: None)
+    monkeypatch.setattr(queue, "_overrides", {"plan": lambda job_id: None})
     code = preview_code(start, [["Outlet Code", "Name"], ["1", "a"]])
     app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
 
@@ -303,11 +300,11 @@ def test_cancel_flags_a_running_job_and_refuses_one_with_every_chunk_written(
 
 def test_confirm_waits_for_a_job_finished_by_a_worker(start, app_client, auth, monkeypatch):
     """The wait polls the database: a job finished elsewhere while we wait answers 201."""
-    from loadbay.imports import pipeline, tasks
+    from loadbay.imports import pipeline
 
     pending: list[str] = []
     monkeypatch.setattr(get_settings(), "confirm_wait_seconds", 5)
-    monkeypatch.setattr(tasks, "enqueue_plan", pending.append)
+    monkeypatch.setattr(queue, "_overrides", {"plan": pending.append})
     real_load = jobs_routes.load_job
     polls: list[int] = []
 

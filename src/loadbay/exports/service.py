@@ -23,6 +23,7 @@ from loadbay.exports.schemas import FILE_TYPES, ExportRequest, export_answer
 from loadbay.ids import new_owner, utcnow
 from loadbay.leases import Heartbeat, LeaseLost
 from loadbay.leases import is_transient as is_transient  # also used by exports.parallel
+from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
@@ -63,9 +64,7 @@ def start_export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
     plan, rows = prepare(db, principal.org, req)
     if req.background:
         entry = create_log(db, principal, plan, req)
-        from loadbay.exports.tasks import enqueue_export
-
-        enqueue_export(entry.id)  # after the commit: a worker never sees an unknown entry
+        enqueue("export", entry.id)  # after the commit: a worker never sees an unknown entry
         return export_answer(
             report_type=plan.kind,
             org=plan.org,

@@ -1,42 +1,29 @@
-"""Huey tasks of exports: the background export, its e-mail, and retention.
-
-The task takes the export-log id and reloads everything from the entry; a
-transient failure is retried by the queue, any other one (or the last retry)
-records `Failed` with its reason, so no entry is left `Processing` by an error.
+"""What the worker does for exports beside writing them: the e-mail when a background
+export ends, retention, and the sweeper's part (`sweep_exports`). The queue tasks
+themselves are in `loadbay.worker.tasks`: the export task takes the export-log id and
+reloads everything from the entry; a transient failure is retried by the queue, any
+other one (or the last retry) records `Failed` with its reason.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
-from huey import crontab
 
 from loadbay.db import get_database
 from loadbay.exports import service, state
 from loadbay.exports.models import ExportLog
-from loadbay.ids import fmt_iso, utcnow
+from loadbay.ids import fmt_iso
 from loadbay.notify import send_mail
-from loadbay.queue import enqueue, huey, register
+from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
 log = logging.getLogger("loadbay.exports")
 
 _PURGE_BATCH = 500
-
-
-@huey.task(retries=2, retry_delay=5, context=True)
-def export_task(log_id: str, task: Any = None) -> None:
-    retries_left = int(getattr(task, "retries", 0) or 0)
-    entry = service.run_export(log_id, retry_transient=retries_left > 0)
-    if entry is not None:
-        notify(entry)
-
-
-register("export", export_task)
 
 
 def enqueue_export(log_id: str) -> None:
@@ -115,12 +102,3 @@ def sweep_exports(now: datetime, *, lost: bool) -> int:
     for log_id in ids:
         enqueue_export(log_id)
     return len(ids)
-
-
-@huey.periodic_task(crontab(minute="*/10"))
-def purge_exports_task() -> None:
-    now = utcnow()
-    stale = fail_stale_exports(now)
-    purged = purge_exports(now)
-    if stale or purged:
-        log.info("exports purged", extra={"purged": purged, "stale": stale})

@@ -32,6 +32,7 @@ from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.upload import Upload, receive
 from loadbay.imports.validate import Checked, compile_validator
 from loadbay.pagination import ok
+from loadbay.queue import enqueue
 from loadbay.routing import Router
 from loadbay.settings import get_settings
 from loadbay.tabular.readers import TableError, open_table
@@ -197,9 +198,7 @@ def load_job(org: str, code: str) -> ImportJob:
 
 
 async def _enqueue(code: str) -> None:
-    from loadbay.imports import tasks
-
-    await run_in_threadpool(tasks.enqueue_plan, code)  # after the commit, off the event loop
+    await run_in_threadpool(enqueue, "plan", code)  # after the commit, off the event loop
 
 
 @router.post("/import-jobs", status_code=201, response_model=None, tags=["import-jobs"])

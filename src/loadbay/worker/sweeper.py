@@ -1,8 +1,6 @@
-"""Huey tasks of the import pipeline. They take ids, reload state, and are safe to run twice.
-
-Each step counts its own attempts (`imports.state`); the queue's retries add the back-off
-for transient outages, and the sweeper takes over what a dead worker held.
-"""
+"""The sweeper: takes over work whose worker died, re-enqueues work whose queue message
+was lost, and fails work out of attempts — for imports and exports alike (which is why
+it lives here, above both)."""
 
 from __future__ import annotations
 
@@ -13,37 +11,10 @@ from loadbay.db import get_database
 from loadbay.exports.tasks import count_unclaimed as count_unclaimed_exports
 from loadbay.exports.tasks import sweep_exports
 from loadbay.ids import utcnow
-from loadbay.imports import finalize, pipeline, state
-from loadbay.queue import enqueue, huey, queue_depth, register
+from loadbay.imports import pipeline, state
+from loadbay.queue import enqueue, huey, queue_depth
 
-log = logging.getLogger("loadbay.imports")
-
-
-@huey.task(retries=2, retry_delay=2)
-def plan_task(job_id: str) -> None:
-    """A file that cannot be read fails the job inside plan_job; any other error is
-    counted (unless transient) and retried, by Huey and then by the sweeper, until the
-    step is out of attempts."""
-    pipeline.plan_job(job_id)
-
-
-@huey.task(retries=2, retry_delay=1)
-def chunk_task(chunk_id: str) -> None:
-    pipeline.run_chunk(chunk_id)
-
-
-@huey.task(retries=2, retry_delay=2)
-def finalize_task(job_id: str) -> None:
-    finalize.finalize_job(job_id)
-
-
-register("plan", plan_task)
-register("chunk", chunk_task)
-register("finalize", finalize_task)
-
-
-def enqueue_plan(job_id: str) -> None:
-    enqueue("plan", job_id)
+log = logging.getLogger("loadbay.worker")
 
 
 def sweep() -> dict[str, int]:
@@ -95,10 +66,12 @@ def sweep_forever(interval: float, stop: threading.Event) -> None:
             log.exception("sweep failed")
 
 
-@huey.on_startup()
 def sweep_on_start() -> None:
     """A worker that starts (say, to replace a dead one) picks up what has gone stale at once."""
     try:
         sweep()
     except Exception:  # the database may still be coming up; the periodic sweep retries
         log.exception("startup sweep failed")
+
+
+huey.on_startup()(sweep_on_start)
