@@ -30,6 +30,15 @@ class LeaseLost(Exception):
     """Another claim took the work over after this one's lease ran out."""
 
 
+class HandBack(Exception):
+    """This process is stopping (SIGTERM): the step gives its work back, uncounted, so
+    another worker takes it at once instead of waiting for the lease to run out."""
+
+
+# Set by the worker on SIGTERM; every step sees it at its next `Heartbeat.check`.
+stopping = threading.Event()
+
+
 class Heartbeat:
     """Calls `renew(new_expiry)` every third of the lease until the block ends.
 
@@ -59,10 +68,13 @@ class Heartbeat:
         self._thread.join()
 
     def check(self) -> None:
-        """Called as the work moves on: raises LeaseLost once another claim has it."""
+        """Called as the work moves on: raises LeaseLost once another claim has it, and
+        HandBack once this process is stopping."""
         self.touched = time.monotonic()
         if self.lost.is_set():
             raise LeaseLost(str(self.context))
+        if stopping.is_set():
+            raise HandBack(str(self.context))
 
     def _run(self) -> None:
         while not self._stop.wait(lease_seconds() / 3):

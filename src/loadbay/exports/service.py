@@ -21,7 +21,7 @@ from loadbay.exports.models import ExportLog
 from loadbay.exports.plan import ExportPlan, build_plan
 from loadbay.exports.schemas import FILE_TYPES, ExportRequest, export_answer
 from loadbay.ids import new_owner, utcnow
-from loadbay.leases import Heartbeat, LeaseLost
+from loadbay.leases import HandBack, Heartbeat, LeaseLost
 from loadbay.leases import is_transient as is_transient  # also used by exports.parallel
 from loadbay.queue import enqueue
 from loadbay.settings import get_settings
@@ -183,6 +183,11 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
                 heartbeat.check()  # never replace the file the newer run writes
     except LeaseLost:
         log.warning("export taken over by a newer run", extra={"export": log_id})
+        return None
+    except HandBack:  # this worker stops: another one writes the file from the start
+        state.release(db, log_id, owner)
+        enqueue("export", log_id)
+        log.info("export handed back", extra={"export": log_id})
         return None
     except Exception as exc:
         if retry_transient and is_transient(exc):

@@ -14,7 +14,8 @@ from loadbay.db import get_database, table_of
 from loadbay.ids import new_owner
 from loadbay.imports import state
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
-from loadbay.leases import Heartbeat, LeaseLost
+from loadbay.leases import HandBack, Heartbeat, LeaseLost
+from loadbay.queue import enqueue
 from loadbay.storage import get_storage
 from loadbay.tabular.writers import open_writer
 
@@ -74,6 +75,11 @@ def finalize_job(job_id: str) -> None:
         finished = state.finalize_done(job_id, owner, status, failed_key, not_imported_key)
     except LeaseLost:
         log.warning("finalize lease lost; the newer claim finishes the job", extra={"job": job_id})
+        return
+    except HandBack:
+        state.release_job(job_id, "finalizing", owner, error=None, counts=False)
+        enqueue("finalize", job_id)
+        log.info("finalize handed back", extra={"job": job_id})
         return
     except Exception as exc:
         if state.step_failed(job_id, "finalizing", owner, exc):

@@ -27,7 +27,7 @@ from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.validate import Checked, compile_batch_validator
 from loadbay.imports.writes import WriteContext, prepare, write_rows
-from loadbay.leases import Heartbeat, LeaseLost, error_text, is_transient
+from loadbay.leases import HandBack, Heartbeat, LeaseLost, error_text, is_transient
 from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
@@ -89,6 +89,11 @@ def plan_job(job_id: str) -> None:
             total_rows, total_chunks, stopped = _plan(job, target, done_seqs, owner, beat)
     except LeaseLost:
         log.warning("plan lease lost; the newer claim plans the job", extra={"job": job_id})
+        return
+    except HandBack:
+        state.release_job(job_id, "planning", owner, error=None, counts=False)
+        enqueue("plan", job_id)  # another worker re-plans at once, skipping recorded chunks
+        log.info("plan handed back", extra={"job": job_id})
         return
     except (TableError, ApiError) as exc:
         fail_job(job_id, getattr(exc, "message", None) or str(exc))
@@ -273,6 +278,11 @@ def run_chunk(chunk_id: str) -> int:
             timings = _process(job, chunk, target, owner, beat)
     except LeaseLost:
         log.warning("chunk lease lost", extra={"job": job.id, "seq": chunk.seq})
+        return 0
+    except HandBack:
+        state.release_chunk(chunk_id, owner, error=None, counts=False)
+        enqueue("chunk", chunk_id, priority=-chunk.seq)
+        log.info("chunk handed back", extra={"job": job.id, "seq": chunk.seq})
         return 0
     except Exception as exc:
         transient = is_transient(exc)

@@ -383,13 +383,11 @@ def renew_chunk(chunk_id: str, owner: str, until: datetime) -> bool:
 
 
 def release_chunk(chunk_id: str, owner: str, *, error: str | None, counts: bool) -> int:
-    """Hand a chunk back (see `release_job`); answers its attempts so far. A raised error
-    is retried at once: the expiry is now."""
+    """Hand a chunk back (see `release_job`); answers its attempts so far. Without an
+    owner it may be claimed again at once, by the queue's retry or the hand-back's
+    message; the expiry a lease ahead keeps the sweeper from taking it for lost."""
     with get_database().write() as session:
-        values: dict[str, Any] = {
-            "lease_owner": None,
-            "lease_expires": utcnow() if counts else lease_until(),
-        }
+        values: dict[str, Any] = {"lease_owner": None, "lease_expires": lease_until()}
         if not counts:
             values["attempts"] = chunks.c.attempts - 1
         if error is not None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
+from loadbay.leases import stopping
 from loadbay.queue import huey, load_tasks, require
 from loadbay.settings import get_settings
 from loadbay.worker.beat import start_heartbeat
@@ -52,8 +54,39 @@ def run_consumer(concurrency: int = 1, periodic: bool = True) -> None:
 
         # Started now, the first big export does not wait for it (a second or so).
         threading.Thread(target=start_fork_server, daemon=True, name="fork-server").start()
+    consumer = huey.create_consumer(**options)
+    consumer._handle_stop_signal = _graceful(consumer)
     try:
-        huey.create_consumer(**options).run()
+        consumer.run()
     finally:
         stop.set()
         beat_stop.set()
+
+
+HAND_BACK_SECONDS = 10.0
+
+
+def _graceful(consumer: Any) -> Any:
+    """SIGTERM (a deploy, `serve` stopping): take no more work, have the step in flight
+    finish or hand its work back at its next check (`leases.stopping`), then exit; a
+    step still running after HAND_BACK_SECONDS is left to its lease.
+
+    Huey's own SIGTERM stops at once and abandons the step in flight, so the next worker
+    waits a whole lease for it; its graceful stop (SIGINT) waits without a bound."""
+
+    def handle(_signum: int, _frame: Any) -> None:
+        log.info("worker stopping: handing back what it holds")
+        stopping.set()
+        consumer._received_signal = True
+        consumer._graceful = True
+        timer = threading.Timer(HAND_BACK_SECONDS, _exit_now)
+        timer.daemon = True
+        timer.start()
+
+    return handle
+
+
+def _exit_now() -> None:
+    log.warning("work not handed back in time; its lease runs out instead")
+    logging.shutdown()
+    os._exit(1)
