@@ -50,6 +50,7 @@ def test_a_worker_stopped_mid_step_hands_it_back(
             )
 
     wait_for(held, 60, procs.logs)
+    owner = job_row(db, job_id).lease_owner
     first.popen.send_signal(signal.SIGTERM)
     stopped = time.monotonic()
     code = first.popen.wait(timeout=15)
@@ -66,11 +67,25 @@ def test_a_worker_stopped_mid_step_hands_it_back(
         )
     assert leased == 0 and job_row(db, job_id).lease_owner is None
 
+    before = job_row(db, job_id).processed_chunks
     procs.worker("second", env)
-    wait_for(lambda: job_row(db, job_id).phase == "done", 30, procs.logs)
+    started = time.monotonic()
+
+    def carried_on() -> bool:  # the new worker works on what the old one gave back
+        job = job_row(db, job_id)
+        if mid == "plan":
+            return job.phase != "planning" or job.lease_owner not in (None, owner)
+        return job.processed_chunks > before
+
+    wait_for(carried_on, 30, procs.logs)
+    takeover = time.monotonic() - started
+    wait_for(lambda: job_row(db, job_id).phase == "done", 60, procs.logs)
     took = time.monotonic() - stopped
-    print(f"SIGTERM mid-{mid}: worker exited in {exited:.1f} s, job done {took:.1f} s after")
-    assert took < 12  # less than a lease: nobody waited for one to run out
+    print(
+        f"SIGTERM mid-{mid}: worker exited in {exited:.1f} s, the new one carried on after "
+        f"{takeover:.1f} s, job done {took:.1f} s after the signal"
+    )
+    assert takeover < 6  # well under a lease (12 s): nobody waited for one to run out
     assert_exact(db, job_id, rows, invalid)
     assert_records(db, rows - invalid)
     with db.read() as session:
