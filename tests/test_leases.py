@@ -15,7 +15,7 @@ from loadbay.leases import Heartbeat, LeaseLost
 def _beats(
     monkeypatch: pytest.MonkeyPatch, settings_env: Any, kept: bool = True
 ) -> tuple[list[datetime], Callable[[datetime], bool]]:
-    """Leases of 1 s (a beat every 0.25 s), idle after one lease; the renewals seen."""
+    """Leases of 1 s (a beat every third of it), idle after one lease; the renewals seen."""
     settings_env(lease_seconds=1)
     monkeypatch.setattr(Heartbeat, "IDLE_LEASES", 1)
     renewals: list[datetime] = []
@@ -33,7 +33,7 @@ def test_renews_while_the_work_moves(monkeypatch: pytest.MonkeyPatch, settings_e
         for _ in range(8):
             time.sleep(0.25)
             beat.check()
-    assert len(renewals) >= 6  # ~2 s of beats, the idle limit never reached
+    assert len(renewals) >= 5  # ~2 s of beats, the idle limit never reached
     assert renewals == sorted(renewals)
 
 
@@ -47,7 +47,7 @@ def test_stops_renewing_work_that_made_no_progress(
         time.sleep(0.6)
         assert len(renewals) == stalled  # nothing more after it stopped
         beat.check()  # not lost: only left to run out
-    assert 2 <= stalled <= 5
+    assert 2 <= stalled <= 4
 
 
 def test_a_lost_lease_stops_the_work(monkeypatch: pytest.MonkeyPatch, settings_env: Any) -> None:

@@ -84,7 +84,7 @@ def test_metrics_after_an_import_with_failed_rows_and_a_swept_chunk(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    from loadbay.imports.tasks import sweep
+    from loadbay.worker.sweeper import sweep
 
     rows = [["Outlet Code", "Name"]]
     rows += [[f"M{i:04d}", "" if i % 50 == 7 else f"Outlet {i}"] for i in range(450)]
@@ -101,12 +101,20 @@ def test_metrics_after_an_import_with_failed_rows_and_a_swept_chunk(
             .where(ImportChunk.job_id == job_id, ImportChunk.seq == 2)
             .values(lease_owner="gone:1", lease_expires=utcnow() - timedelta(seconds=1))
         )
-    assert sweep() == {"plans": 0, "chunks": 1, "finalizes": 0, "exports": 0, "webhooks": 0}
+    assert sweep() == {
+        "plans": 0,
+        "chunks": 1,
+        "finalizes": 0,
+        "exports": 0,
+        "failed": 0,
+        "webhooks": 0,
+    }
     assert sweep() == {
         "plans": 0,
         "chunks": 0,
         "finalizes": 0,
         "exports": 0,
+        "failed": 0,
         "webhooks": 0,
     }  # its lease is fresh again
 

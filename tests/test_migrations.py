@@ -12,6 +12,7 @@ def test_migrations_match_the_models(db: Database) -> None:
     # Every model registers its table on Base when its module is imported.
     import loadbay.catalog.models
     import loadbay.exports.models
+    import loadbay.heartbeats
     import loadbay.imports.models  # noqa: F401
 
     with db.engine.connect() as conn:

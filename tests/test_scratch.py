@@ -86,9 +86,9 @@ def test_the_worker_command_uses_its_own_scratch(tmp_path: Path) -> None:
     dead.mkdir(parents=True, mode=0o700)
     root.chmod(0o700)
     code = (
-        "import tempfile, loadbay.queue as q\n"
-        "q.load_tasks = lambda: (_ for _ in ()).throw(SystemExit(tempfile.gettempdir()))\n"
-        "q.run_consumer()\n"
+        "import tempfile, loadbay.worker.consumer as c\n"
+        "c.load_tasks = lambda: (_ for _ in ()).throw(SystemExit(tempfile.gettempdir()))\n"
+        "c.run_consumer()\n"
     )
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     done = subprocess.run(

@@ -39,7 +39,11 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
     from loadbay.files.routes import router as files_router
     from loadbay.imports.routes import router as imports_router
     from loadbay.metrics import router as metrics_router
+    from loadbay.queue import load_tasks, require
     from loadbay.webhooks.routes import router as webhooks_router
+
+    load_tasks()
+    require()  # the API enqueues plans and exports: a name without a task is a start-up error
 
     app = FastAPI(
         title="loadbay",
@@ -70,6 +74,23 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
         with get_database().read() as session:
             session.connection().exec_driver_sql("SELECT 1")
         return {"status": True, "message": "ok", "version": __version__}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        """Whether queued work gets done: 503 naming why when no worker is alive or the
+        queue is not moving (/healthz only says this process answers)."""
+        from loadbay.heartbeats import not_ready
+        from loadbay.queue import queue_depth
+
+        waiting = queue_depth()
+        reason = not_ready(get_database(), get_settings(), waiting)
+        if reason is not None:
+            return JsonResponse(
+                {"status": False, "message": f"Not ready: {reason}", "failedCode": "server-036"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        return JsonResponse({"status": True, "message": "ready", "queued": max(waiting, 0)})
 
     @app.middleware("http")
     async def request_log(

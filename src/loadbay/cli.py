@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -17,6 +19,7 @@ app = typer.Typer(
     help="loadbay: bulk import and export of field-operations data.", no_args_is_help=True
 )
 console = Console(stderr=True)
+log = logging.getLogger("loadbay.serve")
 
 
 def _settings_or_exit() -> None:
@@ -74,15 +77,9 @@ def serve(
     settings = get_settings()
     setup_logging(settings.log_level)
     run(get_database())
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-m", "loadbay", "worker", "--concurrency", "1"],
-            env=os.environ.copy(),
-            preexec_fn=_die_with_parent,
-        )
-        for _ in range(max(0, workers))
-    ]
-    console.print(f"loadbay on http://{host}:{port} (docs at /docs), {len(children)} worker(s)")
+    supervisor = Supervisor(max(0, workers))
+    supervisor.start()
+    console.print(f"loadbay on http://{host}:{port} (docs at /docs), {workers} worker(s)")
     try:
         uvicorn.run(
             "loadbay.api:create_app",
@@ -93,9 +90,50 @@ def serve(
             access_log=False,
         )
     finally:
-        for child in children:
+        supervisor.stop()
+
+
+class Supervisor:
+    """The worker processes `serve` runs beside the API, each restarted when it dies
+    (killed for memory, a crash in a native library): the API never shares a process
+    with the work, and the work never stays without workers."""
+
+    def __init__(self, count: int) -> None:
+        self.children: list[subprocess.Popen[bytes]] = [self._spawn() for _ in range(count)]
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="supervisor")
+
+    @staticmethod
+    def _spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "loadbay", "worker", "--concurrency", "1"],
+            env=os.environ.copy(),
+            preexec_fn=_die_with_parent,
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            for i, child in enumerate(self.children):
+                code = child.poll()
+                if code is None or self._stopping.is_set():
+                    continue
+                self.restarts += 1
+                log.warning(
+                    "worker died; starting another",
+                    extra={"pid": child.pid, "exit": code, "restarts": self.restarts},
+                )
+                self.children[i] = self._spawn()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        for child in self.children:
             child.send_signal(signal.SIGTERM)
-        for child in children:
+        for child in self.children:
             try:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -109,7 +147,7 @@ def worker(
 ) -> None:
     """Run a queue worker alone (scale out by starting more, anywhere)."""
     from loadbay.logs import setup_logging
-    from loadbay.queue import run_consumer
+    from loadbay.worker.consumer import run_consumer
 
     setup_logging(get_settings().log_level)
     run_consumer(concurrency, periodic=periodic)

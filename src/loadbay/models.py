@@ -4,6 +4,7 @@ from loadbay.catalog.models import DataType, Flow, Hub, Organization, Record, Ta
 from loadbay.console.models import ConsoleLinkUse, ConsoleSession
 from loadbay.db import Base
 from loadbay.exports.models import ExportConfig, ExportLog
+from loadbay.heartbeats import WorkerBeat
 from loadbay.imports.models import ImportChunk, ImportConfig, ImportJob, ImportRowIssue
 from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -26,4 +27,5 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "WorkerBeat",
 ]

@@ -1,4 +1,4 @@
-"""The Huey instance, chosen by `LOADBAY_QUEUE_URL`, and the consumer runner.
+"""The Huey instance, chosen by `LOADBAY_QUEUE_URL`, and the enqueue seam.
 
 `sqlite:///path` (default: a file of its own beside the database),
 `redis://host:port/db` (PriorityRedisHuey, so early chunks of a new job can
@@ -8,8 +8,10 @@ inline when enqueued; tests only).
 
 from __future__ import annotations
 
+import importlib
 import logging
-import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +36,61 @@ def make_huey(settings: Settings) -> Huey:
 huey: Huey = make_huey(get_settings())
 
 
-@huey.on_startup()
-def _own_scratch() -> None:
-    """Each worker (a process of its own with `--concurrency 2+`) keeps its temporary
-    files apart, so a worker killed alone leaves nothing behind for long."""
-    from loadbay.scratch import use_own_scratch
+# ---- the enqueue seam -------------------------------------------------------------------
+# Callers name a task ("chunk"), never import its module: the modules that declare tasks
+# register them here, and a worker or API that starts without one of TASK_NAMES refuses
+# to start (`require`), so work is never recorded and silently left unqueued.
 
-    use_own_scratch()
+TASK_NAMES = ("plan", "chunk", "finalize", "export")
+_registry: dict[str, Any] = {}
+_overrides: dict[str, Callable[..., None]] = {}
+
+
+class UnknownTask(RuntimeError):
+    """A task name nothing registered: a start-up error, never a silent no-op."""
+
+
+def register(name: str, task: Any) -> None:
+    _registry[name] = task
+
+
+def require(names: tuple[str, ...] = TASK_NAMES) -> None:
+    missing = [n for n in names if n not in _registry]
+    if missing:
+        raise UnknownTask(f"no task registered as {', '.join(missing)}")
+
+
+def enqueue(name: str, *args: Any, priority: int | None = None) -> None:
+    """Queue task `name`; call it after the commit that made its work visible."""
+    if name in _overrides:
+        _overrides[name](*args)
+        return
+    task = _registry.get(name)
+    if task is None:
+        raise UnknownTask(f"no task registered as {name}")
+    if priority is None:
+        task(*args)
+    else:
+        task(*args, priority=priority)
+
+
+@contextmanager
+def handled_here(**handlers: Callable[..., None]) -> Iterator[None]:
+    """Run the named tasks in this process, as they are enqueued (the CLI's own import
+    runs chunks and the finalize beside its plan)."""
+    saved = dict(_overrides)
+    _overrides.update(handlers)
+    try:
+        yield
+    finally:
+        _overrides.clear()
+        _overrides.update(saved)
+
+
+# The module that declares the tasks, imported by name: callers of this seam (the API,
+# the import and export packages) never import it, and layers below the worker stay
+# below it (the one registry the layer contract names).
+TASK_MODULE = "loadbay.worker.tasks"
 
 
 @huey.on_startup()
@@ -52,46 +102,8 @@ def _tune_gc() -> None:
 
 
 def load_tasks() -> None:
-    """Import every module that declares tasks, so a consumer knows them."""
-    import loadbay.exports.tasks
-    import loadbay.imports.retention
-    import loadbay.imports.tasks
-    import loadbay.webhooks.tasks  # noqa: F401
-
-
-def run_consumer(concurrency: int = 1, periodic: bool = True) -> None:
-    """Run a consumer in this process (its main thread: Huey installs signal handlers)."""
-    from loadbay.scratch import use_own_scratch
-
-    use_own_scratch()
-    load_tasks()
-    options: dict[str, Any] = {
-        "workers": max(1, concurrency),
-        "worker_type": "process" if concurrency > 1 else "thread",
-        "periodic": periodic,
-        "initial_delay": 0.05,
-        "backoff": 1.5,
-        "max_delay": 0.5,
-        "check_worker_health": True,
-    }
-    log.info("worker starting", extra={"queue": type(huey).__name__, **options})
-    stop = threading.Event()
-    if periodic:
-        from loadbay.imports.tasks import sweep_forever
-
-        interval = get_settings().sweep_interval_seconds
-        threading.Thread(
-            target=sweep_forever, args=(interval, stop), daemon=True, name="sweeper"
-        ).start()
-    if concurrency <= 1 and get_settings().export_processes > 1:
-        from loadbay.exports.parallel import start_fork_server
-
-        # Started now, the first big export does not wait for it (a second or so).
-        threading.Thread(target=start_fork_server, daemon=True, name="fork-server").start()
-    try:
-        huey.create_consumer(**options).run()
-    finally:
-        stop.set()
+    """Register every task, so `enqueue` (and a consumer) knows them."""
+    importlib.import_module(TASK_MODULE)
 
 
 def queue_depth() -> int:

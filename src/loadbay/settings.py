@@ -46,8 +46,17 @@ class Settings(BaseSettings):
     retention_days: Annotated[int, Field(gt=0)] = 30
     preview_retention_hours: Annotated[int, Field(gt=0)] = 24
     chunk_size: Annotated[int, Field(gt=0, le=100_000)] = 5000
-    lease_seconds: Annotated[int, Field(gt=0)] = 120
-    sweep_interval_seconds: Annotated[float, Field(gt=0)] = 15
+    # A dead worker's step is taken over within a lease (renewed every third of it while
+    # the work moves) plus a sweep: 14 s at most, where the promise is 15.
+    lease_seconds: Annotated[int, Field(gt=0)] = 12
+    sweep_interval_seconds: Annotated[float, Field(gt=0)] = 2
+    # Claims of one step (plan, chunk, finalize, export) that expired or raised before it
+    # fails for good; transient outages and graceful hand-backs do not count.
+    max_attempts: Annotated[int, Field(gt=0)] = 5
+    # Workers write a heartbeat row this often; one silent for three beats is taken for dead.
+    worker_heartbeat_seconds: Annotated[float, Field(gt=0)] = 5
+    # /readyz answers 503 when tasks wait and no worker started one for this long.
+    queue_stall_seconds: Annotated[float, Field(gt=0)] = 120
     confirm_wait_seconds: Annotated[float, Field(ge=0)] = 10.0
 
     max_upload_bytes: Annotated[int, Field(gt=0)] = 512 * 1024 * 1024

@@ -12,12 +12,14 @@ import pytest
 
 from loadbay.db import Database, table_of
 from loadbay.exports import service, writing
+from loadbay.exports import state as export_state
 from loadbay.exports.models import ExportLog
 from loadbay.exports.plan import ExportPlan
 from loadbay.exports.tasks import count_unclaimed, fail_stale_exports
 from loadbay.ids import utcnow
-from loadbay.imports.tasks import sweep
+from loadbay.settings import get_settings
 from loadbay.storage import get_storage
+from loadbay.worker.sweeper import sweep
 from tests.exports.conftest import Exporter, Seeded, log_entry, read_csv
 
 logs = table_of(ExportLog)
@@ -158,13 +160,13 @@ def test_stale_exports_fail_only_without_a_live_lease(
 def test_an_export_interrupted_too_often_fails(
     seeded: Seeded, exporter: Exporter, db: Database
 ) -> None:
-    log_id = _interrupted(db, exporter, attempts=service.MAX_EXPORT_ATTEMPTS)
+    log_id = _interrupted(db, exporter, attempts=get_settings().max_attempts)
     sweep()
     entry = log_entry(db, log_id)
     assert entry.status == "Failed"
     assert (
         entry.error
-        == f"The export was started {service.MAX_EXPORT_ATTEMPTS} times without finishing; "
+        == f"The export was started {get_settings().max_attempts} times without finishing; "
         "try a smaller export"
     )
 
@@ -173,14 +175,14 @@ def test_a_done_export_whose_record_failed_to_commit_is_retried_at_once(
     seeded: Seeded, exporter: Exporter, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log_id = _interrupted(db, exporter)
-    real = service.finish
+    real = export_state.finish
 
     def blip(*args: Any, **values: Any) -> Any:
         if values.get("status") == "Done":
             raise ConnectionError("database unreachable for a moment")
         return real(*args, **values)
 
-    monkeypatch.setattr(service, "finish", blip)
+    monkeypatch.setattr(export_state, "finish", blip)
     with pytest.raises(ConnectionError):
         service.run_export(log_id, retry_transient=True)
     assert log_entry(db, log_id).lease_owner is None  # given back for the queue's retry

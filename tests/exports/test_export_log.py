@@ -14,9 +14,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from loadbay.db import Database
-from loadbay.exports import tasks, writing
+from loadbay.exports import writing
 from loadbay.exports.models import ExportLog
 from loadbay.ids import utcnow
+from loadbay.worker import tasks as worker_tasks
 from tests.exports.conftest import Exporter, Seeded, read_xlsx
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -141,15 +142,17 @@ def test_transient_failure_is_retried_then_failed(
         retries = 2
 
     with pytest.raises(ConnectionError):  # the queue retries it
-        tasks.export_task.call_local(entry, task=Attempt())
+        worker_tasks.export_task.call_local(entry, task=Attempt())
     assert _entries(exporter)[0]["_source"]["status"] == "Processing"
     Attempt.retries = 0
-    tasks.export_task.call_local(entry, task=Attempt())  # the last attempt records the failure
+    worker_tasks.export_task.call_local(
+        entry, task=Attempt()
+    )  # the last attempt records the failure
     source = _entries(exporter)[0]["_source"]
     assert source["status"] == "Failed"
     assert source["errorMessage"] == "The database or the file store could not be reached"
     assert len(calls) == 2
-    tasks.export_task.call_local(entry, task=Attempt())  # a finished entry is left alone
+    worker_tasks.export_task.call_local(entry, task=Attempt())  # a finished entry is left alone
     assert len(calls) == 2
 
 

@@ -14,9 +14,10 @@ import sqlalchemy as sa
 import loadbay.storage
 from loadbay.db import Database
 from loadbay.exports.models import ExportLog
-from loadbay.exports.tasks import fail_stale_exports, purge_exports, purge_exports_task
+from loadbay.exports.tasks import fail_stale_exports, purge_exports
 from loadbay.ids import utcnow
 from loadbay.storage import get_storage
+from loadbay.worker.tasks import purge_exports_task
 from tests.exports.conftest import Exporter, Seeded
 
 

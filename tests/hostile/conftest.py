@@ -1,5 +1,4 @@
-"""The import fixtures (a data type, an uploader, the monitoring record) for hostile files."""
+"""Hostile-input fixtures: those of tests/imports and tests/scale, re-exported."""
 
-from tests.imports.conftest import catalog, monitoring, org_id, upload
-
-__all__ = ["catalog", "monitoring", "org_id", "upload"]
+from tests.imports.conftest import catalog, monitoring, org_id, upload  # noqa: F401
+from tests.scale.conftest import procs  # noqa: F401

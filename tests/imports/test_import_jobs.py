@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from loadbay import queue
 from loadbay.auth import Principal
 from loadbay.catalog.models import Record
 from loadbay.db import Database
@@ -278,10 +279,8 @@ def test_bad_confirm_bodies_are_refused_and_the_preview_stays_confirmable(
 
 
 def test_confirm_answers_202_while_the_job_runs(start, app_client, auth, monkeypatch) -> None:
-    from loadbay.imports import tasks
-
     monkeypatch.setattr(get_settings(), "confirm_wait_seconds", 0)
-    monkeypatch.setattr(tasks, "enqueue_plan", lambda job_id: None)
+    monkeypatch.setattr(queue, "_overrides", {"plan": lambda job_id: None})
     code = preview_code(start, [["Outlet Code", "Name"], ["1", "a"]])
     response = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
     assert response.status_code == 202, response.text
@@ -300,10 +299,8 @@ def test_confirm_answers_202_while_the_job_runs(start, app_client, auth, monkeyp
 def test_cancel_flags_a_running_job_and_refuses_one_with_every_chunk_written(
     start, app_client, auth, db, monkeypatch
 ) -> None:
-    from loadbay.imports import tasks
-
     monkeypatch.setattr(get_settings(), "confirm_wait_seconds", 0)
-    monkeypatch.setattr(tasks, "enqueue_plan", lambda job_id: None)
+    monkeypatch.setattr(queue, "_overrides", {"plan": lambda job_id: None})
     code = preview_code(start, [["Outlet Code", "Name"], ["1", "a"]])
     app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
 
@@ -324,11 +321,11 @@ def test_cancel_flags_a_running_job_and_refuses_one_with_every_chunk_written(
 
 def test_confirm_waits_for_a_job_finished_by_a_worker(start, app_client, auth, monkeypatch):
     """The wait polls the database: a job finished elsewhere while we wait answers 201."""
-    from loadbay.imports import pipeline, tasks
+    from loadbay.imports import pipeline
 
     pending: list[str] = []
     monkeypatch.setattr(get_settings(), "confirm_wait_seconds", 5)
-    monkeypatch.setattr(tasks, "enqueue_plan", pending.append)
+    monkeypatch.setattr(queue, "_overrides", {"plan": pending.append})
     real_load = jobs_routes.load_job
     polls: list[int] = []
 
@@ -367,22 +364,24 @@ def test_a_running_job_stops_after_the_chunk_in_flight(
     start, app_client, auth, db, monkeypatch, org_id
 ) -> None:
     from loadbay.imports import pipeline
+    from loadbay.queue import handled_here
 
     monkeypatch.setattr(get_settings(), "chunk_size", 2)
     rows = [["Outlet Code", "Name"]] + [[f"R{n}", f"row {n}"] for n in range(10)]
     code = preview_code(start, rows)
-    run_chunk = pipeline.enqueue_chunk
+    seen: list[str] = []
 
-    def chunk_then_cancel(chunk_id: str, seq: int) -> None:
-        run_chunk(chunk_id, seq)
-        if seq == 0:  # the user cancels while the first chunk is written
+    def chunk_then_cancel(chunk_id: str) -> None:
+        pipeline.run_chunk(chunk_id)
+        seen.append(chunk_id)
+        if len(seen) == 1:  # the user cancels while the first chunk is written
             with db.write() as session:
                 jobs_routes.cancel_job(
                     session, Principal(org_id, "ops@acme.test", frozenset()), code
                 )
 
-    monkeypatch.setattr(pipeline, "enqueue_chunk", chunk_then_cancel)
-    response = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
+    with handled_here(chunk=chunk_then_cancel):
+        response = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
     view = response.json()["data"]
     assert response.status_code == 201 and view["status"] == "Cancelled"
     assert (view["totalItems"], view["processedItems"], view["createdCount"]) == (10, 2, 2)

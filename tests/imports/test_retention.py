@@ -12,6 +12,7 @@ from loadbay.ids import utcnow
 from loadbay.imports import retention
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.storage import LocalStorage, get_storage
+from loadbay.worker.tasks import purge_imports_task
 from tests.imports.conftest import csv_bytes
 
 
@@ -93,9 +94,9 @@ def test_the_purge_runs_hourly_from_the_queue(db) -> None:
     from loadbay.queue import huey
 
     def due(at: datetime) -> bool:
-        task_class = retention.purge_task.task_class
+        task_class = purge_imports_task.task_class
         return any(isinstance(t, task_class) for t in huey.read_periodic(at))
 
     assert due(datetime(2024, 1, 1, 3, 17)) and due(datetime(2024, 1, 1, 4, 17))
     assert not due(datetime(2024, 1, 1, 3, 18))
-    retention.purge_task.call_local()  # nothing to purge: it runs and leaves the data alone
+    purge_imports_task.call_local()  # nothing to purge: it runs and leaves the data alone

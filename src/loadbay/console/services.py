@@ -31,6 +31,7 @@ from loadbay.imports.schemas import job_status, job_view
 from loadbay.imports.target import Target, load_target
 from loadbay.imports.template import ensure_template
 from loadbay.imports.upload import Upload
+from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 from loadbay.tabular.readers import TableError
@@ -175,15 +176,13 @@ def save_mapping(principal: Principal, code: str, items: Sequence[dict[str, Any]
 
 
 def confirm(principal: Principal, code: str, mode: str, match_field: str | None) -> None:
-    from loadbay.imports import tasks
-
     with get_database().write() as session:
         job = service.get_job(session, principal.org, code)
         body: dict[str, Any] = {"importMode": mode, "matchField": match_field}
         if job.mapping:
             body["mapping"] = list(job.mapping)
         jobs_routes.confirm_job(session, principal, code, body)
-    tasks.enqueue_plan(code)  # after the commit
+    enqueue("plan", code)  # after the commit
 
 
 def cancel(principal: Principal, code: str) -> None:

@@ -11,24 +11,21 @@ import contextlib
 import logging
 import threading
 from dataclasses import asdict
-from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
-
 from loadbay.auth import Principal
-from loadbay.db import Database, get_database, rowcount
+from loadbay.db import Database, get_database
 from loadbay.errors import ApiError, BadRequest
-from loadbay.exports import queries, writing
+from loadbay.exports import queries, state, writing
 from loadbay.exports.models import ExportLog
 from loadbay.exports.plan import ExportPlan, build_plan
 from loadbay.exports.schemas import FILE_TYPES, ExportRequest, export_answer
 from loadbay.ids import new_owner, utcnow
-from loadbay.leases import Heartbeat, LeaseLost, lease_seconds
+from loadbay.leases import HandBack, Heartbeat, LeaseLost
+from loadbay.leases import is_transient as is_transient  # also used by exports.parallel
+from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
-from loadbay.webhooks.service import export_event
 
 log = logging.getLogger("loadbay.exports")
 
@@ -67,9 +64,7 @@ def start_export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
     plan, rows = prepare(db, principal.org, req)
     if req.background:
         entry = create_log(db, principal, plan, req)
-        from loadbay.exports.tasks import enqueue_export
-
-        enqueue_export(entry.id)  # after the commit: a worker never sees an unknown entry
+        enqueue("export", entry.id)  # after the commit: a worker never sees an unknown entry
         return export_answer(
             report_type=plan.kind,
             org=plan.org,
@@ -147,15 +142,6 @@ def file_link(entry: ExportLog) -> str | None:
     return get_storage().link(entry.organization_id, entry.file_key, filename)
 
 
-def is_transient(exc: BaseException) -> bool:
-    """A failure worth another attempt: the database or the store was unreachable."""
-    if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated) or isinstance(exc, sa.exc.OperationalError)
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    return type(exc).__module__.startswith(("botocore", "urllib3"))
-
-
 def failure_reason(exc: BaseException) -> str:
     """What the user is told: a writer's own message (it names the row and column), else
     the kind of failure — never a path, a line number or a trace."""
@@ -164,11 +150,6 @@ def failure_reason(exc: BaseException) -> str:
     if is_transient(exc):
         return "The database or the file store could not be reached"
     return f"Internal error while writing the export ({type(exc).__name__})"
-
-
-# An export whose worker died this many times (e.g. killed for memory) is failed rather
-# than handed to the next worker again.
-MAX_EXPORT_ATTEMPTS = 5
 
 
 def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | None:
@@ -183,27 +164,14 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
     """
     db = get_database()
     owner = new_owner()
-    entry = _claim(db, log_id, owner)
+    entry = state.claim(db, log_id, owner)
     if entry is None:
         return None
-    if entry.attempts > MAX_EXPORT_ATTEMPTS:
-        reason = f"The export was started {entry.attempts - 1} times without finishing"
-        return finish(log_id, owner, status="Failed", error=f"{reason}; try a smaller export")
-
-    def renew(until: datetime) -> bool:
-        with db.write() as session:
-            return bool(
-                rowcount(
-                    session.execute(
-                        sa.update(ExportLog)
-                        .where(ExportLog.id == log_id, ExportLog.lease_owner == owner)
-                        .values(lease_expires=until)
-                    )
-                )
-            )
 
     try:
-        with Heartbeat(renew, export=log_id) as heartbeat:
+        with Heartbeat(
+            lambda until: state.renew(db, log_id, owner, until), export=log_id
+        ) as heartbeat:
 
             def progress(_rows: int) -> None:  # a run whose export was taken over stops
                 heartbeat.check()
@@ -216,14 +184,19 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
     except LeaseLost:
         log.warning("export taken over by a newer run", extra={"export": log_id})
         return None
+    except HandBack:  # this worker stops: another one writes the file from the start
+        state.release(db, log_id, owner)
+        enqueue("export", log_id)
+        log.info("export handed back", extra={"export": log_id})
+        return None
     except Exception as exc:
         if retry_transient and is_transient(exc):
-            _release(db, log_id, owner)
+            state.release(db, log_id, owner)
             raise
         log.exception("export failed", extra={"export": log_id})
-        return finish(log_id, owner, status="Failed", error=failure_reason(exc))
+        return state.finish(log_id, owner, status="Failed", error=failure_reason(exc))
     try:
-        return finish(
+        return state.finish(
             log_id,
             owner,
             status="Done",
@@ -235,67 +208,5 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
     except Exception as exc:  # the file is written; the record of it did not commit
         if retry_transient and is_transient(exc):
             with contextlib.suppress(Exception):  # the database may still be away
-                _release(db, log_id, owner)
+                state.release(db, log_id, owner)
         raise
-
-
-def _claim(db: Database, log_id: str, owner: str) -> ExportLog | None:
-    now = utcnow()
-    with db.write() as session:
-        claimed = rowcount(
-            session.execute(
-                sa.update(ExportLog)
-                .where(
-                    ExportLog.id == log_id,
-                    ExportLog.status == "Processing",
-                    sa.or_(ExportLog.lease_owner.is_(None), ExportLog.lease_expires < now),
-                )
-                .values(
-                    lease_owner=owner,
-                    lease_expires=now + timedelta(seconds=lease_seconds()),
-                    attempts=ExportLog.attempts + 1,
-                )
-            )
-        )
-        if not claimed:
-            return None
-        entry = session.get(ExportLog, log_id)
-        if entry is not None:
-            session.expunge(entry)
-        return entry
-
-
-def _release(db: Database, log_id: str, owner: str) -> None:
-    """Give the lease back so the queue's retry can claim the entry at once. The expiry
-    stays a lease ahead: the retry waits in the queue's schedule, which the sweeper's
-    count of queued messages does not see, and must not look lost meanwhile."""
-    with db.write() as session:
-        session.execute(
-            sa.update(ExportLog)
-            .where(ExportLog.id == log_id, ExportLog.lease_owner == owner)
-            .values(lease_owner=None, lease_expires=utcnow() + timedelta(seconds=lease_seconds()))
-        )
-
-
-def finish(log_id: str, owner: str, **values: Any) -> ExportLog | None:
-    """Record the outcome of a Processing entry this claim still holds (None when a
-    finished entry or another worker's claim is left as it is)."""
-    db = get_database()
-    with db.write() as session:
-        done = rowcount(
-            session.execute(
-                sa.update(ExportLog)
-                .where(
-                    ExportLog.id == log_id,
-                    ExportLog.status == "Processing",
-                    ExportLog.lease_owner == owner,
-                )
-                .values(completed_at=utcnow(), lease_owner=None, lease_expires=None, **values)
-            )
-        )
-        if done:  # the webhook's outbox row commits with the status
-            export_event(session, log_id)
-    if not done:
-        return None
-    with db.read() as session:
-        return session.get(ExportLog, log_id)

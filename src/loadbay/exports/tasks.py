@@ -1,46 +1,33 @@
-"""Huey tasks of exports: the background export, its e-mail, and retention.
-
-The task takes the export-log id and reloads everything from the entry; a
-transient failure is retried by the queue, any other one (or the last retry)
-records `Failed` with its reason, so no entry is left `Processing` by an error.
+"""What the worker does for exports beside writing them: the e-mail when a background
+export ends, retention, and the sweeper's part (`sweep_exports`). The queue tasks
+themselves are in `loadbay.worker.tasks`: the export task takes the export-log id and
+reloads everything from the entry; a transient failure is retried by the queue, any
+other one (or the last retry) records `Failed` with its reason.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
-from huey import crontab
 
 from loadbay.db import get_database
-from loadbay.exports import service
+from loadbay.exports import service, state
 from loadbay.exports.models import ExportLog
-from loadbay.ids import fmt_iso, utcnow
+from loadbay.ids import fmt_iso
 from loadbay.notify import send_mail
-from loadbay.queue import huey
+from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
-from loadbay.webhooks.service import export_event
 
 log = logging.getLogger("loadbay.exports")
 
-# A background export still Processing after this long lost its queue message or worker.
-STALE_AFTER = timedelta(hours=6)
 _PURGE_BATCH = 500
 
 
-@huey.task(retries=2, retry_delay=5, context=True)
-def export_task(log_id: str, task: Any = None) -> None:
-    retries_left = int(getattr(task, "retries", 0) or 0)
-    entry = service.run_export(log_id, retry_transient=retries_left > 0)
-    if entry is not None:
-        notify(entry)
-
-
 def enqueue_export(log_id: str) -> None:
-    export_task(log_id)
+    enqueue("export", log_id)
 
 
 def notify(entry: ExportLog) -> bool:
@@ -104,76 +91,14 @@ def purge_exports(now: datetime) -> int:
             return purged
 
 
-def _unclaimed(now: datetime) -> Any:
-    """Processing exports no worker holds, older than a lease: queued behind a backlog,
-    or their queue message (or the API process of a direct export) was lost."""
-    lease = timedelta(seconds=get_settings().lease_seconds)
-    return sa.and_(
-        ExportLog.status == "Processing",
-        ExportLog.lease_owner.is_(None),
-        sa.or_(ExportLog.lease_expires.is_(None), ExportLog.lease_expires < now),
-        ExportLog.request_at < now - lease,
-    )
-
-
-def count_unclaimed(now: datetime) -> int:
-    with get_database().read() as session:
-        found = session.scalar(
-            sa.select(sa.func.count()).select_from(ExportLog).where(_unclaimed(now))
-        )
-    return int(found or 0)
+count_unclaimed = state.count_unclaimed
+fail_stale_exports = state.fail_stale
 
 
 def sweep_exports(now: datetime, *, lost: bool) -> int:
-    """Re-enqueue exports whose worker died (their lease ran out), and, when queue messages
-    were lost (`lost`, see `imports.tasks.sweep`), those no worker ever claimed. Each
-    gets a fresh lease before it is enqueued, so one sweep cannot enqueue it twice."""
-    later = now + timedelta(seconds=get_settings().lease_seconds)
-    dead = sa.and_(
-        ExportLog.status == "Processing",
-        ExportLog.lease_owner.is_not(None),
-        ExportLog.lease_expires < now,
-    )
-    with get_database().write() as session:
-        ids = session.scalars(
-            sa.update(ExportLog)
-            .where(sa.or_(dead, _unclaimed(now)) if lost else dead)
-            .values(lease_owner=None, lease_expires=later)
-            .returning(ExportLog.id)
-        ).all()
+    """Fail exports out of attempts, and re-enqueue those whose worker died (their lease
+    ran out) or, when queue messages were lost (`lost`), those no worker ever claimed."""
+    ids = state.sweep(now, lost=lost)
     for log_id in ids:
         enqueue_export(log_id)
     return len(ids)
-
-
-def fail_stale_exports(now: datetime) -> int:
-    """Background exports whose worker or queue message was lost end as Failed."""
-    with get_database().write() as session:
-        stale = session.scalars(
-            sa.update(ExportLog)
-            .where(
-                ExportLog.status == "Processing",
-                ExportLog.request_at < now - STALE_AFTER,
-                # one a live worker still writes (its lease is fresh) is left to finish,
-                # unless it has been at it four times as long: then it never will
-                sa.or_(
-                    ExportLog.lease_expires.is_(None),
-                    ExportLog.lease_expires < now,
-                    ExportLog.request_at < now - 4 * STALE_AFTER,
-                ),
-            )
-            .values(status="Failed", completed_at=now, error="The export did not finish in time")
-            .returning(ExportLog.id)
-        ).all()
-        for log_id in stale:
-            export_event(session, log_id)
-    return len(stale)
-
-
-@huey.periodic_task(crontab(minute="*/10"))
-def purge_exports_task() -> None:
-    now = utcnow()
-    stale = fail_stale_exports(now)
-    purged = purge_exports(now)
-    if stale or purged:
-        log.info("exports purged", extra={"purged": purged, "stale": stale})

@@ -5,24 +5,21 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from loadbay.db import get_database, rowcount, table_of
-from loadbay.ids import new_owner, utcnow
-from loadbay.imports import names
+from loadbay.db import get_database, table_of
+from loadbay.ids import new_owner
+from loadbay.imports import names, state
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
-from loadbay.leases import Heartbeat, LeaseLost
-from loadbay.settings import get_settings
+from loadbay.leases import HandBack, Heartbeat, LeaseLost
+from loadbay.queue import enqueue
 from loadbay.storage import get_storage
 from loadbay.tabular.writers import open_writer
-from loadbay.webhooks.service import import_event
 
 log = logging.getLogger("loadbay.imports")
-jobs = table_of(ImportJob)
 issues_table = table_of(ImportRowIssue)
 
 
@@ -38,52 +35,21 @@ def final_status(job: ImportJob, cancelled_chunks: int) -> str:
 
 def finalize_job(job_id: str) -> None:
     owner = new_owner()
-    now = utcnow()
-    lease = now + timedelta(seconds=get_settings().lease_seconds)
     with get_database().write() as session:
-        claimed = rowcount(
-            session.execute(
-                jobs.update()
-                .where(
-                    jobs.c.id == job_id,
-                    sa.or_(
-                        sa.and_(
-                            jobs.c.phase == "running",
-                            jobs.c.processed_chunks >= jobs.c.total_chunks,
-                        ),
-                        sa.and_(jobs.c.phase == "finalizing", jobs.c.lease_expires < now),
-                    ),
-                )
-                .values(phase="finalizing", lease_owner=owner, lease_expires=lease)
-            )
-        )
+        claimed = state.claim_finalize(session, job_id, owner)
         job = session.get(ImportJob, job_id)
         if not claimed or job is None:
             return
         session.expunge(job)
-
-    def renew(until: datetime) -> bool:
-        with get_database().write() as session:
-            return bool(
-                rowcount(
-                    session.execute(
-                        jobs.update()
-                        .where(
-                            jobs.c.id == job_id,
-                            jobs.c.phase == "finalizing",
-                            jobs.c.lease_owner == owner,
-                        )
-                        .values(lease_expires=until)
-                    )
-                )
-            )
 
     # Writing a million rows not imported takes tens of seconds (more on a slow host or
     # store): the claim is renewed meanwhile, and a finalize whose claim another worker
     # took over stops at its next batch; the newer one finishes the job.
     failed_key = not_imported_key = None
     try:
-        with Heartbeat(renew, job=job_id) as heartbeat:
+        with Heartbeat(
+            lambda until: state.renew_job(job_id, "finalizing", owner, until), job=job_id
+        ) as heartbeat:
             if job.failed_count:
                 failed_key = _write_issues(job, ("failed",), not_imported=False, beat=heartbeat)
             if job.failed_count or job.skipped_count:
@@ -91,36 +57,27 @@ def finalize_job(job_id: str) -> None:
                     job, ("failed", "skipped"), not_imported=True, beat=heartbeat
                 )
             heartbeat.check()
+        with get_database().read() as session:
+            cancelled_chunks = session.scalar(
+                sa.select(sa.func.count())
+                .select_from(ImportChunk)
+                .where(ImportChunk.job_id == job_id, ImportChunk.state == "cancelled")
+            )
+        status = final_status(job, cancelled_chunks or 0)
+        finished = state.finalize_done(job_id, owner, status, failed_key, not_imported_key)
     except LeaseLost:
         log.warning("finalize lease lost; the newer claim finishes the job", extra={"job": job_id})
         return
-    with get_database().read() as session:
-        cancelled_chunks = session.scalar(
-            sa.select(sa.func.count())
-            .select_from(ImportChunk)
-            .where(ImportChunk.job_id == job_id, ImportChunk.state == "cancelled")
-        )
-    status = final_status(job, cancelled_chunks or 0)
-    done = utcnow()
-    with get_database().write() as session:
-        finished = session.execute(
-            jobs.update()
-            .where(jobs.c.id == job_id, jobs.c.phase == "finalizing", jobs.c.lease_owner == owner)
-            .values(
-                phase="done",
-                status=status,
-                processed_at=done,
-                failed_key=failed_key,
-                not_imported_key=not_imported_key,
-                lease_owner=None,
-                lease_expires=None,
-                updated_time=done,
-                updated_by="system",
-            )
-        )
-        if rowcount(finished):  # the webhook's outbox row commits with the status
-            import_event(session, job_id)
-    if not rowcount(finished):
+    except HandBack:
+        state.release_job(job_id, "finalizing", owner, error=None, counts=False)
+        enqueue("finalize", job_id)
+        log.info("finalize handed back", extra={"job": job_id})
+        return
+    except Exception as exc:
+        if state.step_failed(job_id, "finalizing", owner, exc):
+            return
+        raise
+    if not finished:
         log.warning("finalize lease lost; the newer claim finishes the job", extra={"job": job_id})
         return
     log.info(

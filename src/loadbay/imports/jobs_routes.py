@@ -22,11 +22,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from loadbay.auth import CurrentPrincipal, Principal
-from loadbay.db import get_database, rowcount, table_of
+from loadbay.db import get_database, table_of
 from loadbay.deps import ReadSession
 from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
-from loadbay.ids import utcnow
-from loadbay.imports import mapping, service
+from loadbay.imports import mapping, service, state
 from loadbay.imports.invalid_rule import no_data_rows
 from loadbay.imports.models import ImportJob
 from loadbay.imports.pipeline import limits
@@ -36,11 +35,11 @@ from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.upload import Upload, receive
 from loadbay.imports.validate import Checked, compile_validator
 from loadbay.pagination import ok
+from loadbay.queue import enqueue
 from loadbay.routing import Router
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 from loadbay.tabular.readers import TableError
-from loadbay.webhooks.service import import_event
 
 router = Router()
 
@@ -221,9 +220,7 @@ def load_job(org: str, code: str) -> ImportJob:
 
 
 async def _enqueue(code: str) -> None:
-    from loadbay.imports import tasks
-
-    await run_in_threadpool(tasks.enqueue_plan, code)  # after the commit, off the event loop
+    await run_in_threadpool(enqueue, "plan", code)  # after the commit, off the event loop
 
 
 @router.post("/import-jobs", status_code=201, response_model=None, tags=["import-jobs"])
@@ -353,27 +350,18 @@ def confirm_job(
     limit = max_invalid(body.get("maxInvalid"))
     if limit is not None:
         options["maxInvalid"] = limit
-    now = utcnow()
-    changed = rowcount(
-        session.execute(
-            jobs.update()
-            .where(jobs.c.id == code, jobs.c.confirmed.is_(False), jobs.c.phase == "preview")
-            .values(
-                mapping=resolved.items(),
-                options=options,
-                **structure,
-                import_mode=mode,
-                match_field=match,
-                import_config_id=config_id or job.import_config_id,
-                confirmed=True,
-                phase="queued",
-                lease_expires=now,
-                updated_by=principal.email,
-                updated_time=now,
-            )
-        )
+    changed = state.confirm(
+        session,
+        code,
+        mapping=resolved.items(),
+        options=options,
+        **structure,
+        import_mode=mode,
+        match_field=match,
+        import_config_id=config_id or job.import_config_id,
+        updated_by=principal.email,
     )
-    if changed != 1:  # a concurrent confirm or cancel got there first
+    if not changed:  # a concurrent confirm or cancel got there first
         raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
 
 
@@ -456,34 +444,10 @@ def get_import_job(code: str, principal: CurrentPrincipal, session: ReadSession)
 def cancel_job(session: Session, principal: Principal, code: str) -> None:
     """A job not yet started stops at once; a running one after the chunk in flight."""
     service.get_job(session, principal.org, code)
-    now = utcnow()
-    who = {"cancel_requested": True, "updated_by": principal.email, "updated_time": now}
-    stopped = rowcount(
-        session.execute(
-            jobs.update()
-            .where(jobs.c.id == code, jobs.c.phase.in_(("preview", "queued")))
-            .values(
-                status="cancelled",
-                phase="done",
-                processed_at=now,
-                lease_owner=None,
-                lease_expires=None,
-                **who,
-            )
-        )
-    )
-    if stopped:
-        import_event(session, code)
+    if state.cancel(session, code, principal.email) == "stopped":
         return
-    # Once every chunk is written there is nothing left to stop: the job is finishing.
-    unfinished = sa.or_(
-        jobs.c.phase == "planning",
-        sa.and_(jobs.c.phase == "running", jobs.c.processed_chunks < jobs.c.total_chunks),
-    )
-    flagged = rowcount(
-        session.execute(jobs.update().where(jobs.c.id == code, unfinished).values(**who))
-    )
-    if not flagged:
+    flagged = state.cancel(session, code, principal.email, running=True)
+    if flagged != "flagged":
         raise Conflict("import-032", f"Import job {code} has already finished")
 
 

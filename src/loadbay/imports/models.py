@@ -60,6 +60,9 @@ class ImportJob(Base):
     lease_owner: Mapped[str | None] = mapped_column(sa.String(64))
     lease_expires: Mapped[datetime | None] = mapped_column()
     attempts: Mapped[int] = mapped_column(default=0)
+    # Why the current step's last attempt ended (an error, or its worker that stopped): the
+    # errorMessage when the step runs out of attempts.
+    last_error: Mapped[str | None] = mapped_column(sa.Text())
     created_by: Mapped[str | None] = mapped_column(sa.String(320))
     updated_by: Mapped[str | None] = mapped_column(sa.String(320))
     created_time: Mapped[datetime] = created_column()
@@ -85,6 +88,7 @@ class ImportChunk(Base):
     lease_owner: Mapped[str | None] = mapped_column(sa.String(64))
     lease_expires: Mapped[datetime | None] = mapped_column()
     attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text())
     created_count: Mapped[int] = mapped_column(default=0)
     updated_count: Mapped[int] = mapped_column(default=0)
     skipped_count: Mapped[int] = mapped_column(default=0)

@@ -11,36 +11,30 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
 from loadbay.catalog.fields import cell_text
-from loadbay.db import get_database, rowcount, table_of
+from loadbay.db import get_database, table_of
 from loadbay.errors import ApiError
 from loadbay.gcpause import paused_gc
 from loadbay.ids import new_owner, utcnow
-from loadbay.imports import mapping
+from loadbay.imports import mapping, state
 from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.invalid_rule import check_invalid_rule, no_data_rows
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.validate import Checked, compile_batch_validator
 from loadbay.imports.writes import WriteContext, prepare, write_rows
+from loadbay.leases import HandBack, Heartbeat, LeaseLost, error_text, is_transient
+from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 from loadbay.tabular.readers import Limits, TableError, open_table
-from loadbay.webhooks.service import import_event
 
 log = logging.getLogger("loadbay.imports")
-jobs = table_of(ImportJob)
-chunks = table_of(ImportChunk)
-# Set by loadbay.imports.tasks: how the pipeline hands work to the queue.
-enqueue_chunk: Callable[[str, int], None] = lambda chunk_id, seq: None  # noqa: E731
-enqueue_finalize: Callable[[str], None] = lambda job_id: None  # noqa: E731
 
 
 def limits() -> Limits:
@@ -57,35 +51,7 @@ def limits() -> Limits:
     )
 
 
-def _lease() -> datetime:
-    return utcnow() + timedelta(seconds=get_settings().lease_seconds)
-
-
-def fail_job(job_id: str, message: str) -> None:
-    now = utcnow()
-    with get_database().write() as session:
-        # Chunks not yet written will not be: the job's counts stay true to what was.
-        session.execute(
-            chunks.update()
-            .where(chunks.c.job_id == job_id, chunks.c.state == "pending")
-            .values(state="cancelled", lease_owner=None)
-        )
-        ended = session.execute(
-            jobs.update()
-            .where(jobs.c.id == job_id, jobs.c.phase != "done")
-            .values(
-                status="failed",
-                phase="done",
-                error_message=message,
-                processed_at=now,
-                updated_time=now,
-                updated_by="system",
-                lease_owner=None,
-            )
-        )
-        if rowcount(ended):
-            import_event(session, job_id)
-    log.info("job failed", extra={"job": job_id, "reason": message})
+fail_job = state.fail_job
 
 
 def _target_of(session: Any, job: ImportJob) -> Target:
@@ -97,44 +63,18 @@ def _target_of(session: Any, job: ImportJob) -> Target:
 
 
 def plan_job(job_id: str) -> None:
+    """Claim and run the plan step. A file that cannot be read fails the job; any other
+    error is counted as an attempt (unless transient) and raised for the queue to retry,
+    until the step is out of attempts and the job fails with that error."""
     db = get_database()
-    now = utcnow()
     owner = new_owner()
     with db.write() as session:
-        claimed = rowcount(
-            session.execute(
-                jobs.update()
-                .where(
-                    jobs.c.id == job_id,
-                    jobs.c.confirmed.is_(True),
-                    sa.or_(
-                        jobs.c.phase == "queued",
-                        sa.and_(
-                            jobs.c.phase == "planning",
-                            sa.or_(jobs.c.lease_owner.is_(None), jobs.c.lease_expires < now),
-                        ),
-                    ),
-                )
-                .values(
-                    phase="planning",
-                    lease_owner=owner,
-                    lease_expires=_lease(),
-                    started_at=sa.func.coalesce(jobs.c.started_at, now),
-                    attempts=jobs.c.attempts + 1,
-                    updated_time=now,
-                )
-            )
-        )
+        claimed = state.claim_plan(session, job_id, owner)
         job = session.get(ImportJob, job_id)
         if not claimed or job is None:
             return
         if job.cancel_requested:
-            session.execute(
-                jobs.update()
-                .where(jobs.c.id == job_id)
-                .values(status="cancelled", phase="done", processed_at=now, lease_owner=None)
-            )
-            import_event(session, job_id)
+            state.cancel_claimed(session, job_id)
             return
         target = _target_of(session, job)
         done_seqs = set(
@@ -143,26 +83,29 @@ def plan_job(job_id: str) -> None:
     log.info("plan start", extra={"job": job_id, "format": job.file_format})
     started = time.perf_counter()
     try:
-        with paused_gc():
-            total_rows, total_chunks, stopped = _plan(job, target, done_seqs, owner)
+        with (
+            Heartbeat(
+                lambda until: state.renew_job(job_id, "planning", owner, until), job=job_id
+            ) as beat,
+            paused_gc(),
+        ):
+            total_rows, total_chunks, stopped = _plan(job, target, done_seqs, owner, beat)
+    except LeaseLost:
+        log.warning("plan lease lost; the newer claim plans the job", extra={"job": job_id})
+        return
+    except HandBack:
+        state.release_job(job_id, "planning", owner, error=None, counts=False)
+        enqueue("plan", job_id)  # another worker re-plans at once, skipping recorded chunks
+        log.info("plan handed back", extra={"job": job_id})
+        return
     except (TableError, ApiError) as exc:
         fail_job(job_id, getattr(exc, "message", None) or str(exc))
         return
-    with db.write() as session:
-        row = session.execute(
-            jobs.update()
-            .where(jobs.c.id == job_id, jobs.c.phase == "planning", jobs.c.lease_owner == owner)
-            .values(
-                phase="running",
-                total_rows=total_rows,
-                total_chunks=total_chunks,
-                error_message=stopped,
-                lease_owner=None,
-                lease_expires=None,
-                updated_time=utcnow(),
-            )
-            .returning(jobs.c.processed_chunks)
-        ).first()
+    except Exception as exc:
+        if state.step_failed(job_id, "planning", owner, exc):
+            return
+        raise
+    processed = state.plan_done(job_id, owner, total_rows, total_chunks, stopped)
     log.info(
         "plan done",
         extra={
@@ -172,12 +115,12 @@ def plan_job(job_id: str) -> None:
             "seconds": round(time.perf_counter() - started, 2),
         },
     )
-    if row is not None and row[0] >= total_chunks:
-        enqueue_finalize(job_id)
+    if processed is not None and processed >= total_chunks:
+        enqueue("finalize", job_id)
 
 
 def _plan(
-    job: ImportJob, target: Target, done_seqs: set[int], owner: str
+    job: ImportJob, target: Target, done_seqs: set[int], owner: str, beat: Heartbeat
 ) -> tuple[int, int, str | None]:
     """Cut the file into chunks; returns (rows, chunks, why reading stopped early or None).
 
@@ -208,18 +151,14 @@ def _plan(
         options = {**(job.options or {}), "ignoredColumns": resolved.ignored}
         if table.header_row is not None:  # the monitoring record says which rows were skipped
             options.update(headerRow=table.header_row, rowsAboveHeader=table.rows_above_header)
-        with get_database().write() as session:
-            session.execute(
-                jobs.update()
-                .where(jobs.c.id == job.id)
-                .values(
-                    headers=headers,
-                    mapping=resolved.items(),
-                    match_field=match,
-                    options=options,
-                    sheet_name=table.sheet or job.sheet_name,
-                )
-            )
+        state.record_plan_columns(
+            job.id,
+            headers,
+            resolved.items(),
+            match,
+            options=options,
+            sheet_name=table.sheet or job.sheet_name,
+        )
         # invalidRows=block / maxInvalid: every row is validated before any chunk exists.
         check_invalid_rule(job, target, table, columns, key_col)
         seq = 0
@@ -233,6 +172,7 @@ def _plan(
                 for number, cells in table.rows():
                     batch.append([number, cells, 0])
                     if len(batch) >= size:
+                        beat.check()
                         _emit(job, seq, batch, key_col, seen, done_seqs, recorder)
                         total += len(batch)
                         seq += 1
@@ -288,23 +228,11 @@ class _Recorder:
         with db.write() if wait else db.try_write() as session:
             if session is None:
                 return
-            chunk_rows = [
-                ImportChunk(
-                    job_id=self.job.id, seq=seq, key=key, row_count=rows, lease_expires=_lease()
-                )
-                for seq, key, rows in self.pending
-            ]
-            session.add_all(chunk_rows)
-            session.execute(
-                jobs.update()
-                .where(jobs.c.id == self.job.id, jobs.c.lease_owner == self.owner)
-                .values(lease_expires=_lease())
-            )
-            session.flush()
-            handed = [(c.id, c.seq) for c in chunk_rows]
+            handed = state.add_chunks(session, self.job.id, self.owner, self.pending)
         self.pending = []
         for chunk_id, seq in handed:
-            enqueue_chunk(chunk_id, seq)
+            # Early chunks of every job go first, so one big import cannot starve the others.
+            enqueue("chunk", chunk_id, priority=-seq)
 
 
 def _emit(
@@ -335,44 +263,56 @@ def _emit(
 # ---- chunks ------------------------------------------------------------------------------
 
 
-def run_chunk(chunk_id: str) -> None:
+def run_chunk(chunk_id: str) -> int:
+    """Claim and write one chunk; answers its attempts so far when it raised (0 otherwise,
+    also when another claim holds it). An error is handed back counted (unless transient)
+    and raised for the queue to retry."""
     db = get_database()
     claim_started = time.perf_counter()
-    now = utcnow()
     owner = new_owner()
     with db.write() as session:
-        claimed = rowcount(
-            session.execute(
-                chunks.update()
-                .where(
-                    chunks.c.id == chunk_id,
-                    chunks.c.state == "pending",
-                    sa.or_(chunks.c.lease_owner.is_(None), chunks.c.lease_expires < now),
-                    chunks.c.job_id.in_(
-                        sa.select(jobs.c.id).where(jobs.c.phase.in_(("planning", "running")))
-                    ),
-                )
-                .values(lease_owner=owner, lease_expires=_lease(), attempts=chunks.c.attempts + 1)
-            )
-        )
+        claimed = state.claim_chunk(session, chunk_id, owner)
         chunk = session.get(ImportChunk, chunk_id)
         if not claimed or chunk is None:
-            return
+            return 0
         job = session.get(ImportJob, chunk.job_id)
         assert job is not None
         target = _target_of(session, job)
         session.expunge_all()
     started = time.perf_counter()
     try:
-        with paused_gc():
-            timings = _process(job, chunk, target, owner)
-    except Exception:
-        with db.write() as session:  # give the lease back so a retry can claim it at once
-            session.execute(
-                chunks.update()
-                .where(chunks.c.id == chunk_id, chunks.c.lease_owner == owner)
-                .values(lease_owner=None, lease_expires=_lease())
+        with (
+            Heartbeat(
+                lambda until: state.renew_chunk(chunk_id, owner, until), chunk=chunk_id
+            ) as beat,
+            paused_gc(),
+        ):
+            timings = _process(job, chunk, target, owner, beat)
+    except LeaseLost:
+        log.warning("chunk lease lost", extra={"job": job.id, "seq": chunk.seq})
+        return 0
+    except HandBack:
+        state.release_chunk(chunk_id, owner, error=None, counts=False)
+        enqueue("chunk", chunk_id, priority=-chunk.seq)
+        log.info("chunk handed back", extra={"job": job.id, "seq": chunk.seq})
+        return 0
+    except Exception as exc:
+        transient = is_transient(exc)
+        try:  # give the lease back so a retry can claim it at once
+            attempts = state.release_chunk(
+                chunk_id, owner, error=error_text(exc), counts=not transient
             )
+        except Exception:
+            log.exception("chunk not handed back", extra={"chunk": chunk_id})
+            raise exc from None
+        log.warning(
+            "chunk failed",
+            extra={"chunk": chunk_id, "attempts": attempts, "transient": transient},
+            exc_info=exc,
+        )
+        if not transient and attempts >= state.max_attempts():
+            fail_chunk(chunk_id, error_text(exc), attempts)
+            return attempts
         raise
     log.info(
         "chunk done",
@@ -385,14 +325,18 @@ def run_chunk(chunk_id: str) -> None:
             **timings,
         },
     )
+    return 0
 
 
-def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> dict[str, float]:
+def _process(
+    job: ImportJob, chunk: ImportChunk, target: Target, owner: str, beat: Heartbeat
+) -> dict[str, float]:
     """Validate and write one chunk; returns where its time went (ms), for the log."""
     settings = get_settings()
     started = time.perf_counter()
     with get_storage().open(chunk.key) as f:
         batch = orjson.loads(f.read())
+    beat.check()
     cancelled = _cancel_requested(job.id)
     checked: list[Checked] = []
     columns: dict[str, int] = {}
@@ -443,6 +387,7 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> 
         (job.headers or [])[match_col] if match_col is not None else (job.match_field or "")
     )
     prepared_at = time.perf_counter()
+    beat.check()
     with get_database().write() as session:
         locked_at = time.perf_counter()
         conn = session.connection()
@@ -466,53 +411,32 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> 
                     )
         if issues:
             conn.execute(sa.insert(table_of(ImportRowIssue)), issues)
-        done = rowcount(
-            conn.execute(
-                chunks.update()
-                .where(
-                    chunks.c.id == chunk.id,
-                    chunks.c.state == "pending",
-                    chunks.c.lease_owner == owner,
-                )
-                .values(
-                    duration_ms=int((time.perf_counter() - started) * 1000),
-                    state="cancelled" if cancelled else "done",
-                    lease_owner=None,
-                    done_time=now,
-                    created_count=counts["created"],
-                    updated_count=counts["updated"],
-                    skipped_count=counts["skipped"],
-                    failed_count=counts["failed"],
-                )
-            )
+        progress = state.chunk_done(
+            conn,
+            chunk.id,
+            job.id,
+            owner,
+            state.ChunkCounts(
+                created=counts["created"],
+                updated=counts["updated"],
+                skipped=counts["skipped"],
+                failed=counts["failed"],
+                rows=0 if cancelled else len(batch),
+            ),
+            state="cancelled" if cancelled else "done",
+            duration_ms=int((time.perf_counter() - started) * 1000),
         )
-        if done != 1:  # our lease was taken over: someone else owns this chunk now
+        if progress is None:  # our lease was taken over: someone else owns this chunk now
             session.rollback()
             log.warning("chunk lease lost", extra={"job": job.id, "seq": chunk.seq})
             return {}
-        processed = 0 if cancelled else len(batch)
-        progress = conn.execute(
-            jobs.update()
-            .where(jobs.c.id == job.id)
-            .values(
-                processed_chunks=jobs.c.processed_chunks + 1,
-                processed_rows=jobs.c.processed_rows + processed,
-                created_count=jobs.c.created_count + counts["created"],
-                updated_count=jobs.c.updated_count + counts["updated"],
-                skipped_count=jobs.c.skipped_count + counts["skipped"],
-                failed_count=jobs.c.failed_count + counts["failed"],
-                updated_time=now,
-                updated_by="system",
-            )
-            .returning(jobs.c.processed_chunks, jobs.c.total_chunks, jobs.c.phase)
-        ).one()
     committed_at = time.perf_counter()
     try:
         get_database().checkpoint()
     except Exception:  # an optimisation only: the chunk is committed, finalize must follow
         log.warning("WAL checkpoint failed", extra={"job": job.id}, exc_info=True)
     if progress.phase == "running" and progress.processed_chunks >= progress.total_chunks:
-        enqueue_finalize(job.id)
+        enqueue("finalize", job.id)
     return {
         "prepare_ms": round((prepared_at - started) * 1000, 1),
         "lock_wait_ms": round((locked_at - prepared_at) * 1000, 1),
@@ -520,49 +444,52 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> 
     }
 
 
-def fail_chunk(chunk_id: str, reason: str) -> None:
-    """A chunk that will not be retried again: its rows are recorded as failed, not lost."""
+def fail_chunk(chunk_id: str, reason: str, attempts: int) -> None:
+    """A chunk out of attempts: its rows are recorded as failed with the reason, not lost,
+    and the job's errorMessage says why (when nothing else did)."""
     with get_database().read() as session:
         chunk = session.get(ImportChunk, chunk_id)
         if chunk is None or chunk.state != "pending":
             return
         job_id = chunk.job_id
-    with get_storage().open(chunk.key) as f:
-        batch = orjson.loads(f.read())
-    now = utcnow()
+    try:
+        with get_storage().open(chunk.key) as f:
+            batch = orjson.loads(f.read())
+    except Exception:  # the chunk file itself may be what fails: count its rows all the same
+        log.exception("chunk file unreadable", extra={"chunk": chunk_id})
+        batch = []
+    first = batch[0][0] if batch else None
+    last = batch[-1][0] if batch else None
+    where = f"rows {first}–{last}" if batch else f"{chunk.row_count} rows of chunk {chunk.seq}"
+    message = f"{where.capitalize()} were not imported after {attempts} attempts: {reason}"
     with get_database().write() as session:
-        done = rowcount(
-            session.execute(
-                chunks.update()
-                .where(chunks.c.id == chunk_id, chunks.c.state == "pending")
-                .values(state="done", lease_owner=None, done_time=now, failed_count=len(batch))
-            )
+        conn = session.connection()
+        progress = state.chunk_done(
+            conn,
+            chunk_id,
+            job_id,
+            None,
+            state.ChunkCounts(0, 0, 0, chunk.row_count, chunk.row_count),
+            state="done",
+            duration_ms=None,
         )
-        if done != 1:
+        if progress is None:
             return
-        session.execute(
-            sa.insert(table_of(ImportRowIssue)),
-            [
-                {
-                    "job_id": job_id,
-                    "row_number": n,
-                    "outcome": "failed",
-                    "cells": cells,
-                    "reasons": [{"column": "", "message": f"not imported: {reason}"}],
-                }
-                for n, cells, _dup in batch
-            ],
-        )
-        progress = session.execute(
-            jobs.update()
-            .where(jobs.c.id == job_id)
-            .values(
-                processed_chunks=jobs.c.processed_chunks + 1,
-                processed_rows=jobs.c.processed_rows + len(batch),
-                failed_count=jobs.c.failed_count + len(batch),
-                updated_time=now,
+        if batch:
+            conn.execute(
+                sa.insert(table_of(ImportRowIssue)),
+                [
+                    {
+                        "job_id": job_id,
+                        "row_number": n,
+                        "outcome": "failed",
+                        "cells": cells,
+                        "reasons": [{"column": "", "message": f"not imported: {reason}"}],
+                    }
+                    for n, cells, _dup in batch
+                ],
             )
-            .returning(jobs.c.processed_chunks, jobs.c.total_chunks, jobs.c.phase)
-        ).one()
+        state.note_job_error(conn, job_id, message)
+    log.warning("chunk out of attempts", extra={"chunk": chunk_id, "job": job_id})
     if progress.phase == "running" and progress.processed_chunks >= progress.total_chunks:
-        enqueue_finalize(job_id)
+        enqueue("finalize", job_id)

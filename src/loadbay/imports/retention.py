@@ -12,12 +12,9 @@ import logging
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from huey import crontab
 
 from loadbay.db import get_database, rowcount
-from loadbay.ids import utcnow
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
-from loadbay.queue import huey
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
@@ -66,8 +63,3 @@ def purge_imports(now: datetime) -> dict[str, int]:
     if any(counts.values()):
         log.info("imports purged", extra=counts)
     return counts
-
-
-@huey.periodic_task(crontab(minute="17"))
-def purge_task() -> None:
-    purge_imports(utcnow())

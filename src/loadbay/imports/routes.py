@@ -19,6 +19,7 @@ from loadbay.imports.target import load_target
 from loadbay.imports.template import ensure_template
 from loadbay.imports.upload import Upload, receive
 from loadbay.pagination import SORT_ORDERS, ok, page_params, paginated
+from loadbay.queue import enqueue
 from loadbay.routing import Router
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
@@ -63,11 +64,9 @@ async def _create(request: Request, principal: Principal, kind: str) -> dict[str
         job_id = await run_in_threadpool(_accept, principal, kind, upload)
     finally:
         upload.discard()
-    from loadbay.imports.tasks import enqueue_plan
-
     # After the commit: a worker never sees a job its database lacks. Off the event
     # loop: enqueueing is a write to SQLite or Redis.
-    await run_in_threadpool(enqueue_plan, job_id)
+    await run_in_threadpool(enqueue, "plan", job_id)
     with get_database().read() as session:
         job = service.get_job(session, principal.org, job_id)
         return ok(

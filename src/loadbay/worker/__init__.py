@@ -1,0 +1,1 @@
+"""The worker side: the consumer, its heartbeat, the sweeper and the task registry."""
