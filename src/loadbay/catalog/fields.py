@@ -173,8 +173,27 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+def nul_reason(text: str) -> str:
+    """Why a cell holding a NUL byte fails: no database column stores one (PostgreSQL
+    refuses it), and dropping it would change the value silently."""
+    return f"contains a NUL byte (character 0) at position {text.index(chr(0)) + 1}"
+
+
 def _string(value: Any) -> str:
-    return value if isinstance(value, str) else cell_text(value)
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise Invalid(nul_reason(value))
+        return value
+    return cell_text(value)
+
+
+def _refusing_nul(convert: Converter) -> Converter:
+    def checked(value: Any) -> Any:
+        if value.__class__ is str and "\x00" in value:
+            raise Invalid(nul_reason(value))
+        return convert(value)
+
+    return checked
 
 
 _PLAIN_INT = re.compile(r"^[+-]?[0-9]{1,15}$")
@@ -340,8 +359,10 @@ def converter_for(spec: FieldSpec, date_formats: Sequence[str] = ()) -> Converte
         "email": _email, "phone": _phone,
     }  # fmt: skip
     if spec.type == "option":
-        return _option(spec.options)
-    return table[spec.type]
+        return _refusing_nul(_option(spec.options))
+    if spec.type == "string":
+        return _string
+    return _refusing_nul(table[spec.type])
 
 
 # ---- column kernels ------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def _with_blanks(
         def text(value: Any) -> Any:
             if value.__class__ is str:
                 if value and not value.isspace():
-                    return value
+                    return value if "\x00" not in value else convert(value)
             elif value is not None:
                 return convert(value)
             if required:
@@ -96,9 +96,8 @@ def compile_batch_validator(
                 if None in column:
                     converted = list(map(convert, column))
                 elif is_text:  # all present: text passes as is unless blank or not text
-                    converted = (
-                        column if all(map(str.strip, column)) else list(map(convert, column))
-                    )
+                    plain = all(map(str.strip, column)) and "\x00" not in "".join(column)
+                    converted = column if plain else list(map(convert, column))
                 else:  # all present: the column kernel, else the bare converter per cell (a
                     # blank string fails into the slow path)
                     fast = kernel(column) if kernel is not None else None

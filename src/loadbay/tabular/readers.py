@@ -32,12 +32,15 @@ __all__ = [
 
 
 class TableError(Exception):
-    """A file that cannot be read as a table: `import-015` (bad file) or `import-040` (limit)."""
+    """A file that cannot be read as a table: `import-015` (bad file) or `import-040` (limit).
 
-    def __init__(self, code: str, message: str) -> None:
+    `detail` is said beside a vendor message that must stay exact (`import-002`)."""
+
+    def __init__(self, code: str, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.detail = detail
 
 
 @dataclass(frozen=True)
