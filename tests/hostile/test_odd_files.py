@@ -62,7 +62,7 @@ def test_a_nul_byte_fails_only_its_row_naming_the_cell(
 
 
 @pytest.mark.parametrize(
-    "encoding,bom",
+    ("encoding", "bom"),
     [
         ("utf-16-le", b"\xff\xfe"),
         ("utf-16-be", b"\xfe\xff"),
@@ -117,7 +117,9 @@ ODD = [
 @pytest.mark.parametrize(
     "path", ["/api/v3/data/import", "/api/v3/tasks/import", "/api/v3/import-jobs"]
 )
-@pytest.mark.parametrize("filename,content,found", ODD, ids=[f"{n}:{f[6:22]}" for n, _, f in ODD])
+@pytest.mark.parametrize(
+    ("filename", "content", "found"), ODD, ids=[f"{n}:{f[6:22]}" for n, _, f in ODD]
+)
 def test_a_file_that_is_not_a_table_keeps_the_vendor_answer_and_says_what_it_is(
     upload, app_client, catalog, path: str, filename: str, content: bytes, found: str
 ) -> None:

@@ -20,7 +20,7 @@ from fastapi import Body, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from loadbay.auth import CurrentPrincipal, Principal
+from loadbay.auth import CanImport, Principal
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.deps import ReadSession
 from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
@@ -106,7 +106,8 @@ def table_error(exc: TableError) -> ApiError:
     code = str(getattr(exc, "code", None) or "import-015")
     message = str(getattr(exc, "message", None) or exc)
     if code.endswith("-002"):
-        return Unprocessable(code, message)
+        detail = getattr(exc, "detail", None)
+        return Unprocessable(code, message, extra={"detail": detail} if detail else None)
     return BadRequest(code, message)
 
 
@@ -204,8 +205,7 @@ async def _enqueue(code: str) -> None:
 
 
 @router.post("/import-jobs", status_code=201, response_model=None, tags=["import-jobs"])
-async def create_import_job(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    service.require_import(principal)
+async def create_import_job(request: Request, principal: CanImport) -> dict[str, Any]:
     settings = get_settings()
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     try:
@@ -302,10 +302,9 @@ async def wait_for(org: str, code: str, seconds: float) -> ImportJob:
 async def confirm_import_job(
     code: str,
     response: Response,
-    principal: CurrentPrincipal,
+    principal: CanImport,
     payload: Annotated[Any, Body()] = None,
 ) -> dict[str, Any]:
-    service.require_import(principal)
     body = {} if payload is None else payload
     if not isinstance(body, dict):
         raise BadRequest("import-003", "The body must be a JSON object")
@@ -320,8 +319,7 @@ async def confirm_import_job(
 
 
 @router.get("/import-jobs/{code}", response_model=None, tags=["import-jobs"])
-def get_import_job(code: str, principal: CurrentPrincipal, session: ReadSession) -> dict[str, Any]:
-    service.require_import(principal)
+def get_import_job(code: str, principal: CanImport, session: ReadSession) -> dict[str, Any]:
     return ok(job_view(service.get_job(session, principal.org, code)))
 
 
@@ -365,6 +363,5 @@ def _cancel(principal: Principal, code: str) -> ImportJob:
 
 
 @router.post("/import-jobs/{code}/cancel", response_model=None, tags=["import-jobs"])
-def cancel_import_job(code: str, principal: CurrentPrincipal) -> dict[str, Any]:
-    service.require_import(principal)
+def cancel_import_job(code: str, principal: CanImport) -> dict[str, Any]:
     return ok(job_view(_cancel(principal, code)))

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from loadbay.auth import CurrentPrincipal, Principal
+from loadbay.auth import CanImport, Principal
 from loadbay.db import get_database
 from loadbay.deps import ReadSession
 from loadbay.errors import BadRequest, NotFound
@@ -55,7 +55,6 @@ def records_for(session: Any, jobs: list[ImportJob]) -> list[dict[str, Any]]:
 
 
 async def _create(request: Request, principal: Principal, kind: str) -> dict[str, Any]:
-    service.require_import(principal)
     settings = get_settings()
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     try:
@@ -83,12 +82,12 @@ def _accept(principal: Principal, kind: str, upload: Upload) -> str:
 
 
 @router.post("/data/import")
-async def import_data(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+async def import_data(request: Request, principal: CanImport) -> dict[str, Any]:
     return await _create(request, principal, "datasource")
 
 
 @router.post("/tasks/import")
-async def import_tasks(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+async def import_tasks(request: Request, principal: CanImport) -> dict[str, Any]:
     return await _create(request, principal, "task")
 
 
@@ -105,7 +104,7 @@ def _enum_list(raw: str | None, allowed: tuple[str, ...], label: str) -> list[st
 @router.get("/import-monitoring")
 def list_monitoring(
     request: Request,
-    principal: CurrentPrincipal,
+    principal: CanImport,
     session: ReadSession,
     page: str | None = None,
     limit: str | None = None,
@@ -151,9 +150,7 @@ def list_monitoring(
 
 
 @router.get("/import-monitoring/{job_id}")
-def get_monitoring(
-    job_id: str, principal: CurrentPrincipal, session: ReadSession
-) -> dict[str, Any]:
+def get_monitoring(job_id: str, principal: CanImport, session: ReadSession) -> dict[str, Any]:
     job = service.get_job(session, principal.org, job_id)
     if not job.confirmed:
         raise NotFound("import-004", "Import monitoring record not found")

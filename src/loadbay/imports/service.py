@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from loadbay.auth import Principal
 from loadbay.catalog.models import DataType, Flow, Hub
-from loadbay.errors import BadRequest, Forbidden, NotFound, Unprocessable
+from loadbay.errors import BadRequest, NotFound, Unprocessable
 from loadbay.ids import new_id, utcnow
 from loadbay.imports.models import ImportConfig, ImportJob
 from loadbay.imports.target import Target, check_match_field, load_target
@@ -19,12 +19,6 @@ from loadbay.tabular.readers import TableError
 from loadbay.tabular.sniff import detect_format
 
 IMPORT_MODES = ("CreateOnly", "UpdateOnly", "CreateAndUpdate")
-
-
-def require_import(principal: Principal) -> None:
-    """Every import route (upload, job view, configs) needs the `import` permission."""
-    if not principal.can("import"):
-        raise Forbidden("You do not have permission to perform this action")
 
 
 def _required(fields: dict[str, str], name: str) -> str:
@@ -62,9 +56,8 @@ def prepare(
     try:
         fmt = detect_format(upload.filename or "", upload.head)
     except TableError as exc:
-        raise Unprocessable(
-            "import-002", str(exc.message if hasattr(exc, "message") else exc)
-        ) from None
+        extra = {"detail": exc.detail} if exc.detail else None
+        raise Unprocessable("import-002", exc.message, extra=extra) from None
     header_flag = (fields.get("hasHeaderRow") or "true").strip().lower() not in ("false", "0", "no")
     job_id = new_id()
     ext = f".{fmt}"  # from the detected format: the client's name is not trusted in a key
