@@ -4,6 +4,7 @@ outcome, the message, and that the server still answers `/healthz` afterwards.""
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from typing import Any
 
@@ -133,4 +134,26 @@ def test_a_file_that_is_not_a_table_keeps_the_vendor_answer_and_says_what_it_is(
     assert set(body) == {*VENDOR_TYPE_ANSWER, "detail"}
     assert body["detail"].startswith(found), body["detail"]
     assert body["detail"].endswith(READS)
+    healthy(app_client)
+
+
+def test_a_json_object_or_array_for_a_field_fails_its_row_saying_what_it_got(
+    upload, monitoring, app_client, db
+) -> None:
+    rows = [
+        {"Outlet Code": "J1", "Name": {"first": "Toko"}},
+        {"Outlet Code": "J2", "Name": "Fine", "Credit Limit": [1, 2]},
+        {"Outlet Code": "J3", "Name": "Also fine", "Credit Limit": 5},
+    ]
+    response = upload(json.dumps(rows).encode(), "outlets.json")
+    assert response.status_code == 200, response.text
+    job = monitoring(response.json()["data"]["_id"])
+    assert job["status"] == "partially", job
+    assert (job["totalValid"], job["totalInvalid"]) == (1, 2)
+    failed = {row["Outlet Code"]: row for row in json.loads(app_client.get(
+        job["fileFailedImported"].split("127.0.0.1:8000", 1)[1]).content)}  # fmt: skip
+    assert failed["J1"]["Error"] == "Name: expected text, got an object"
+    assert failed["J1"]["Name"] == '{"first":"Toko"}'  # written back as it came
+    assert failed["J2"]["Error"] == "Credit Limit: expected a number, got an array"
+    assert stored(db) == {"J3": "Also fine"}
     healthy(app_client)

@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from loadbay.tabular.readers import date_text
+from loadbay.tabular.readers import JsonText, date_text
 
 FIELD_TYPES = (
     "string", "number", "integer", "boolean", "date", "datetime",
@@ -181,19 +181,33 @@ def nul_reason(text: str) -> str:
 
 def _string(value: Any) -> str:
     if isinstance(value, str):
+        if value.__class__ is JsonText:
+            raise Invalid(f"expected text, got {value.kind}")
         if "\x00" in value:
             raise Invalid(nul_reason(value))
         return value
     return cell_text(value)
 
 
-def _refusing_nul(convert: Converter) -> Converter:
+def _refusing(what: str, convert: Converter) -> Converter:
+    """`convert`, failing first a cell no field type takes: a NUL byte, a JSON object."""
+
     def checked(value: Any) -> Any:
-        if value.__class__ is str and "\x00" in value:
-            raise Invalid(nul_reason(value))
+        if value.__class__ is str:
+            if "\x00" in value:
+                raise Invalid(nul_reason(value))
+        elif value.__class__ is JsonText:
+            raise Invalid(f"expected {what}, got {value.kind}")
         return convert(value)
 
     return checked
+
+
+_EXPECTED = {
+    "number": "a number", "integer": "a whole number", "boolean": "true or false",
+    "date": "a date", "datetime": "a date and time", "coordinate": "latitude,longitude",
+    "email": "an e-mail address", "phone": "a phone number", "option": "one of the options",
+}  # fmt: skip
 
 
 _PLAIN_INT = re.compile(r"^[+-]?[0-9]{1,15}$")
@@ -359,10 +373,10 @@ def converter_for(spec: FieldSpec, date_formats: Sequence[str] = ()) -> Converte
         "email": _email, "phone": _phone,
     }  # fmt: skip
     if spec.type == "option":
-        return _refusing_nul(_option(spec.options))
+        return _refusing(_EXPECTED["option"], _option(spec.options))
     if spec.type == "string":
         return _string
-    return _refusing_nul(table[spec.type])
+    return _refusing(_EXPECTED[spec.type], table[spec.type])
 
 
 # ---- column kernels ------------------------------------------------------------------------

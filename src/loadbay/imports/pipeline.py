@@ -31,7 +31,7 @@ from loadbay.imports.validate import Checked, compile_batch_validator
 from loadbay.imports.writes import WriteContext, prepare, write_rows
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
-from loadbay.tabular.readers import Limits, TableError, open_table
+from loadbay.tabular.readers import Limits, TableError, chunk_cell, open_table, restore_chunk_cells
 
 log = logging.getLogger("loadbay.imports")
 jobs = table_of(ImportJob)
@@ -312,7 +312,7 @@ def _emit(
         return
     key = f"{job.organization_id}/imports/{job.id}/chunks/{seq:06d}.json"
     with get_storage().writer(key) as out:
-        out.write(orjson.dumps(batch))
+        out.write(orjson.dumps(batch, default=chunk_cell, option=orjson.OPT_PASSTHROUGH_SUBCLASS))
     recorder.add(seq, key, len(batch))
 
 
@@ -377,6 +377,8 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> 
     started = time.perf_counter()
     with get_storage().open(chunk.key) as f:
         batch = orjson.loads(f.read())
+    if job.file_format in ("json", "ndjson"):  # only JSON has objects in cells
+        restore_chunk_cells(batch)
     cancelled = _cancel_requested(job.id)
     checked: list[Checked] = []
     columns: dict[str, int] = {}
@@ -513,6 +515,7 @@ def fail_chunk(chunk_id: str, reason: str) -> None:
         job_id = chunk.job_id
     with get_storage().open(chunk.key) as f:
         batch = orjson.loads(f.read())
+    restore_chunk_cells(batch)
     now = utcnow()
     with get_database().write() as session:
         done = rowcount(

@@ -16,6 +16,7 @@ from loadbay.catalog.fields import ColumnKernel, Invalid, column_kernel, convert
 from loadbay.imports.target import Target
 
 Reason = dict[str, str]  # {"column": header, "message": why}
+_ONLY_STR = {str}
 
 
 class Required(Invalid):
@@ -96,7 +97,11 @@ def compile_batch_validator(
                 if None in column:
                     converted = list(map(convert, column))
                 elif is_text:  # all present: text passes as is unless blank or not text
-                    plain = all(map(str.strip, column)) and "\x00" not in "".join(column)
+                    plain = (
+                        all(map(str.strip, column))
+                        and "\x00" not in "".join(column)
+                        and set(map(type, column)) == _ONLY_STR  # no JsonText
+                    )
                     converted = column if plain else list(map(convert, column))
                 else:  # all present: the column kernel, else the bare converter per cell (a
                     # blank string fails into the slow path)

@@ -17,6 +17,7 @@ from typing import Any
 
 from loadbay.tabular.readers import (
     Cell,
+    JsonText,
     Limits,
     RawRows,
     Table,
@@ -74,7 +75,7 @@ def _rows(objects: Objects, index: dict[str, int], limits: Limits) -> RawRows:
                 if not value:
                     continue
             elif isinstance(value, dict | list):
-                value = dumps(value, separators=(",", ":"), ensure_ascii=False)
+                value = JsonText(dumps(value, separators=(",", ":"), ensure_ascii=False))
             else:
                 cells[col] = value
                 continue

@@ -48,6 +48,7 @@ _SIGNATURES = (
     (b"Rar!\x1a\x07", "a RAR archive"),
     (b"\x7fELF", "a program (ELF executable)"),
     (b"{\\rtf", "an RTF document"),
+    (b"SQLite format 3\x00", "an SQLite database"),
 )
 # Zip members that say what kind of Office Open XML (or OpenDocument) file a zip is.
 _ZIP_KINDS = (
