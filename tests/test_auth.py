@@ -14,6 +14,12 @@ from loadbay.settings import get_settings
 
 API = "/api/v3"
 UNAUTHORIZED = {"status": False, "message": "Unauthorized", "failedCode": "auth-001"}
+# The vendor's 403 (mileapp-importexport.openapi.json, POST /data/import).
+FORBIDDEN = {
+    "status": False,
+    "message": "You do not have permission to perform this action",
+    "failedCode": "auth-003",
+}
 
 
 def _claims(org: str = "0" * 24, **over: Any) -> dict[str, Any]:
@@ -69,11 +75,41 @@ ENDPOINTS = [
 ]
 
 
+DETAILS = {
+    "missing": "no token: send the header 'Authorization: Bearer <token>'",
+    "empty": "no token: send the header",
+    "wrong scheme": "malformed: the scheme is 'Basic', not 'Bearer'",
+    "no token": "no token: the Authorization header has no token after 'Bearer'",
+    "malformed": "malformed: the bearer token is not a JSON Web Token",
+    "garbage": "malformed: the bearer token is not a JSON Web Token",
+    "expired": "expired: the token expired at 20",
+    "wrong signature": "bad signature: the token was not signed by this server's secret",
+    "no org": "malformed: the token has no 'org' claim",
+    "no expiry": "malformed: the token has no 'exp' claim",
+    "perms not a list": "malformed: the token's perms must be a list of texts",
+    "alg none": "bad signature: the token must be signed with HS256",
+}
+
+
 @pytest.mark.parametrize("case", sorted(BAD_HEADERS))
-def test_every_bad_token_is_the_same_401(app_client: TestClient, case: str) -> None:
+def test_every_bad_token_is_the_vendors_401_with_a_detail_saying_which(
+    app_client: TestClient, case: str
+) -> None:
     r = app_client.get(f"{API}/hubs", headers=BAD_HEADERS[case]())
     assert r.status_code == 401
-    assert r.json() == UNAUTHORIZED
+    body = r.json()
+    assert {k: body[k] for k in UNAUTHORIZED} == UNAUTHORIZED and set(body) == {
+        *UNAUTHORIZED,
+        "detail",
+    }
+    assert body["detail"].startswith(DETAILS[case]), body["detail"]
+
+
+def test_an_expired_token_says_when(app_client: TestClient, make_org: Callable[[str], str]) -> None:
+    exp = int(datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC).timestamp())
+    headers = {"Authorization": _bearer(_claims(make_org("acme"), exp=exp))}
+    body = app_client.get(f"{API}/hubs", headers=headers).json()
+    assert body["detail"] == "expired: the token expired at 2025-03-04 05:06:07 UTC; get a new one"
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
@@ -83,7 +119,7 @@ def test_every_catalog_endpoint_needs_a_token(
     kwargs: dict[str, Any] = {"json": {}} if method == "post" else {}
     r = getattr(app_client, method)(f"{API}{path}", **kwargs)
     assert r.status_code == 401
-    assert r.json() == UNAUTHORIZED
+    assert r.json() == {**UNAUTHORIZED, "detail": DETAILS["missing"]}
 
 
 def test_a_valid_token_passes(app_client: TestClient, auth: dict[str, str]) -> None:
@@ -93,13 +129,19 @@ def test_a_valid_token_passes(app_client: TestClient, auth: dict[str, str]) -> N
     assert app_client.get(f"{API}/hubs", headers=scheme_case).status_code == 200
 
 
-def test_a_token_for_an_organisation_that_does_not_exist_cannot_create(
+def test_a_token_for_an_organisation_that_does_not_exist_is_refused_saying_so(
     app_client: TestClient,
 ) -> None:
     headers = {"Authorization": _bearer(_claims(org="f" * 24))}
-    assert app_client.get(f"{API}/hubs", headers=headers).status_code == 200
-    r = app_client.post(f"{API}/hub", json={"name": "X"}, headers=headers)
-    assert r.status_code == 401 and r.json() == UNAUTHORIZED
+    unknown = {
+        **UNAUTHORIZED,
+        "detail": f"unknown organisation: {'f' * 24} does not exist on this server",
+    }
+    for r in (
+        app_client.get(f"{API}/hubs", headers=headers),
+        app_client.post(f"{API}/hub", json={"name": "X"}, headers=headers),
+    ):
+        assert r.status_code == 401 and r.json() == unknown
 
 
 @pytest.mark.parametrize(
@@ -124,4 +166,53 @@ def test_writes_without_permission_are_403(
     kwargs: dict[str, Any] = {} if method == "delete" else {"json": {"name": "X"}}
     r = getattr(app_client, method)(f"{API}{path}", headers=headers, **kwargs)
     assert r.status_code == 403
-    assert r.json() == {"status": False, "message": "Forbidden", "failedCode": "auth-003"}
+    assert r.json() == FORBIDDEN
+
+
+IMPORT_READS = [
+    "/import-monitoring",
+    "/import-monitoring/0123456789abcdef01234567",
+    "/import-jobs/0123456789abcdef01234567",
+]
+RECORD_READS = [
+    "/data",
+    "/data/0123456789abcdef01234567",
+    "/tasks",
+    "/task/0123456789abcdef01234567",
+]
+
+
+@pytest.mark.parametrize("path", IMPORT_READS)
+@pytest.mark.parametrize("perms", ["", "export"])
+def test_reading_imports_needs_import(
+    app_client: TestClient, token_for: Callable[..., str], path: str, perms: str
+) -> None:
+    headers = {"Authorization": f"Bearer {token_for(perms=perms)}"}
+    r = app_client.get(f"{API}{path}", headers=headers)
+    assert r.status_code == 403
+    assert r.json() == FORBIDDEN
+
+
+@pytest.mark.parametrize("path", IMPORT_READS)
+@pytest.mark.parametrize("perms", ["import", "admin"])
+def test_import_or_admin_reads_imports(
+    app_client: TestClient, token_for: Callable[..., str], path: str, perms: str
+) -> None:
+    headers = {"Authorization": f"Bearer {token_for(perms=perms)}"}
+    r = app_client.get(f"{API}{path}", headers=headers)
+    assert r.status_code == (200 if path == "/import-monitoring" else 404), r.text
+
+
+@pytest.mark.parametrize("path", RECORD_READS)
+def test_reading_records_and_tasks_needs_a_permission(
+    app_client: TestClient, token_for: Callable[..., str], path: str
+) -> None:
+    none = app_client.get(
+        f"{API}{path}", headers={"Authorization": f"Bearer {token_for(perms='')}"}
+    )
+    assert none.status_code == 403
+    assert none.json() == FORBIDDEN
+    for perms in ("import", "export", "admin"):
+        headers = {"Authorization": f"Bearer {token_for(perms=perms)}"}
+        r = app_client.get(f"{API}{path}", headers=headers)
+        assert r.status_code == (404 if path.count("/") > 1 else 200), (perms, r.text)

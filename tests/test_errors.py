@@ -86,3 +86,17 @@ def test_page_links_follow_laravels_window(
     page: int, last: int, expected: list[int | None]
 ) -> None:
     assert page_window(page, last) == expected
+
+
+def test_bad_json_is_named_in_our_words_not_the_parsers(
+    app_client: TestClient, auth: dict[str, str]
+) -> None:
+    headers = {**auth, "Content-Type": "application/json"}
+    for path, code in (("/export-config", "export-003"), ("/data-type", "datatype-003")):
+        r = app_client.post(f"{API}{path}", content=b'{"name": x}', headers=headers)
+        assert r.status_code == 400, path
+        assert r.json() == {
+            "status": False,
+            "message": "Malformed body: the body is not valid JSON (near character 10)",
+            "failedCode": code,
+        }

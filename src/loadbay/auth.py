@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
@@ -38,6 +38,32 @@ def issue_token(org: str, email: str, perms: list[str], days: int | None = None)
     return jwt.encode(claims, settings.secret, algorithm="HS256")
 
 
+def _when(exp: object) -> str:
+    try:
+        return datetime.fromtimestamp(float(exp), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "an unreadable time"
+
+
+def _why(exc: jwt.PyJWTError, token: str) -> str:
+    """Which of the vendor's one 401 this is, in words a person can act on."""
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        claims = jwt.decode(token, options={"verify_signature": False})
+        return f"expired: the token expired at {_when(claims.get('exp'))}; get a new one"
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return (
+            "bad signature: the token was not signed by this server's secret "
+            "(made by another loadbay, or with another data folder or LOADBAY_JWT_SECRET?)"
+        )
+    if isinstance(exc, jwt.InvalidAlgorithmError):
+        return "bad signature: the token must be signed with HS256"
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"malformed: the token has no '{exc.claim}' claim"
+    if isinstance(exc, jwt.DecodeError):
+        return "malformed: the bearer token is not a JSON Web Token"
+    return "malformed: the token's claims are not valid"
+
+
 def decode_token(token: str) -> Principal:
     try:
         claims = jwt.decode(
@@ -46,22 +72,40 @@ def decode_token(token: str) -> Principal:
             algorithms=["HS256"],
             options={"require": ["sub", "org", "exp"]},
         )
-    except jwt.PyJWTError:
-        raise Unauthorized() from None
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(detail=_why(exc, token)) from None
     perms = claims.get("perms", [])
     if not isinstance(claims["org"], str) or not isinstance(claims["sub"], str):
-        raise Unauthorized()
+        raise Unauthorized(detail="malformed: the token's org and sub must be texts")
     if not isinstance(perms, list) or not all(isinstance(p, str) for p in perms):
-        raise Unauthorized()
+        raise Unauthorized(detail="malformed: the token's perms must be a list of texts")
     return Principal(org=claims["org"], email=claims["sub"], perms=frozenset(perms))
+
+
+def _known_organisation(org: str) -> bool:
+    # Imported here: the catalog's models import the database module, which auth does not need.
+    from loadbay.catalog.models import Organization
+    from loadbay.db import get_database
+
+    with get_database().read() as session:
+        return session.get(Organization, org) is not None
 
 
 def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
+    if not header.strip():
+        raise Unauthorized(detail="no token: send the header 'Authorization: Bearer <token>'")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized()
+    if scheme.lower() != "bearer":
+        raise Unauthorized(detail=f"malformed: the scheme is '{scheme[:20]}', not 'Bearer'")
+    if not token.strip():
+        raise Unauthorized(detail="no token: the Authorization header has no token after 'Bearer'")
     principal = decode_token(token.strip())
+    # A token outlives a reset database; its organisation's data would look merely empty.
+    if not _known_organisation(principal.org):
+        raise Unauthorized(
+            detail=f"unknown organisation: {principal.org[:40]} does not exist on this server"
+        )
     request.state.principal = principal
     return principal
 
@@ -69,12 +113,23 @@ def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(perm: str, message: str = "Forbidden") -> object:
-    """A dependency that lets through only principals holding `perm`."""
+# The vendor's 403 body for an action the token's permissions do not cover.
+FORBIDDEN = "You do not have permission to perform this action"
+
+
+def require(*perms: str, message: str = FORBIDDEN) -> Any:
+    """The one permission check: a dependency that lets through principals holding any
+    of `perms` (`admin` holds them all) and answers the vendor's 403 `auth-003` else."""
 
     def _check(principal: CurrentPrincipal) -> Principal:
-        if not principal.can(perm):
+        if not any(principal.can(perm) for perm in perms):
             raise Forbidden(message)
         return principal
 
     return Depends(_check)
+
+
+CanImport = Annotated[Principal, require("import")]
+CanExport = Annotated[Principal, require("export")]
+# Records and tasks are what imports write and exports read: either permission reads them.
+CanRead = Annotated[Principal, require("import", "export")]

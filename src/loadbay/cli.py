@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,6 +30,48 @@ def _settings_or_exit() -> None:
     except SettingsError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+
+
+def _say(text: str) -> None:
+    # Paths and URLs whole on one line, whatever the terminal's width: people copy them.
+    console.print(text, soft_wrap=True, highlight=False)
+
+
+def _served_file() -> Path:
+    """Where a running `serve` says which data folder and URL it uses, so the local
+    commands (`token`, `demo`) started from another folder find the same ones."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "loadbay" / "serve.json"
+
+
+def _running_server() -> dict[str, str] | None:
+    try:
+        served = json.loads(_served_file().read_text())
+        os.kill(int(served["pid"]), 0)  # still alive?
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {k: str(v) for k, v in served.items()}
+
+
+def _same_data_as_server() -> dict[str, str] | None:
+    """With no data folder or database configured, use the running server's folder (its
+    secret and database live there); say which folder is used either way."""
+    server = _running_server()
+    configured = {"LOADBAY_DATA_DIR", "LOADBAY_DATABASE_URL"} & set(os.environ)
+    settings = get_settings()
+    if server and not configured and "data_dir" not in settings.model_fields_set:
+        os.environ["LOADBAY_DATA_DIR"] = server["data_dir"]
+        get_settings.cache_clear()
+        _say(f"data folder {server['data_dir']} (of the server at {server['url']})")
+        return server
+    here = get_settings().data_dir.resolve()
+    _say(f"data folder {here}" + ("" if configured else " (LOADBAY_DATA_DIR not set)"))
+    if server and Path(server["data_dir"]) != here:
+        _say(
+            f"[yellow]the server at {server['url']} uses {server['data_dir']}: its tokens and"
+            f" data are not these (set LOADBAY_DATA_DIR={server['data_dir']})[/yellow]"
+        )
+    return server
 
 
 @app.callback()
@@ -80,6 +124,14 @@ def serve(
     supervisor = Supervisor(max(0, workers))
     supervisor.start()
     console.print(f"loadbay on http://{host}:{port} (docs at /docs), {workers} worker(s)")
+    _say(f"data folder {settings.data_dir.resolve()}")
+    served = _served_file()
+    try:
+        served.parent.mkdir(parents=True, exist_ok=True)
+        where = {"pid": os.getpid(), "url": f"http://{host}:{port}"}
+        served.write_text(json.dumps({**where, "data_dir": str(settings.data_dir.resolve())}))
+    except OSError:  # only a convenience for the local commands
+        pass
     try:
         uvicorn.run(
             "loadbay.api:create_app",
@@ -90,6 +142,8 @@ def serve(
             access_log=False,
         )
     finally:
+        if (_running_server() or {}).get("pid") == str(os.getpid()):
+            served.unlink(missing_ok=True)
         supervisor.stop()
 
 
@@ -160,7 +214,9 @@ def token(
     perms: Annotated[
         str, typer.Option(help="comma list of import, export, admin")
     ] = "import,export",
-    days: Annotated[int | None, typer.Option(help="days until the token expires")] = None,
+    days: Annotated[
+        int | None, typer.Option(min=1, help="days until the token expires (1 or more)")
+    ] = None,
 ) -> None:
     """Print a signed bearer token (alone on the last line)."""
     from loadbay.auth import PERMISSIONS, issue_token
@@ -175,6 +231,7 @@ def token(
             f"[red]unknown permission: {', '.join(unknown)} (use {', '.join(PERMISSIONS)})[/red]"
         )
         raise typer.Exit(2)
+    _same_data_as_server()
     db = get_database()
     run(db)
     with db.write() as session:
@@ -213,37 +270,77 @@ def console_link(
     print(get_settings().public_url.rstrip("/") + issue_link(org_id, email, wanted))
 
 
+DEMO_ROWS = [
+    ["Data ID", "Name", "Owner Phone", "Category", "Location", "Open Since", "Credit Limit"],
+    ["DEMO-1", "Toko Sinar", "+62 812 1111 2222", "Retail", "-6.2,106.8", "2019-04-01", "1500000"],
+    [
+        "DEMO-2",
+        "Warung Jaya",
+        "+62 813 3333 4444",
+        "Horeca",
+        "-6.25,106.85",
+        "2021-11-15",
+        "750000",
+    ],
+    ["DEMO-3", "Grosir Maju", "", "Wholesale", "", "2015-01-20", "9000000"],
+]
+
+
 @app.command()
-def demo(org: Annotated[str, typer.Option(help="organisation name")] = "demo") -> None:
-    """Seed a demo organisation (hub, data type Outlet, flow Delivery, records, tasks)."""
+def demo(
+    org: Annotated[str, typer.Option(help="organisation name")] = "demo",
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="the server's base URL (default: the running server's, else the settings')"
+        ),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="the server's port on 127.0.0.1")
+    ] = None,
+    sample: Annotated[
+        Path, typer.Option(help="where to write the sample CSV the import line uploads")
+    ] = Path("loadbay-demo-outlets.csv"),
+) -> None:
+    """Seed a demo organisation and print curl lines that work as printed (token last)."""
+    import csv
+    import shlex
+
     from loadbay.auth import issue_token
     from loadbay.catalog.demo import seed_demo
     from loadbay.db import get_database
     from loadbay.db import migrate as run
 
+    server = _same_data_as_server()
     db = get_database()
     run(db)
     with db.write() as session:
         ids = seed_demo(session, org)
-    settings = get_settings()
+    if url is None:
+        url = f"http://127.0.0.1:{port}" if port else (server or {}).get("url")
+    base = f"{(url or get_settings().public_url).rstrip('/')}/api/v3"
+    with sample.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\r\n").writerows(DEMO_ROWS)
     tok = issue_token(ids["organizationId"], f"admin@{org}.test", ["import", "export", "admin"])
-    base = f"{settings.public_url}/api/v3"
-    console.print(f"seeded: {ids}")
-    console.print("try:")
-    print(f'curl -s -H "Authorization: Bearer {tok}" {base}/data-types')
+    auth = f'-H "Authorization: Bearer {tok}"'
+    file = shlex.quote(f"file=@{sample.resolve()}")
+    _say(f"seeded: {ids}")
+    _say(f"sample file: {sample.resolve()}")
+    _say(f"try (against {base}):")
+    print(f"curl -s {auth} {base}/data-types")
+    print(f'curl -s {auth} "{base}/data?dataTypeId={ids["dataTypeId"]}"')
     print(
-        f'curl -s -H "Authorization: Bearer {tok}" "{base}/data?dataTypeId={ids.get("dataTypeId", "")}"'
+        f"curl -s {auth} -F {file} -F dataTypeId={ids['dataTypeId']} -F hubId={ids['hubId']}"
+        f" {base}/data/import"
     )
+    print(f"curl -s {auth} {base}/import-monitoring")
     print(
-        f'curl -s -H "Authorization: Bearer {tok}" -F file=@outlets.csv -F dataTypeId={ids.get("dataTypeId", "")} '
-        f"-F hubId={ids.get('hubId', '')} {base}/data/import"
+        f'curl -s {auth} -H "Content-Type: application/json" -d \'{{"download": "xlsx"}}\''
+        f" {base}/tasks/export"
     )
-    print(f'curl -s -H "Authorization: Bearer {tok}" {base}/import-monitoring')
-    console.print("web console (one-time link, 15 minutes):")
-    print(settings.public_url.rstrip("/") + _console_link(ids["organizationId"], org))
+    _say("web console (a one-time sign-in link, valid 15 minutes):")
     print(
-        f'curl -s -H "Authorization: Bearer {tok}" -H "Content-Type: application/json" '
-        f'-d \'{{"download": "xlsx"}}\' {base}/tasks/export'
+        (url or get_settings().public_url).rstrip("/") + _console_link(ids["organizationId"], org)
     )
     print(tok)
 

@@ -41,15 +41,20 @@ class BadRequest(ApiError):
 class Unauthorized(ApiError):
     status_code = 401
 
-    def __init__(self, message: str = "Unauthorized") -> None:
-        super().__init__("auth-001", message)
+    def __init__(self, message: str = "Unauthorized", detail: str | None = None) -> None:
+        super().__init__("auth-001", message, extra={"detail": detail} if detail else None)
 
 
 class Forbidden(ApiError):
     status_code = 403
 
-    def __init__(self, message: str = "Forbidden", failed_code: str = "auth-003") -> None:
-        super().__init__(failed_code, message)
+    def __init__(
+        self,
+        message: str = "Forbidden",
+        failed_code: str = "auth-003",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(failed_code, message, extra=extra)
 
 
 class NotFound(ApiError):
@@ -104,9 +109,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JsonResponse:
         first = exc.errors()[0] if exc.errors() else {}
+        code = f"{module_of(request.url.path)}-003"
+        if first.get("type") == "json_invalid":
+            # The parser's own words ("11: JSON decode error") name neither the problem nor
+            # where it is in words a person reads; its position (0-based) does.
+            at = next((p for p in first.get("loc", ()) if isinstance(p, int)), None)
+            near = f" (near character {at + 1})" if at is not None else ""
+            message = f"Malformed body: the body is not valid JSON{near}"
+            return JsonResponse(envelope(message, code), status_code=400)
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{where}: {first.get('msg', 'invalid request')}" if where else "Malformed body"
-        code = f"{module_of(request.url.path)}-003"
         # The vendor answers 400 for invalid parameters on every endpoint it documents.
         return JsonResponse(envelope(message, code), status_code=400)
 

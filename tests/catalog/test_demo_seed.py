@@ -22,7 +22,9 @@ def test_seed_twice_gives_one_demo(db: Database, app_client: TestClient) -> None
     }
     assert again["recordsAdded"] == 0 and again["tasksAdded"] == 0
 
-    headers = {"Authorization": f"Bearer {issue_token(first['organizationId'], 'd@x.test', [])}"}
+    headers = {
+        "Authorization": f"Bearer {issue_token(first['organizationId'], 'd@x.test', ['export'])}"
+    }
     types = app_client.get(f"{API}/data-types", headers=headers).json()["data_types"]
     assert [t["name"] for t in types["data"]] == ["Outlet"]
     fields = {f["id"]: f for f in types["data"][0]["fields"]}

@@ -24,7 +24,12 @@ def _refused(answer: Any, status: int, code: str, message: str | None = None) ->
     body = answer.json()
     assert body["status"] is False
     assert body["failedCode"] == code
-    assert set(body) == {"status", "message", "failedCode"}
+    # the vendor's envelope; a 401 adds only a `detail` saying which fault
+    assert set(body) - ({"detail"} if status == 401 else set()) == {
+        "status",
+        "message",
+        "failedCode",
+    }
     if message is not None:
         assert body["message"] == message
     return str(body["message"])

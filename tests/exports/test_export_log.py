@@ -206,8 +206,7 @@ def test_filters_and_paging(seeded: Seeded, exporter: Exporter, db: Database) ->
     assert [e["_source"]["dataName"] for e in _entries(exporter, dataName="outlet")] == [
         "Outlet list"
     ]
-    theirs = _entries(exporter, email="someone@acme.test")
-    assert [e["_source"]["dataName"] for e in theirs] == ["Theirs"]
+    assert _log(exporter, email="someone@acme.test").status_code == 403  # see below
     oldest_first = _entries(exporter, sortOrder="asc", limit=1)
     assert oldest_first[0]["_id"] == ids[-1]
     by_name = _entries(exporter, sortBy="dataName", sortOrder="asc", limit=2)
@@ -307,3 +306,36 @@ def test_mail_when_a_background_export_fails(
 def test_no_mail_for_direct_exports(seeded: Seeded, exporter: Exporter, inbox: Inbox) -> None:
     exporter.ok("task", download="xlsx")
     assert inbox.messages == []
+
+
+def test_a_colleagues_exports_are_for_admins_only(
+    seeded: Seeded, exporter: Exporter, db: Database, token_for: Any
+) -> None:
+    _add(db, seeded.org, data_name="Mine")
+    _add(db, seeded.org, email="someone@acme.test", data_name="Theirs")
+    assert [e["_source"]["dataName"] for e in _entries(exporter)] == ["Mine"]
+    assert [e["_source"]["dataName"] for e in _entries(exporter, email="OPS@acme.test")] == ["Mine"]
+    refused = _log(exporter, email="someone@acme.test")
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "status": False,
+        "message": "You do not have permission to view export logs",
+        "failedCode": "auth-003",
+        "detail": "only an admin sees the exports of someone@acme.test; leave out email for yours",
+    }
+    admin = Exporter(exporter.client, {"Authorization": f"Bearer {token_for(perms='admin')}"})
+    theirs = _entries(admin, email="someone@acme.test")
+    assert [e["_source"]["dataName"] for e in theirs] == ["Theirs"]
+    assert [e["_source"]["dataName"] for e in _entries(admin)] == ["Mine"]
+
+
+@pytest.mark.parametrize("perms", ["", "import"])
+def test_the_export_log_needs_export(exporter: Exporter, token_for: Any, perms: str) -> None:
+    headers = {"Authorization": f"Bearer {token_for(perms=perms)}"}
+    answer = exporter.client.get("/api/v3/tasks/export-log", headers=headers)
+    assert answer.status_code == 403
+    assert answer.json() == {
+        "status": False,
+        "message": "You do not have permission to view export logs",
+        "failedCode": "auth-003",
+    }

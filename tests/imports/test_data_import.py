@@ -228,6 +228,7 @@ def test_upload_errors_use_the_spec_codes(app_client, auth, catalog, upload) -> 
         "status": False,
         "message": "The file must be a file of type: csv, xls, xlsx.",
         "failedCode": "import-002",
+        "detail": "found a file named .png; loadbay reads CSV, TSV, XLSX, XLS, JSON and NDJSON",
     }
     no_hub = upload(csv_bytes([["Outlet Code", "Name"], ["1", "a"]]), hubId="")
     assert no_hub.status_code == 400 and no_hub.json() == {

@@ -46,8 +46,8 @@ def table_error(path: Path, fmt: str, **kwargs: object) -> TableError:
 @pytest.mark.parametrize(
     ("filename", "head", "expected"),
     [
-        ("data.xlsx", b"PK\x03\x04rest", "xlsx"),
-        ("renamed.csv", b"PK\x03\x04rest", "xlsx"),
+        ("data.xlsx", b"PK\x03\x04\x14\x00[Content_Types].xml", "xlsx"),
+        ("renamed.csv", b"PK\x03\x04\x14\x00xl/workbook.xml", "xlsx"),
         ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", "xls"),
         ("data.bin", b'\xef\xbb\xbf \n [{"a": 1}]', "json"),
         ("data.txt", b'\n{"a": 1}\n{"a": 2}\n', "ndjson"),

@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from loadbay.tabular.readers import date_text
+from loadbay.tabular.readers import JsonText, date_text
 
 FIELD_TYPES = (
     "string", "number", "integer", "boolean", "date", "datetime",
@@ -173,8 +173,41 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+def nul_reason(text: str) -> str:
+    """Why a cell holding a NUL byte fails: no database column stores one (PostgreSQL
+    refuses it), and dropping it would change the value silently."""
+    return f"contains a NUL byte (character 0) at position {text.index(chr(0)) + 1}"
+
+
 def _string(value: Any) -> str:
-    return value if isinstance(value, str) else cell_text(value)
+    if isinstance(value, str):
+        if value.__class__ is JsonText:
+            raise Invalid(f"expected text, got {value.kind}")
+        if "\x00" in value:
+            raise Invalid(nul_reason(value))
+        return value
+    return cell_text(value)
+
+
+def _refusing(what: str, convert: Converter) -> Converter:
+    """`convert`, failing first a cell no field type takes: a NUL byte, a JSON object."""
+
+    def checked(value: Any) -> Any:
+        if value.__class__ is str:
+            if "\x00" in value:
+                raise Invalid(nul_reason(value))
+        elif value.__class__ is JsonText:
+            raise Invalid(f"expected {what}, got {value.kind}")
+        return convert(value)
+
+    return checked
+
+
+_EXPECTED = {
+    "number": "a number", "integer": "a whole number", "boolean": "true or false",
+    "date": "a date", "datetime": "a date and time", "coordinate": "latitude,longitude",
+    "email": "an e-mail address", "phone": "a phone number", "option": "one of the options",
+}  # fmt: skip
 
 
 _PLAIN_INT = re.compile(r"^[+-]?[0-9]{1,15}$")
@@ -340,8 +373,10 @@ def converter_for(spec: FieldSpec, date_formats: Sequence[str] = ()) -> Converte
         "email": _email, "phone": _phone,
     }  # fmt: skip
     if spec.type == "option":
-        return _option(spec.options)
-    return table[spec.type]
+        return _refusing(_EXPECTED["option"], _option(spec.options))
+    if spec.type == "string":
+        return _string
+    return _refusing(_EXPECTED[spec.type], table[spec.type])
 
 
 # ---- column kernels ------------------------------------------------------------------------

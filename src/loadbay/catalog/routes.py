@@ -1,6 +1,7 @@
 """Catalog endpoints under /api/v3: hubs, flows, data types, data-source records, tasks.
 
-Reading needs a valid token; changing the catalog needs `import` (or `admin`).
+Reading hubs, flows and data types needs a valid token; reading records and tasks needs
+`import` or `export`; changing the catalog needs `import` (or `admin`).
 An id of another organisation answers 404 exactly like an unknown one.
 """
 
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Body, Request
 from sqlalchemy.orm import Session
 
-from loadbay.auth import CurrentPrincipal, Principal
+from loadbay.auth import CanImport, CanRead, CurrentPrincipal, Principal
 from loadbay.catalog import queries, service, writes
 from loadbay.catalog.models import TASK_STATUSES, DataType, Flow, Hub, Record, Task
 from loadbay.catalog.schemas import (
@@ -27,7 +28,7 @@ from loadbay.catalog.schemas import (
     task_out,
 )
 from loadbay.deps import ReadSession, WriteSession
-from loadbay.errors import BadRequest, Forbidden, NotFound
+from loadbay.errors import BadRequest, NotFound
 from loadbay.pagination import ok, page_params, paginated
 from loadbay.routing import Router
 from loadbay.settings import get_settings
@@ -38,17 +39,11 @@ JsonBody = Annotated[Any, Body()]
 Answer = dict[str, Any]
 
 
-def _writer(principal: Principal) -> None:
-    if not principal.can("import"):
-        raise Forbidden()
-
-
 # ---- hubs --------------------------------------------------------------------------------
 
 
 @router.post("/hub", status_code=201, response_model=None, tags=["catalog"])
-def create_hub(principal: CurrentPrincipal, session: WriteSession, payload: JsonBody) -> Answer:
-    _writer(principal)
+def create_hub(principal: CanImport, session: WriteSession, payload: JsonBody) -> Answer:
     body = parse_body(HubIn, payload, "hub")
     return ok(hub_out(service.create_hub(session, principal.org, body)))
 
@@ -84,8 +79,7 @@ def get_hub(hub_id: str, principal: CurrentPrincipal, session: ReadSession) -> A
 
 
 @router.post("/flow", status_code=201, response_model=None, tags=["catalog"])
-def create_flow(principal: CurrentPrincipal, session: WriteSession, payload: JsonBody) -> Answer:
-    _writer(principal)
+def create_flow(principal: CanImport, session: WriteSession, payload: JsonBody) -> Answer:
     body = parse_body(FlowIn, payload, "flow")
     return ok(flow_out(service.create_flow(session, principal.org, body)))
 
@@ -120,10 +114,7 @@ def get_flow(flow_id: str, principal: CurrentPrincipal, session: ReadSession) ->
 
 
 @router.post("/data-type", status_code=201, response_model=None, tags=["catalog"])
-def create_data_type(
-    principal: CurrentPrincipal, session: WriteSession, payload: JsonBody
-) -> Answer:
-    _writer(principal)
+def create_data_type(principal: CanImport, session: WriteSession, payload: JsonBody) -> Answer:
     body = parse_body(DataTypeIn, payload, "datatype")
     return ok(data_type=data_type_out(service.create_data_type(session, principal, body)))
 
@@ -150,14 +141,14 @@ def get_data_type(data_type_id: str, principal: CurrentPrincipal, session: ReadS
 
 @router.put("/data-type/{data_type_id}", response_model=None, tags=["catalog"])
 def replace_data_type(
-    data_type_id: str, principal: CurrentPrincipal, session: WriteSession, payload: JsonBody
+    data_type_id: str, principal: CanImport, session: WriteSession, payload: JsonBody
 ) -> Answer:
     return _change_data_type(data_type_id, principal, session, payload, replace=True)
 
 
 @router.patch("/data-type/{data_type_id}", response_model=None, tags=["catalog"])
 def patch_data_type(
-    data_type_id: str, principal: CurrentPrincipal, session: WriteSession, payload: JsonBody
+    data_type_id: str, principal: CanImport, session: WriteSession, payload: JsonBody
 ) -> Answer:
     return _change_data_type(data_type_id, principal, session, payload, replace=False)
 
@@ -165,7 +156,6 @@ def patch_data_type(
 def _change_data_type(
     data_type_id: str, principal: Principal, session: Session, payload: Any, *, replace: bool
 ) -> Answer:
-    _writer(principal)
     change = parse_body(DataTypeChange, payload, "datatype")
     changed = service.update_data_type(
         session, principal.org, data_type_id, change, replace=replace
@@ -174,10 +164,7 @@ def _change_data_type(
 
 
 @router.delete("/data-type/{data_type_id}", response_model=None, tags=["catalog"])
-def delete_data_type(
-    data_type_id: str, principal: CurrentPrincipal, session: WriteSession
-) -> Answer:
-    _writer(principal)
+def delete_data_type(data_type_id: str, principal: CanImport, session: WriteSession) -> Answer:
     deleted = service.delete_data_type(session, principal.org, data_type_id)
     return {
         "status": True,
@@ -189,8 +176,7 @@ def delete_data_type(
 
 
 @router.post("/data", status_code=201, response_model=None, tags=["catalog"])
-def create_record(principal: CurrentPrincipal, session: WriteSession, payload: JsonBody) -> Answer:
-    _writer(principal)
+def create_record(principal: CanImport, session: WriteSession, payload: JsonBody) -> Answer:
     record, type_name = writes.create_record(
         session, principal, payload, get_settings().date_formats
     )
@@ -198,8 +184,7 @@ def create_record(principal: CurrentPrincipal, session: WriteSession, payload: J
 
 
 @router.post("/data/bulk/upsert", response_model=None, tags=["catalog"])
-def bulk_upsert(principal: CurrentPrincipal, session: WriteSession, payload: JsonBody) -> Answer:
-    _writer(principal)
+def bulk_upsert(principal: CanImport, session: WriteSession, payload: JsonBody) -> Answer:
     results = writes.upsert_records(session, principal, payload, get_settings().date_formats)
     success = sum(1 for r in results if r["status"])
     return {"success": success, "failed": len(results) - success, "data": results}
@@ -208,7 +193,7 @@ def bulk_upsert(principal: CurrentPrincipal, session: WriteSession, payload: Jso
 @router.get("/data", response_model=None, tags=["catalog"])
 def list_records(
     request: Request,
-    principal: CurrentPrincipal,
+    principal: CanRead,
     session: ReadSession,
     page: str | None = None,
     limit: str | None = None,
@@ -229,7 +214,7 @@ def list_records(
 
 
 @router.get("/data/{record_id}", response_model=None, tags=["catalog"])
-def get_record(record_id: str, principal: CurrentPrincipal, session: ReadSession) -> Answer:
+def get_record(record_id: str, principal: CanRead, session: ReadSession) -> Answer:
     record = queries.get_owned(session, Record, principal.org, record_id)
     if record is None:
         raise NotFound("data-033", "Data not found")
@@ -241,8 +226,7 @@ def get_record(record_id: str, principal: CurrentPrincipal, session: ReadSession
 
 
 @router.post("/task", status_code=201, response_model=None, tags=["catalog"])
-def create_task(principal: CurrentPrincipal, session: WriteSession, payload: JsonBody) -> Answer:
-    _writer(principal)
+def create_task(principal: CanImport, session: WriteSession, payload: JsonBody) -> Answer:
     task, flow_name = writes.create_task(session, principal, payload, get_settings().date_formats)
     return ok(task_out(task, flow_name))
 
@@ -250,7 +234,7 @@ def create_task(principal: CurrentPrincipal, session: WriteSession, payload: Jso
 @router.get("/tasks", response_model=None, tags=["catalog"])
 def list_tasks(
     request: Request,
-    principal: CurrentPrincipal,
+    principal: CanRead,
     session: ReadSession,
     page: str | None = None,
     limit: str | None = None,
@@ -274,7 +258,7 @@ def list_tasks(
 
 
 @router.get("/task/{task_id}", response_model=None, tags=["catalog"])
-def get_task(task_id: str, principal: CurrentPrincipal, session: ReadSession) -> Answer:
+def get_task(task_id: str, principal: CanRead, session: ReadSession) -> Answer:
     task = queries.get_owned(session, Task, principal.org, task_id)
     if task is None:
         raise NotFound("task-033", "Task not found")

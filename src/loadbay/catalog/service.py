@@ -108,7 +108,7 @@ def stored_fields(
 def _check_org(session: Session, org: str) -> None:
     # Hubs, flows and types reference their organisation; a token for a missing one is void.
     if session.get(Organization, org) is None:
-        raise Unauthorized()
+        raise Unauthorized(detail=f"unknown organisation: {org[:40]} does not exist on this server")
 
 
 def flush_unique(session: Session, code: str, message: str) -> None:

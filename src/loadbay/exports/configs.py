@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from fastapi import Body, Request
 from sqlalchemy.orm import Session
 
-from loadbay.auth import CurrentPrincipal, Principal
+from loadbay.auth import Principal, require
 from loadbay.catalog.models import DataType, Flow
 from loadbay.deps import ReadSession, WriteSession
-from loadbay.errors import BadRequest, Forbidden, NotFound
+from loadbay.errors import BadRequest, NotFound
 from loadbay.exports.models import ExportConfig
 from loadbay.exports.schemas import iso_z
 from loadbay.ids import utcnow
@@ -30,9 +30,9 @@ COLLECTIONS = ("task", "data")
 Payload = Annotated[Any, Body()]
 
 
-def _require(principal: Principal) -> None:
-    if not principal.can("export"):
-        raise Forbidden("You do not have permission to manage export configs")
+ConfigManager = Annotated[
+    Principal, require("export", message="You do not have permission to manage export configs")
+]
 
 
 def _not_found() -> NotFound:
@@ -159,7 +159,7 @@ def _owned(session: Session, org: str, config_id: str) -> ExportConfig:
 @router.get("/export-configs")
 def list_configs(
     request: Request,
-    principal: CurrentPrincipal,
+    principal: ConfigManager,
     session: ReadSession,
     collection: str | None = None,
     name: str | None = None,
@@ -167,7 +167,6 @@ def list_configs(
     limit: str | None = None,
     page: str | None = None,
 ) -> dict[str, Any]:
-    _require(principal)
     number, size = page_params(page, limit, "export", default_limit=20)
     order = (sortOrder or "desc").lower()
     if order not in SORT_ORDERS:
@@ -187,16 +186,14 @@ def list_configs(
 
 
 @router.get("/export-config/{config_id}")
-def get_config(config_id: str, principal: CurrentPrincipal, session: ReadSession) -> dict[str, Any]:
-    _require(principal)
+def get_config(config_id: str, principal: ConfigManager, session: ReadSession) -> dict[str, Any]:
     return _answer(200, "Success.", config_out(_owned(session, principal.org, config_id)))
 
 
 @router.post("/export-config", status_code=201)
 def create_config(
-    principal: CurrentPrincipal, session: WriteSession, payload: Payload = None
+    principal: ConfigManager, session: WriteSession, payload: Payload = None
 ) -> dict[str, Any]:
-    _require(principal)
     config = ExportConfig(organization_id=principal.org, created_by=principal.email)
     _apply(session, principal.org, config, _object(payload), creating=True)
     session.add(config)
@@ -206,9 +203,8 @@ def create_config(
 
 @router.put("/export-config/{config_id}/")
 def update_config(
-    config_id: str, principal: CurrentPrincipal, session: WriteSession, payload: Payload = None
+    config_id: str, principal: ConfigManager, session: WriteSession, payload: Payload = None
 ) -> dict[str, Any]:
-    _require(principal)
     config = _owned(session, principal.org, config_id)
     _apply(session, principal.org, config, _object(payload), creating=False)
     config.updated_time = utcnow()
@@ -218,9 +214,8 @@ def update_config(
 
 @router.delete("/export-config/{config_id}/")
 def delete_config(
-    config_id: str, principal: CurrentPrincipal, session: WriteSession
+    config_id: str, principal: ConfigManager, session: WriteSession
 ) -> dict[str, Any]:
-    _require(principal)
     config = _owned(session, principal.org, config_id)
     out = config_out(config)
     session.delete(config)

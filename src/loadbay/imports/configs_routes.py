@@ -14,11 +14,10 @@ import sqlalchemy as sa
 from fastapi import Body, Request
 from sqlalchemy.orm import Session
 
-from loadbay.auth import CurrentPrincipal
+from loadbay.auth import CanImport
 from loadbay.deps import ReadSession, WriteSession
 from loadbay.errors import ApiError, BadRequest, NotFound
 from loadbay.ids import fmt_time, utcnow
-from loadbay.imports import service
 from loadbay.imports.models import ImportConfig
 from loadbay.imports.target import Target, load_target
 from loadbay.pagination import SORT_ORDERS, ok, page_params, paginated
@@ -141,9 +140,8 @@ def _apply(
 
 @router.post("/import-config", status_code=201, response_model=None, tags=["import-configs"])
 def create_import_config(
-    principal: CurrentPrincipal, session: WriteSession, payload: JsonBody
+    principal: CanImport, session: WriteSession, payload: JsonBody
 ) -> dict[str, Any]:
-    service.require_import(principal)
     config = ImportConfig(organization_id=principal.org)
     _apply(session, principal.org, config, _object(payload), creating=True)
     session.add(config)
@@ -154,7 +152,7 @@ def create_import_config(
 @router.get("/import-configs", response_model=None, tags=["import-configs"])
 def list_import_configs(
     request: Request,
-    principal: CurrentPrincipal,
+    principal: CanImport,
     session: ReadSession,
     page: str | None = None,
     limit: str | None = None,
@@ -163,7 +161,6 @@ def list_import_configs(
     name: str | None = None,
     sortOrder: str | None = None,
 ) -> dict[str, Any]:
-    service.require_import(principal)
     page_no, per_page = page_params(page, limit, "import")
     where = [ImportConfig.organization_id == principal.org]
     if referenceType:
@@ -185,18 +182,14 @@ def list_import_configs(
 
 
 @router.get("/import-config/{config_id}", response_model=None, tags=["import-configs"])
-def get_import_config(
-    config_id: str, principal: CurrentPrincipal, session: ReadSession
-) -> dict[str, Any]:
-    service.require_import(principal)
+def get_import_config(config_id: str, principal: CanImport, session: ReadSession) -> dict[str, Any]:
     return ok(config_out(get_config(session, principal.org, config_id)))
 
 
 @router.put("/import-config/{config_id}", response_model=None, tags=["import-configs"])
 def update_import_config(
-    config_id: str, principal: CurrentPrincipal, session: WriteSession, payload: JsonBody
+    config_id: str, principal: CanImport, session: WriteSession, payload: JsonBody
 ) -> dict[str, Any]:
-    service.require_import(principal)
     config = get_config(session, principal.org, config_id)
     _apply(session, principal.org, config, _object(payload), creating=False)
     config.updated_time = utcnow()
@@ -206,9 +199,8 @@ def update_import_config(
 
 @router.delete("/import-config/{config_id}", response_model=None, tags=["import-configs"])
 def delete_import_config(
-    config_id: str, principal: CurrentPrincipal, session: WriteSession
+    config_id: str, principal: CanImport, session: WriteSession
 ) -> dict[str, Any]:
-    service.require_import(principal)
     config = get_config(session, principal.org, config_id)
     body = config_out(config)
     session.delete(config)

@@ -21,7 +21,7 @@ from fastapi import Body, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from loadbay.auth import CurrentPrincipal, Principal
+from loadbay.auth import CanImport, Principal
 from loadbay.db import get_database, table_of
 from loadbay.deps import ReadSession
 from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
@@ -101,7 +101,8 @@ def table_error(exc: TableError) -> ApiError:
     code = str(getattr(exc, "code", None) or "import-015")
     message = str(getattr(exc, "message", None) or exc)
     if code.endswith("-002"):
-        return Unprocessable(code, message)
+        detail = getattr(exc, "detail", None)
+        return Unprocessable(code, message, extra={"detail": detail} if detail else None)
     return BadRequest(code, message)
 
 
@@ -224,7 +225,7 @@ async def _enqueue(code: str) -> None:
 
 
 @router.post("/import-jobs", status_code=201, response_model=None, tags=["import-jobs"])
-async def create_import_job(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+async def create_import_job(request: Request, principal: CanImport) -> dict[str, Any]:
     """Upload a file and preview it (multipart: `file`, `dataTypeId` or `flowId`,
     `hubId`, `importMode`, `matchField`, `importConfigId`, `hasHeaderRow`,
     `showPreview`, and `sheet` (a name or 0-based index), `headerRow` (1-based),
@@ -236,7 +237,6 @@ async def create_import_job(request: Request, principal: CurrentPrincipal) -> di
     (rows 1-20 as cell texts, `[]` for a blank row), `unmappedColumns`,
     `ignoredColumns`, `missingRequiredFields`, `suggestionSources`
     (`{header: exact|normalised|memory|config}`)."""
-    service.require_import(principal)
     settings = get_settings()
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     try:
@@ -410,7 +410,7 @@ async def wait_for(org: str, code: str, seconds: float) -> ImportJob:
 async def confirm_import_job(
     code: str,
     response: Response,
-    principal: CurrentPrincipal,
+    principal: CanImport,
     payload: Annotated[Any, Body()] = None,
 ) -> dict[str, Any]:
     """Confirm a preview: `mapping` (items `{id, headerColumn}` or `{headerColumn,
@@ -421,7 +421,6 @@ async def confirm_import_job(
     or `block`: nothing is written unless every row is valid) and `maxInvalid` (a
     count, or a share like `"5%"`: above it the job fails before writing, saying why
     in `errorMessage`). The job view adds `ignoredColumns`."""
-    service.require_import(principal)
     body = {} if payload is None else payload
     if not isinstance(body, dict):
         raise BadRequest("import-003", "The body must be a JSON object")
@@ -436,8 +435,7 @@ async def confirm_import_job(
 
 
 @router.get("/import-jobs/{code}", response_model=None, tags=["import-jobs"])
-def get_import_job(code: str, principal: CurrentPrincipal, session: ReadSession) -> dict[str, Any]:
-    service.require_import(principal)
+def get_import_job(code: str, principal: CanImport, session: ReadSession) -> dict[str, Any]:
     return ok(job_view(service.get_job(session, principal.org, code)))
 
 
@@ -458,6 +456,5 @@ def _cancel(principal: Principal, code: str) -> ImportJob:
 
 
 @router.post("/import-jobs/{code}/cancel", response_model=None, tags=["import-jobs"])
-def cancel_import_job(code: str, principal: CurrentPrincipal) -> dict[str, Any]:
-    service.require_import(principal)
+def cancel_import_job(code: str, principal: CanImport) -> dict[str, Any]:
     return ok(job_view(_cancel(principal, code)))

@@ -32,7 +32,7 @@ from loadbay.leases import HandBack, Heartbeat, LeaseLost, error_text, is_transi
 from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
-from loadbay.tabular.readers import Limits, TableError, open_table
+from loadbay.tabular.readers import Limits, TableError, chunk_cell, open_table, restore_chunk_cells
 
 log = logging.getLogger("loadbay.imports")
 
@@ -256,7 +256,7 @@ def _emit(
         return
     key = f"{job.organization_id}/imports/{job.id}/chunks/{seq:06d}.json"
     with get_storage().writer(key) as out:
-        out.write(orjson.dumps(batch))
+        out.write(orjson.dumps(batch, default=chunk_cell, option=orjson.OPT_PASSTHROUGH_SUBCLASS))
     recorder.add(seq, key, len(batch))
 
 
@@ -337,6 +337,8 @@ def _process(
     with get_storage().open(chunk.key) as f:
         batch = orjson.loads(f.read())
     beat.check()
+    if job.file_format in ("json", "ndjson"):  # only JSON has objects in cells
+        restore_chunk_cells(batch)
     cancelled = _cancel_requested(job.id)
     checked: list[Checked] = []
     columns: dict[str, int] = {}
@@ -455,6 +457,7 @@ def fail_chunk(chunk_id: str, reason: str, attempts: int) -> None:
     try:
         with get_storage().open(chunk.key) as f:
             batch = orjson.loads(f.read())
+        restore_chunk_cells(batch)
     except Exception:  # the chunk file itself may be what fails: count its rows all the same
         log.exception("chunk file unreadable", extra={"chunk": chunk_id})
         batch = []

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from loadbay.auth import CurrentPrincipal, Principal
+from loadbay.auth import CanImport, Principal
 from loadbay.db import get_database
 from loadbay.deps import ReadSession
 from loadbay.errors import BadRequest, NotFound
@@ -57,7 +57,6 @@ def records_for(session: Any, jobs: list[ImportJob]) -> list[dict[str, Any]]:
 
 
 async def _create(request: Request, principal: Principal, kind: str) -> dict[str, Any]:
-    service.require_import(principal)
     settings = get_settings()
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     try:
@@ -91,7 +90,7 @@ def _accept(principal: Principal, kind: str, upload: Upload) -> str:
 
 
 @router.post("/data/import")
-async def import_data(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+async def import_data(request: Request, principal: CanImport) -> dict[str, Any]:
     """The vendor's upload. Added beside its fields: `sheet` (a name or 0-based index;
     default the first sheet with a table), `headerRow` (1-based; default found past
     title rows) and `unmappedColumns` (`ignore`, the default: a column no field takes
@@ -101,7 +100,7 @@ async def import_data(request: Request, principal: CurrentPrincipal) -> dict[str
 
 
 @router.post("/tasks/import")
-async def import_tasks(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+async def import_tasks(request: Request, principal: CanImport) -> dict[str, Any]:
     """The vendor's task upload; takes `sheet`, `headerRow` and `unmappedColumns` as
     `POST /data/import` does."""
     return await _create(request, principal, "task")
@@ -119,14 +118,13 @@ def _enum_list(raw: str | None, allowed: tuple[str, ...], label: str) -> list[st
 
 @router.get("/import-template")
 def import_template(
-    principal: CurrentPrincipal,
+    principal: CanImport,
     session: ReadSession,
     dataTypeId: str | None = None,
     flowId: str | None = None,
 ) -> dict[str, Any]:
     """The template of a data type or flow: a signed link to an XLSX with its headers
     (required ones marked) and a sheet describing each field. `loadbay template` uses it."""
-    service.require_import(principal)
     if bool(dataTypeId) == bool(flowId):
         raise BadRequest("import-001", "Give exactly one of dataTypeId or flowId")
     kind, target_id = ("datasource", dataTypeId) if dataTypeId else ("task", flowId)
@@ -140,7 +138,7 @@ def import_template(
 @router.get("/import-monitoring")
 def list_monitoring(
     request: Request,
-    principal: CurrentPrincipal,
+    principal: CanImport,
     session: ReadSession,
     page: str | None = None,
     limit: str | None = None,
@@ -178,9 +176,7 @@ def list_monitoring(
 
 
 @router.get("/import-monitoring/{job_id}")
-def get_monitoring(
-    job_id: str, principal: CurrentPrincipal, session: ReadSession
-) -> dict[str, Any]:
+def get_monitoring(job_id: str, principal: CanImport, session: ReadSession) -> dict[str, Any]:
     job = service.get_job(session, principal.org, job_id)
     if not job.confirmed:
         raise NotFound("import-004", "Import monitoring record not found")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from loadbay.auth import Principal
 from loadbay.catalog.models import DataType, Flow, Hub
-from loadbay.errors import BadRequest, Forbidden, NotFound, Unprocessable
+from loadbay.errors import BadRequest, NotFound, Unprocessable
 from loadbay.ids import new_id, utcnow
 from loadbay.imports.mapping import UNMAPPED_POLICIES
 from loadbay.imports.models import ImportConfig, ImportJob
@@ -24,12 +24,6 @@ from loadbay.tabular.xlsx_biff import PASSWORD_MESSAGE, is_encrypted
 log = logging.getLogger("loadbay.imports")
 
 IMPORT_MODES = ("CreateOnly", "UpdateOnly", "CreateAndUpdate")
-
-
-def require_import(principal: Principal) -> None:
-    """Every import route (upload, job view, configs) needs the `import` permission."""
-    if not principal.can("import"):
-        raise Forbidden("You do not have permission to perform this action")
 
 
 def _required(fields: dict[str, str], name: str) -> str:
@@ -67,9 +61,8 @@ def prepare(
     try:
         fmt = detect_format(upload.filename or "", upload.head)
     except TableError as exc:
-        raise Unprocessable(
-            "import-002", str(exc.message if hasattr(exc, "message") else exc)
-        ) from None
+        extra = {"detail": exc.detail} if exc.detail else None
+        raise Unprocessable("import-002", exc.message, extra=extra) from None
     if fmt == "xls" and upload.path is not None and is_encrypted(upload.path):
         # The vendor answers an encrypted workbook as a file of the wrong type: its
         # status, code and message stay, and `detail` says what the file is.

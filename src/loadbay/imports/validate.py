@@ -16,6 +16,7 @@ from loadbay.catalog.fields import ColumnKernel, Invalid, column_kernel, convert
 from loadbay.imports.target import Target
 
 Reason = dict[str, str]  # {"column": header, "message": why}
+_ONLY_STR = {str}
 
 
 class Required(Invalid):
@@ -40,7 +41,7 @@ def _with_blanks(
         def text(value: Any) -> Any:
             if value.__class__ is str:
                 if value and not value.isspace():
-                    return value
+                    return value if "\x00" not in value else convert(value)
             elif value is not None:
                 return convert(value)
             if required:
@@ -96,9 +97,12 @@ def compile_batch_validator(
                 if None in column:
                     converted = list(map(convert, column))
                 elif is_text:  # all present: text passes as is unless blank or not text
-                    converted = (
-                        column if all(map(str.strip, column)) else list(map(convert, column))
+                    plain = (
+                        all(map(str.strip, column))
+                        and "\x00" not in "".join(column)
+                        and set(map(type, column)) == _ONLY_STR  # no JsonText
                     )
+                    converted = column if plain else list(map(convert, column))
                 else:  # all present: the column kernel, else the bare converter per cell (a
                     # blank string fails into the slow path)
                     fast = kernel(column) if kernel is not None else None

@@ -87,8 +87,18 @@ def _records(path: pathlib.Path, encoding: str, delimiter: str, limits: Limits) 
                     "import-040",
                     f"Row {number + 1}: a value is longer than {max_chars} characters",
                 ) from None
-            raise TableError("import-015", f"Row {number + 1}: malformed CSV ({exc})") from None
+            raise TableError("import-015", f"Row {number + 1}: {_csv_problem(exc)}") from None
         except UnicodeDecodeError:
             raise TableError(
                 "import-015", f"Row {number + 1}: the file is not valid {encoding} text"
             ) from None
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """The csv module's complaint in a user's words (its own text names its API)."""
+    text = str(exc)
+    if "new-line character" in text:
+        return "malformed CSV: a line break inside an unquoted value (a stray carriage return?)"
+    if "end of data" in text or "EOF" in text:
+        return "malformed CSV: a quoted value is not closed before the file ends"
+    return "malformed CSV: a value is quoted wrongly"

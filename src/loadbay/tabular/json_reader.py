@@ -18,6 +18,7 @@ from typing import Any
 from loadbay.tabular.nesting import deeper_than, too_deep
 from loadbay.tabular.readers import (
     Cell,
+    JsonText,
     Limits,
     RawRows,
     Table,
@@ -78,7 +79,7 @@ def _rows(objects: Objects, index: dict[str, int], limits: Limits) -> RawRows:
                 if not value:
                     continue
             elif isinstance(value, dict | list):
-                value = dumps(value, separators=(",", ":"), ensure_ascii=False)
+                value = JsonText(dumps(value, separators=(",", ":"), ensure_ascii=False))
             else:
                 cells[col] = value
                 continue

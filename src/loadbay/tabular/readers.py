@@ -23,6 +23,7 @@ RawRows = Generator[Row, None, None]
 
 __all__ = [
     "Cell",
+    "JsonText",
     "Limits",
     "Row",
     "Table",
@@ -32,13 +33,45 @@ __all__ = [
 ]
 
 
-class TableError(Exception):
-    """A file that cannot be read as a table: `import-015` (bad file) or `import-040` (limit)."""
+class JsonText(str):
+    """A JSON object or array found where a cell was expected, as its compact JSON text:
+    it reads and writes back as that text, and a field that wants text can tell it was
+    not typed as text (`expected text, got an object`)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    __slots__ = ()
+
+    @property
+    def kind(self) -> str:
+        return "an object" if self.startswith("{") else "an array"
+
+
+def chunk_cell(value: object) -> object:
+    """orjson's `default` for rows in transit (chunk files): a JsonText keeps its mark."""
+    if isinstance(value, JsonText):
+        return {"$json": str(value)}
+    raise TypeError(f"cannot store a {type(value).__name__} in a chunk")
+
+
+def restore_chunk_cells(batch: list[list[object]]) -> None:
+    """Undo `chunk_cell` in rows `[number, cells, ...]` read back from a chunk file."""
+    for row in batch:
+        cells = row[1]
+        assert isinstance(cells, list)
+        for i, cell in enumerate(cells):
+            if cell.__class__ is dict:
+                cells[i] = JsonText(cell["$json"])
+
+
+class TableError(Exception):
+    """A file that cannot be read as a table: `import-015` (bad file) or `import-040` (limit).
+
+    `detail` is said beside a vendor message that must stay exact (`import-002`)."""
+
+    def __init__(self, code: str, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.detail = detail
 
 
 @dataclass(frozen=True)
