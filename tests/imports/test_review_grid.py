@@ -114,7 +114,9 @@ def test_rows_page_with_filters(preview, app_client, auth) -> None:
 def test_edit_revalidates_is_stored_and_applied_at_commit(preview, app_client, auth, db) -> None:
     code = preview(outlets(60, BAD))["code"]
     url = f"{API}/import-jobs/{code}/rows"
-    fixed = app_client.patch(url, headers=auth, json={"rows": [{"row": 40, "cells": {"Email": "ok@shop.id"}}]})
+    fixed = app_client.patch(
+        url, headers=auth, json={"rows": [{"row": 40, "cells": {"Email": "ok@shop.id"}}]}
+    )
     assert fixed.status_code == 200, fixed.text
     assert fixed.json()["data"] == [
         {
@@ -124,16 +126,23 @@ def test_edit_revalidates_is_stored_and_applied_at_commit(preview, app_client, a
             "discarded": False,
         }
     ]  # fmt: skip
-    still = app_client.patch(url, headers=auth, json={"rows": [{"row": 45, "cells": {"Email": "x"}}]})
+    still = app_client.patch(
+        url, headers=auth, json={"rows": [{"row": 45, "cells": {"Email": "x"}}]}
+    )
     codes = {i["code"] for i in still.json()["data"][0]["issues"]}
     assert codes == {"required", "invalid_email"}
     gone = app_client.patch(url, headers=auth, json={"rows": [{"row": 50, "discard": True}]})
     assert gone.json()["data"][0]["discarded"] is True
-    validation = app_client.get(f"{API}/import-jobs/{code}", headers=auth).json()["data"]["validation"]
+    validation = app_client.get(f"{API}/import-jobs/{code}", headers=auth).json()["data"][
+        "validation"
+    ]
     assert (validation["valid"], validation["invalid"]) == (58, 1)
     assert validation["forecast"] == {"create": 58, "update": 0, "skip": 1}
     # stored: read again, the edited cell is there
-    assert rows(app_client, auth, code, filter="all", page=39, limit=1)["data"][0]["cells"]["Email"] == "ok@shop.id"
+    assert (
+        rows(app_client, auth, code, filter="all", page=39, limit=1)["data"][0]["cells"]["Email"]
+        == "ok@shop.id"
+    )
     done = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
     assert done.status_code in (201, 202), done.text
     job = app_client.get(f"{API}/import-jobs/{code}", headers=auth).json()["data"]
@@ -184,5 +193,13 @@ def test_another_organisations_job_is_not_found(preview, app_client, token_for) 
     other = {"Authorization": f"Bearer {token_for('other', 'x@other.test')}"}
     assert app_client.get(f"{API}/import-jobs/{code}/rows", headers=other).status_code == 404
     edit = {"rows": [{"row": 2, "discard": True}]}
-    assert app_client.patch(f"{API}/import-jobs/{code}/rows", headers=other, json=edit).status_code == 404
-    assert app_client.patch(f"{API}/import-jobs/{code}", headers=other, json={"locale": "id-ID"}).status_code == 404
+    assert (
+        app_client.patch(f"{API}/import-jobs/{code}/rows", headers=other, json=edit).status_code
+        == 404
+    )
+    assert (
+        app_client.patch(
+            f"{API}/import-jobs/{code}", headers=other, json={"locale": "id-ID"}
+        ).status_code
+        == 404
+    )

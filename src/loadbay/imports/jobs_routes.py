@@ -214,7 +214,9 @@ def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] |
         session.add(job)
         if body is not None:  # the whole-file check (imports/review.py), sent after commit
             session.flush()
-            body["generation"] = review.start(session, job, body["suggestedMapping"], body["totalRows"])
+            body["generation"] = review.start(
+                session, job, body["suggestedMapping"], body["totalRows"]
+            )
     return job.id, body
 
 

@@ -20,7 +20,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from loadbay.db import get_database, table_of
+from loadbay.db import get_database, rowcount, table_of
 from loadbay.gcpause import paused_gc
 from loadbay.imports import mapping
 from loadbay.imports.dedupe import KeyIndex
@@ -68,7 +68,9 @@ def edits_of(session: Session, job_id: str) -> tuple[dict[int, dict[str, str | N
     """The review's edits: row → {header: new text}, and the discarded rows."""
     cells: dict[int, dict[str, str | None]] = {}
     discarded: set[int] = set()
-    for edit in session.scalars(sa.select(ImportReviewEdit).where(ImportReviewEdit.job_id == job_id)):
+    for edit in session.scalars(
+        sa.select(ImportReviewEdit).where(ImportReviewEdit.job_id == job_id)
+    ):
         if edit.discard:
             discarded.add(edit.row_number)
         else:
@@ -99,15 +101,17 @@ def run(job_id: str, generation: int) -> None:
     """One review pass: claim it, read and check every row, record what is wrong."""
     db = get_database()
     with db.write() as session:
-        claimed = session.execute(
-            reviews.update()
-            .where(
-                reviews.c.job_id == job_id,
-                reviews.c.generation == generation,
-                reviews.c.status.in_(("Pending", "Running")),
+        claimed = rowcount(
+            session.execute(
+                reviews.update()
+                .where(
+                    reviews.c.job_id == job_id,
+                    reviews.c.generation == generation,
+                    reviews.c.status.in_(("Pending", "Running")),
+                )
+                .values(status="Running")
             )
-            .values(status="Running")
-        ).rowcount
+        )
         job = session.get(ImportJob, job_id)
         review = session.get(ImportReview, job_id)
         if not claimed or job is None or review is None or job.phase != "preview":
@@ -128,11 +132,13 @@ def run(job_id: str, generation: int) -> None:
 
 def _finish(job_id: str, generation: int, **values: Any) -> bool:
     with get_database().write() as session:
-        done = session.execute(
-            reviews.update()
-            .where(reviews.c.job_id == job_id, reviews.c.generation == generation)
-            .values(**values)
-        ).rowcount
+        done = rowcount(
+            session.execute(
+                reviews.update()
+                .where(reviews.c.job_id == job_id, reviews.c.generation == generation)
+                .values(**values)
+            )
+        )
     return bool(done)
 
 
@@ -274,10 +280,10 @@ def groups(session: Session, job_id: str) -> list[dict[str, Any]]:
         sa.select(issue.column, issue.field, issue.code, sa.func.count())
         .where(issue.job_id == job_id, issue.severity == "error")
         .group_by(issue.column, issue.field, issue.code)
-        .order_by(sa.func.count().desc(), issue.column)
     ).all()
     out = []
-    for column, fid, code, count in found:
+    # sorted here, not in SQL: the engines' collations order mixed-case headers apart
+    for column, fid, code, count in sorted(found, key=lambda g: (-g[3], g[0], g[2])):
         first = session.scalars(
             sa.select(issue.row_number)
             .where(issue.job_id == job_id, issue.column == column, issue.code == code)

@@ -164,9 +164,7 @@ class RowChecker:
             "severity": severity,
         }
 
-    def forecast(
-        self, conn: Connection, job: Any, results: Sequence[RowResult]
-    ) -> dict[int, str]:
+    def forecast(self, conn: Connection, job: Any, results: Sequence[RowResult]) -> dict[int, str]:
         """create | update | skip for each valid row, by looking its key up (one query
         per batch), in the job's import mode, as the commit's write step decides."""
         valid = [r for r in results if r.values is not None]

@@ -92,7 +92,9 @@ def _code_of(reason: str) -> str:
     for code, words in REASONS.items():
         if reason in (code, words):
             return code
-    return "invalid_" + reason.removeprefix("not a valid ") if reason.startswith("not a") else reason
+    return (
+        "invalid_" + reason.removeprefix("not a valid ") if reason.startswith("not a") else reason
+    )
 
 
 def _discarded(session: Session, job_id: str) -> list[int]:
@@ -208,7 +210,9 @@ def render(
 def _parse_edits(body: Any, headers: list[str]) -> list[dict[str, Any]]:
     rows = body.get("rows") if isinstance(body, dict) else None
     if not isinstance(rows, list) or not rows:
-        raise BadRequest("import-003", "rows must be a non-empty list of {row, cells} or {row, discard}")
+        raise BadRequest(
+            "import-003", "rows must be a non-empty list of {row, cells} or {row, discard}"
+        )
     out = []
     for item in rows:
         number = item.get("row") if isinstance(item, dict) else None
@@ -247,9 +251,7 @@ def edit_rows(job: ImportJob, body: Any) -> list[dict[str, Any]]:
         originals = {n: chunks.cells(n) for n in numbers}
         missing = [n for n, cells in originals.items() if cells is None]
         if missing:
-            raise BadRequest(
-                "import-003", f"row {missing[0]} is not a data row of this file"
-            )
+            raise BadRequest("import-003", f"row {missing[0]} is not a data row of this file")
         edits, discarded = edits_of(session, job.id)
         generation = review.generation
         columns = mapping.resolve_mapping(
@@ -271,7 +273,10 @@ def edit_rows(job: ImportJob, body: Any) -> list[dict[str, Any]]:
     new = checker.check([(n, after[n]) for n in numbers])
     with db.write() as session:
         conn = session.connection()
-        if session.scalar(sa.select(ImportReview.generation).where(ImportReview.job_id == job.id)) != generation:
+        if (
+            session.scalar(sa.select(ImportReview.generation).where(ImportReview.job_id == job.id))
+            != generation
+        ):
             raise Conflict("import-032", "The draft changed meanwhile; read the rows again")
         delta = {"create": 0, "update": 0, "skip": 0}
         for outcome in checker.forecast(conn, job, old).values():
@@ -302,7 +307,10 @@ def edit_rows(job: ImportJob, body: Any) -> list[dict[str, Any]]:
 
 
 def _store(
-    conn: Any, job_id: str, wanted: Iterable[dict[str, Any]], edits: dict[int, dict[str, str | None]]
+    conn: Any,
+    job_id: str,
+    wanted: Iterable[dict[str, Any]],
+    edits: dict[int, dict[str, str | None]],
 ) -> None:
     for w in wanted:
         n = w["row"]
@@ -340,8 +348,12 @@ def apply_edits(
     if not batch:
         return batch, []
     found = conn.execute(
-        sa.select(edits_table.c.row_number, edits_table.c.header, edits_table.c.value, edits_table.c.discard)
-        .where(
+        sa.select(
+            edits_table.c.row_number,
+            edits_table.c.header,
+            edits_table.c.value,
+            edits_table.c.discard,
+        ).where(
             edits_table.c.job_id == job.id,
             edits_table.c.row_number.between(batch[0][0], batch[-1][0]),
         )
