@@ -6,6 +6,7 @@ from loadbay.db import Base
 from loadbay.exports.models import ExportConfig, ExportLog
 from loadbay.heartbeats import WorkerBeat
 from loadbay.imports.models import ImportChunk, ImportConfig, ImportJob, ImportRowIssue
+from loadbay.imports.review_models import ImportReview, ImportReviewEdit, ImportReviewIssue
 from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "ImportChunk",
     "ImportConfig",
     "ImportJob",
+    "ImportReview",
+    "ImportReviewEdit",
+    "ImportReviewIssue",
     "ImportRowIssue",
     "Organization",
     "Record",

@@ -136,6 +136,21 @@ def test_preview_answers_the_exact_shape_and_stays_hidden_from_monitoring(
                 "Outlet Code": "exact", "Name": "exact", "Phone": "exact",
                 "e-mail": "normalised", "CATEGORY": "normalised",
             },
+            # The whole file, checked in the background (immediate queue in tests).
+            "validation": {
+                "status": "Done", "processedRows": 14, "totalRows": 14, "valid": 13,
+                "invalid": 1, "discarded": 0, "warnings": 1,
+                "forecast": {"create": 13, "update": 0, "skip": 0},
+                "errors": [
+                    {"column": c, "field": f, "code": k, "reason": r, "count": 1, "firstRows": [3]}
+                    for c, f, k, r in [
+                        ("CATEGORY", "category", "option", "not one of the options"),
+                        ("Name", "name", "required", "required value missing"),
+                        ("Phone", "phone", "invalid_phone", "not a valid phone"),
+                        ("e-mail", "email", "invalid_email", "not a valid email"),
+                    ]
+                ],
+            },
         },
     }
     # fmt: on

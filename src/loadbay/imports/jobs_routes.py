@@ -25,7 +25,7 @@ from loadbay.auth import CanImport, Principal
 from loadbay.db import get_database, table_of
 from loadbay.deps import ReadSession
 from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
-from loadbay.imports import mapping, service, state
+from loadbay.imports import mapping, review, review_routes, service, state
 from loadbay.imports.invalid_rule import no_data_rows
 from loadbay.imports.models import ImportJob
 from loadbay.imports.pipeline import limits
@@ -212,7 +212,17 @@ def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] |
     service.store_upload(job, upload)
     with db.write() as session:
         session.add(job)
+        if body is not None:  # the whole-file check (imports/review.py), sent after commit
+            session.flush()
+            body["generation"] = review.start(
+                session, job, body["suggestedMapping"], body["totalRows"]
+            )
     return job.id, body
+
+
+def _validation(code: str) -> dict[str, Any] | None:
+    with get_database().read() as session:
+        return review.summary(session, code)
 
 
 def load_job(org: str, code: str) -> ImportJob:
@@ -236,7 +246,11 @@ async def create_import_job(request: Request, principal: CanImport) -> dict[str,
     (found or given), `rowsAboveHeader` (non-blank rows above it, not data), `rawRows`
     (rows 1-20 as cell texts, `[]` for a blank row), `unmappedColumns`,
     `ignoredColumns`, `missingRequiredFields`, `suggestionSources`
-    (`{header: exact|normalised|memory|config}`)."""
+    (`{header: exact|normalised|memory|config}`), and `validation` (the whole file
+    checked in the background with the import's validator: `{status:
+    Pending|Running|Done|Failed, processedRows, totalRows, valid, invalid, warnings,
+    forecast: {create, update, skip}, errors: [{column, field, code, reason, count,
+    firstRows}]}`; poll `GET /import-jobs/{code}`, whose `status` stays `Queued`)."""
     settings = get_settings()
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     try:
@@ -244,6 +258,8 @@ async def create_import_job(request: Request, principal: CanImport) -> dict[str,
     finally:
         upload.discard()
     if body is not None:
+        await run_in_threadpool(review_routes.enqueue, code, body.pop("generation"))
+        body["validation"] = await run_in_threadpool(_validation, code)
         return ok(body)
     await _enqueue(code)
     return ok(job_view(await run_in_threadpool(load_job, principal.org, code)))
@@ -326,6 +342,8 @@ def confirm_job(
     if restructured is not None:
         structure = {"headers": restructured.headers, "sheet_name": restructured.sheet_name}
     headers = list(structure.get("headers") or job.headers or [])
+    if items is None and (job.options or {}).get("draftMapping"):  # set by PATCH (review)
+        items = list(job.mapping or [])
     if items is None and config_id is not None:
         items = service.config_mapping(session, principal.org, target, config_id)
     options = dict((restructured or job).options or {})
@@ -436,7 +454,11 @@ async def confirm_import_job(
 
 @router.get("/import-jobs/{code}", response_model=None, tags=["import-jobs"])
 def get_import_job(code: str, principal: CanImport, session: ReadSession) -> dict[str, Any]:
-    return ok(job_view(service.get_job(session, principal.org, code)))
+    job = service.get_job(session, principal.org, code)
+    view = job_view(job)
+    if job.phase == "preview":  # the whole-file check's progress and findings
+        view["validation"] = review.summary(session, code)
+    return ok(view)
 
 
 def cancel_job(session: Session, principal: Principal, code: str) -> None:

@@ -25,6 +25,7 @@ from loadbay.imports import mapping, state
 from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.invalid_rule import check_invalid_rule, no_data_rows
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
+from loadbay.imports.review_rows import apply_edits
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.validate import Checked, compile_batch_validator
 from loadbay.imports.writes import WriteContext, prepare, write_rows
@@ -340,6 +341,12 @@ def _process(
     if job.file_format in ("json", "ndjson"):  # only JSON has objects in cells
         restore_chunk_cells(batch)
     cancelled = _cancel_requested(job.id)
+    # ---- review edits (imports/review_rows.py): cells changed and rows discarded in the
+    # preview's review grid; a discarded row is counted as skipped
+    read = len(batch)
+    with get_database().read() as session:
+        batch, discarded = apply_edits(session.connection(), job, batch)
+    # ---- end review edits
     checked: list[Checked] = []
     columns: dict[str, int] = {}
     issues: list[dict[str, Any]] = []
@@ -397,7 +404,17 @@ def _process(
             # Safe to skip the flush: a commit lost in a crash takes the chunk's done mark
             # with it, so the sweeper re-runs the chunk; nothing is lost or written twice.
             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-        counts = {"created": 0, "updated": 0, "skipped": 0, "failed": len(issues)}
+        counts = {"created": 0, "updated": 0, "skipped": len(discarded), "failed": len(issues)}
+        issues += [  # review edits: the discarded rows, listed among those not imported
+            {
+                "job_id": job.id,
+                "row_number": number,
+                "outcome": "skipped",
+                "cells": cells,
+                "reasons": [{"column": "", "message": "discarded in the review"}],
+            }
+            for number, cells, *_ in discarded
+        ]
         if prepared is not None:
             for number, (outcome, reason) in write_rows(conn, ctx, prepared).items():
                 counts[outcome] += 1
@@ -423,7 +440,7 @@ def _process(
                 updated=counts["updated"],
                 skipped=counts["skipped"],
                 failed=counts["failed"],
-                rows=0 if cancelled else len(batch),
+                rows=0 if cancelled else read,  # discarded rows were read too
             ),
             state="cancelled" if cancelled else "done",
             duration_ms=int((time.perf_counter() - started) * 1000),

@@ -185,6 +185,8 @@ def get_monitoring(job_id: str, principal: CanImport, session: ReadSession) -> d
 
 from loadbay.imports.configs_routes import router as configs_router  # noqa: E402
 from loadbay.imports.jobs_routes import router as jobs_router  # noqa: E402
+from loadbay.imports.review_routes import router as review_router  # noqa: E402
 
 router.include_router(jobs_router)
+router.include_router(review_router)
 router.include_router(configs_router)

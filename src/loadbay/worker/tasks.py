@@ -15,7 +15,7 @@ from huey import crontab
 from loadbay.exports import service as export_service
 from loadbay.exports.tasks import fail_stale_exports, notify, purge_exports
 from loadbay.ids import utcnow
-from loadbay.imports import finalize, pipeline
+from loadbay.imports import finalize, pipeline, review
 from loadbay.imports.retention import purge_imports
 from loadbay.queue import huey, register
 from loadbay.webhooks import tasks as webhook_tasks
@@ -34,6 +34,13 @@ def plan_task(job_id: str) -> None:
 @huey.task(retries=2, retry_delay=1, name="chunk")
 def chunk_task(chunk_id: str) -> None:
     pipeline.run_chunk(chunk_id)
+
+
+@huey.task(retries=2, retry_delay=2, name="review")
+def review_task(job_id: str, generation: int) -> None:
+    """The whole-file check of a preview; safe to run twice: a pass claims its
+    generation, and an older one stops."""
+    review.run(job_id, generation)
 
 
 @huey.task(retries=2, retry_delay=2, name="finalize")
@@ -66,5 +73,6 @@ def purge_exports_task() -> None:
 register("plan", plan_task)
 register("chunk", chunk_task)
 register("finalize", finalize_task)
+register("review", review_task)
 register("export", export_task)
 register("webhook", webhook_tasks.deliver_task)
