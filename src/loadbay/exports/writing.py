@@ -22,7 +22,8 @@ from loadbay.exports.plan import Column, ExportPlan
 from loadbay.exports.schemas import unix
 from loadbay.gcpause import paused_gc
 from loadbay.settings import get_settings
-from loadbay.tabular.csv_writer import FORMULA_STARTS, CsvWriter, csv_text
+from loadbay.tabular.csv_writer import CsvWriter, csv_text
+from loadbay.tabular.formula import FORMULA_STARTS, escape_formula
 from loadbay.tabular.jsonzip_writer import JsonZipWriter
 from loadbay.tabular.xlsx_writer import XlsxWriter, safe_sheet_name
 
@@ -152,7 +153,7 @@ def _csv_cell(j: int, convert: Convert | None, value: str) -> str:
     common types tested inline (a call per field was a third of a CSV export's time)."""
     v = f"v{j}"
     converted = f"_CT(_C[{j}]({v}))" if convert is not None else f"_CT({v})"
-    escaped = f'("\'" + {v} if {v}[:1] in _FS else {v})'
+    escaped = f"(_ESC({v}) if {v}[:1] in _FS else {v})"
     if convert is number:
         return (
             f"(_repr({v}) if ({v} := {value}).__class__ is float or {v}.__class__ is int"
@@ -207,8 +208,8 @@ def row_builder(
         lines.append(f"    return [{', '.join(cells)}]")
     namespace: dict[str, Any] = {
         "_loads": orjson.loads, "_fromiso": datetime.fromisoformat, "_EMPTY": {},
-        "_K": keys, "_C": convs, "_N": tables, "_CT": csv_text, "_FS": FORMULA_STARTS,
-        "_repr": repr,
+        "_K": keys, "_C": convs, "_N": tables, "_CT": csv_text,
+        "_FS": FORMULA_STARTS, "_ESC": escape_formula, "_repr": repr,
     }  # fmt: skip
     exec(compile("\n".join(lines), "<export row>", "exec"), namespace)  # noqa: S102
     build: Callable[[tuple[Any, ...]], Any] = namespace["build"]
