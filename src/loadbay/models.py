@@ -3,7 +3,15 @@
 from loadbay.catalog.models import DataType, Flow, Hub, Organization, Record, Task
 from loadbay.db import Base
 from loadbay.exports.models import ExportConfig, ExportLog
-from loadbay.imports.models import ImportChunk, ImportConfig, ImportJob, ImportRowIssue
+from loadbay.idempotency_models import IdempotencyKey
+from loadbay.imports.models import (
+    ImportBeforeImage,
+    ImportChunk,
+    ImportConfig,
+    ImportJob,
+    ImportRevertConflict,
+    ImportRowIssue,
+)
 from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -13,9 +21,12 @@ __all__ = [
     "ExportLog",
     "Flow",
     "Hub",
+    "IdempotencyKey",
+    "ImportBeforeImage",
     "ImportChunk",
     "ImportConfig",
     "ImportJob",
+    "ImportRevertConflict",
     "ImportRowIssue",
     "Organization",
     "Record",

@@ -81,6 +81,9 @@ class Record(Base):
     updated_by: Mapped[str | None] = mapped_column(sa.String(320))
     created_time: Mapped[datetime] = created_column()
     updated_time: Mapped[datetime] = updated_column()
+    last_import_id: Mapped[str | None] = mapped_column(
+        sa.String(24)
+    )  # the import that last wrote it
 
 
 class Task(Base):
@@ -104,3 +107,6 @@ class Task(Base):
     created_by: Mapped[str | None] = mapped_column(sa.String(320))
     created_time: Mapped[datetime] = created_column()
     updated_time: Mapped[datetime] = updated_column()
+    last_import_id: Mapped[str | None] = mapped_column(
+        sa.String(24)
+    )  # the import that last wrote it

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.ids import new_owner, utcnow
 from loadbay.imports import names
+from loadbay.imports.counters import failed_message, final_counts, written_chunks_of
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.leases import Heartbeat, LeaseLost
 from loadbay.settings import get_settings
@@ -100,7 +101,11 @@ def finalize_job(job_id: str) -> None:
             .select_from(ImportChunk)
             .where(ImportChunk.job_id == job_id, ImportChunk.state == "cancelled")
         )
+        written_chunks = written_chunks_of(session, job_id)
     status = final_status(job, cancelled_chunks or 0)
+    ends: dict[str, Any] = final_counts(job, status, written_chunks)
+    if status == "failed" and not job.error_message:  # filled on every failed status
+        ends["error_message"] = failed_message(job)
     done = utcnow()
     with get_database().write() as session:
         finished = session.execute(
@@ -116,6 +121,7 @@ def finalize_job(job_id: str) -> None:
                 lease_expires=None,
                 updated_time=done,
                 updated_by="system",
+                **ends,
             )
         )
         if rowcount(finished):  # the webhook's outbox row commits with the status

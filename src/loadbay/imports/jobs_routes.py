@@ -182,6 +182,7 @@ def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] |
         assert upload.path is not None
         preview = read_preview(upload.path, job, target, history)
         job.headers = preview.headers
+        job.total_rows = preview.total_rows  # the job view's totalItems until the plan counts
         body = preview_body(job, preview)
     job.phase, job.confirmed = ("preview", False) if show else ("queued", True)
     service.store_upload(job, upload)
@@ -327,7 +328,13 @@ def cancel_job(session: Session, principal: Principal, code: str) -> None:
     """A job not yet started stops at once; a running one after the chunk in flight."""
     service.get_job(session, principal.org, code)
     now = utcnow()
-    who = {"cancel_requested": True, "updated_by": principal.email, "updated_time": now}
+    who = {
+        "cancel_requested": True,
+        "cancelled_by": sa.func.coalesce(jobs.c.cancelled_by, principal.email),
+        "cancelled_at": sa.func.coalesce(jobs.c.cancelled_at, now),
+        "updated_by": principal.email,
+        "updated_time": now,
+    }
     stopped = rowcount(
         session.execute(
             jobs.update()

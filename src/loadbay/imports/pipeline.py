@@ -24,6 +24,7 @@ from loadbay.errors import ApiError
 from loadbay.gcpause import paused_gc
 from loadbay.ids import new_owner, utcnow
 from loadbay.imports import mapping
+from loadbay.imports.counters import running_totals
 from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.imports.target import Target, check_match_field, load_target
@@ -76,6 +77,7 @@ def fail_job(job_id: str, message: str) -> None:
                 status="failed",
                 phase="done",
                 error_message=message,
+                total_chunks=jobs.c.processed_chunks,  # the chunks cancelled above never ran
                 processed_at=now,
                 updated_time=now,
                 updated_by="system",
@@ -266,6 +268,7 @@ class _Recorder:
     def __init__(self, job: ImportJob, owner: str) -> None:
         self.job, self.owner = job, owner
         self.pending: list[tuple[int, str, int]] = []  # seq, file key, rows
+        self.rows = self.chunks = 0  # recorded so far: the totals' running estimate
 
     def add(self, seq: int, key: str, rows: int) -> None:
         self.pending.append((seq, key, rows))
@@ -285,14 +288,17 @@ class _Recorder:
                 for seq, key, rows in self.pending
             ]
             session.add_all(chunk_rows)
+            rows = self.rows + sum(rows for _seq, _key, rows in self.pending)
+            seqs = max(self.chunks, max(seq for seq, _key, _rows in self.pending) + 1)
             session.execute(
                 jobs.update()
                 .where(jobs.c.id == self.job.id, jobs.c.lease_owner == self.owner)
-                .values(lease_expires=_lease())
+                .values(lease_expires=_lease(), **running_totals(rows, seqs))
             )
             session.flush()
             handed = [(c.id, c.seq) for c in chunk_rows]
         self.pending = []
+        self.rows, self.chunks = rows, seqs
         for chunk_id, seq in handed:
             enqueue_chunk(chunk_id, seq)
 

@@ -136,6 +136,8 @@ def list_monitoring(
     if types:
         where.append(ImportJob.type.in_(types))
     if statuses:
+        if "failed" in statuses:  # monitoring shows a cancelled job as failed (DECISIONS)
+            statuses.append("cancelled")
         where.append(ImportJob.status.in_(statuses))
     if dataTypeId:
         where.append(ImportJob.data_type_id == dataTypeId)

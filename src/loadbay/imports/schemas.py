@@ -44,7 +44,7 @@ def monitoring_record(
         ),
         "totalValid": job.created_count + job.updated_count,
         "totalInvalid": job.failed_count + job.skipped_count,
-        "status": job.status,
+        "status": monitoring_status(job),
     }
     if job.type == "datasource":
         record["dataTypeId"] = job.data_type_id
@@ -54,7 +54,7 @@ def monitoring_record(
         record["flowName"] = names.get(str(job.flow_id))
     record["fileTemplate"] = _link(job, template_key)
     record["fileFailedImported"] = _link(job, job.failed_key)
-    record["errorMessage"] = job.error_message
+    record["errorMessage"] = monitoring_error(job)
     if finished and job.processed_at is not None:
         record["processedAt"] = fmt_time(job.processed_at)
         record["processingDuration"] = int((job.processed_at - job.created_time).total_seconds())
@@ -67,6 +67,19 @@ def monitoring_record(
         updatedTime=fmt_time(job.updated_time),
     )
     return {k: v for k, v in record.items() if v is not None}
+
+
+def monitoring_status(job: ImportJob) -> str:
+    """The vendor's list has no `cancelled`: strict clients reject an unknown enum value."""
+    return "failed" if job.status == "cancelled" else job.status
+
+
+def monitoring_error(job: ImportJob) -> str | None:
+    if job.status != "cancelled":
+        return job.error_message
+    who = job.cancelled_by or job.updated_by or "system"
+    when = job.cancelled_at or job.processed_at or job.updated_time
+    return f"Cancelled by {who} at {fmt_time(when)}"
 
 
 def job_status(job: ImportJob) -> str:
