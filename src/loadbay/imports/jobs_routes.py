@@ -20,6 +20,7 @@ from fastapi import Body, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from loadbay import idempotency
 from loadbay.auth import CurrentPrincipal, Principal
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.deps import ReadSession
@@ -173,6 +174,7 @@ def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] |
     """Create the job; answers its id and, when previewing, the preview body."""
     kind = _kind(upload.fields)
     show = (upload.fields.get("showPreview") or "true").strip().lower() not in FALSE_WORDS
+    idempotency.claim(upload.digest())  # a repeat answers here, before any work
     db = get_database()
     with db.read() as session:
         job, target = service.prepare(session, principal, kind, upload.fields, upload)
@@ -186,8 +188,13 @@ def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] |
         body = preview_body(job, preview)
     job.phase, job.confirmed = ("preview", False) if show else ("queued", True)
     service.store_upload(job, upload)
-    with db.write() as session:
-        session.add(job)
+    try:
+        with db.write() as session:
+            session.add(job)
+            idempotency.record(session, job.id)
+    except BaseException:
+        service.drop_upload(job)
+        raise
     return job.id, body
 
 
@@ -203,7 +210,13 @@ async def _enqueue(code: str) -> None:
 
 
 @router.post("/import-jobs", status_code=201, response_model=None, tags=["import-jobs"])
-async def create_import_job(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+async def create_import_job(request: Request, principal: CurrentPrincipal) -> Any:
+    return await idempotency.idempotent(
+        request, principal.org, "import-jobs", 201, lambda: _create_job(request, principal)
+    )
+
+
+async def _create_job(request: Request, principal: Principal) -> dict[str, Any]:
     service.require_import(principal)
     settings = get_settings()
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")

@@ -70,4 +70,7 @@ def purge_imports(now: datetime) -> dict[str, int]:
 
 @huey.periodic_task(crontab(minute="17"))
 def purge_task() -> None:
+    from loadbay.idempotency import purge_expired
+
     purge_imports(utcnow())
+    purge_expired(utcnow())  # Idempotency-Key answers are kept 24 hours

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from loadbay import idempotency
 from loadbay.auth import CurrentPrincipal, Principal
 from loadbay.db import get_database
 from loadbay.deps import ReadSession
@@ -78,12 +79,14 @@ def _accept(principal: Principal, kind: str, upload: Upload) -> str:
     # Checked in a read, stored with no lock held, then the writer's turn only for the
     # insert: a slow store (S3, a busy disk) must not stall every other SQLite writer.
     db = get_database()
+    idempotency.claim(upload.digest())  # a repeat answers here, before any work
     with db.read() as session:
         job, _target = service.prepare(session, principal, kind, upload.fields, upload)
     service.store_upload(job, upload)
     try:
         with db.write() as session:
             session.add(job)
+            idempotency.record(session, job.id)
     except BaseException:
         service.drop_upload(job)
         raise
@@ -91,13 +94,21 @@ def _accept(principal: Principal, kind: str, upload: Upload) -> str:
 
 
 @router.post("/data/import")
-async def import_data(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    return await _create(request, principal, "datasource")
+async def import_data(request: Request, principal: CurrentPrincipal) -> Any:
+    return await idempotency.idempotent(
+        request,
+        principal.org,
+        "data/import",
+        200,
+        lambda: _create(request, principal, "datasource"),
+    )
 
 
 @router.post("/tasks/import")
-async def import_tasks(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    return await _create(request, principal, "task")
+async def import_tasks(request: Request, principal: CurrentPrincipal) -> Any:
+    return await idempotency.idempotent(
+        request, principal.org, "tasks/import", 200, lambda: _create(request, principal, "task")
+    )
 
 
 def _enum_list(raw: str | None, allowed: tuple[str, ...], label: str) -> list[str]:
