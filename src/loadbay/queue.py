@@ -47,6 +47,7 @@ def load_tasks() -> None:
     """Import every module that declares tasks, so a consumer knows them."""
     import loadbay.exports.tasks
     import loadbay.imports.retention
+    import loadbay.imports.revert_tasks
     import loadbay.imports.tasks
     import loadbay.webhooks.tasks  # noqa: F401
 

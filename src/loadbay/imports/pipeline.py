@@ -26,6 +26,7 @@ from loadbay.ids import new_owner, utcnow
 from loadbay.imports import mapping
 from loadbay.imports.counters import running_totals
 from loadbay.imports.dedupe import KeyIndex
+from loadbay.imports.journal import Journal
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.validate import Checked, compile_batch_validator
@@ -431,6 +432,8 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> 
         mode=job.import_mode,
         user=job.created_by or "system",
         now=now,
+        job_id=job.id,
+        journal=Journal(job.id, "record" if job.type == "datasource" else "task"),
     )
     by_number = {r.row_number: r for r in checked}
     prepared = prepare(ctx, checked, sqlite=get_database().is_sqlite) if not cancelled else None
@@ -462,6 +465,8 @@ def _process(job: ImportJob, chunk: ImportChunk, target: Target, owner: str) -> 
                     )
         if issues:
             conn.execute(sa.insert(table_of(ImportRowIssue)), issues)
+        assert ctx.journal is not None
+        ctx.journal.write(conn, now)  # before-images commit with the writes (undo)
         done = rowcount(
             conn.execute(
                 chunks.update()

@@ -16,7 +16,13 @@ from huey import crontab
 
 from loadbay.db import get_database, rowcount
 from loadbay.ids import utcnow
-from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
+from loadbay.imports.models import (
+    ImportBeforeImage,
+    ImportChunk,
+    ImportJob,
+    ImportRevertConflict,
+    ImportRowIssue,
+)
 from loadbay.queue import huey
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
@@ -60,6 +66,8 @@ def purge_imports(now: datetime) -> dict[str, int]:
             counts["chunks"] += rowcount(
                 session.execute(sa.delete(ImportChunk).where(ImportChunk.job_id.in_(ids)))
             )
+            for undo in (ImportBeforeImage, ImportRevertConflict):  # kept as long as the job
+                session.execute(sa.delete(undo).where(undo.job_id.in_(ids)))
             session.execute(sa.delete(ImportJob).where(ImportJob.id.in_(ids)))
         counts["previews"] += sum(1 for row in batch if not row.confirmed)
         counts["jobs"] += sum(1 for row in batch if row.confirmed)

@@ -183,6 +183,8 @@ def get_monitoring(
 
 from loadbay.imports.configs_routes import router as configs_router  # noqa: E402
 from loadbay.imports.jobs_routes import router as jobs_router  # noqa: E402
+from loadbay.imports.revert_routes import router as revert_router  # noqa: E402
 
 router.include_router(jobs_router)
+router.include_router(revert_router)
 router.include_router(configs_router)

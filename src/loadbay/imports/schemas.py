@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from loadbay.ids import fmt_iso, fmt_time
@@ -58,6 +59,7 @@ def monitoring_record(
     if finished and job.processed_at is not None:
         record["processedAt"] = fmt_time(job.processed_at)
         record["processingDuration"] = int((job.processed_at - job.created_time).total_seconds())
+    record.update(revert_fields(job, fmt_time))
     record.update(
         totalChunks=job.total_chunks,
         processedChunks=job.processed_chunks,
@@ -103,5 +105,19 @@ def job_view(job: ImportJob) -> dict[str, Any]:
         "completedDate": fmt_iso(job.processed_at) if job.phase == "done" else None,
         "createdDate": fmt_iso(job.created_time),
         "notImportedDownloadUrl": _link(job, job.not_imported_key),
+        **revert_fields(job, fmt_iso),
     }
     return {k: v for k, v in view.items() if v is not None}
+
+
+def revert_fields(job: ImportJob, fmt: Callable[[Any], str | None]) -> dict[str, Any]:
+    """The undo's progress and outcome, only once a revert was asked for."""
+    if job.revert_status is None:
+        return {}
+    return {
+        "revertStatus": job.revert_status,
+        "revertedBy": job.reverted_by,
+        "revertedAt": fmt(job.reverted_at) if job.reverted_at else None,
+        "revertedCount": job.reverted_count,
+        "revertSkipped": job.revert_skipped,
+    }
