@@ -158,3 +158,18 @@ def test_a_cancelled_job_reads_the_same_in_both_views_and_is_failed_in_monitorin
         assert session.scalar(sa.select(ImportJob.status).where(ImportJob.id == code)) == (
             "cancelled"
         )
+
+
+def test_a_preview_cancelled_before_its_plan_counts_nothing_in_either_view(
+    app_client: TestClient, auth: dict[str, str], catalog: dict[str, str]
+) -> None:
+    rows = [["Outlet Code", "Name"]] + [[f"P{n}", "x"] for n in range(5)]
+    code = app_client.post(
+        f"{API}/import-jobs",
+        headers=auth,
+        data={"dataTypeId": catalog["outlet"], "hubId": catalog["hub"]},
+        files={"file": ("outlets.csv", csv_bytes(rows))},
+    ).json()["data"]["code"]
+    view = app_client.post(f"{API}/import-jobs/{code}/cancel", headers=auth).json()["data"]
+    assert view["status"] == "Cancelled"
+    assert (view["totalItems"], view["processedItems"]) == (0, 0)

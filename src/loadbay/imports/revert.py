@@ -21,7 +21,7 @@ from loadbay.catalog.models import Record, Task
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.errors import Conflict
 from loadbay.ids import new_owner, utcnow
-from loadbay.imports.journal import restored_task_values
+from loadbay.imports.journal import parse_time, restored_task_values
 from loadbay.imports.models import ImportBeforeImage, ImportJob, ImportRevertConflict
 from loadbay.settings import get_settings
 from loadbay.webhooks.service import import_event
@@ -44,14 +44,12 @@ def request_revert(session: Any, job: ImportJob, email: str) -> None:
             "import-032", f"Import job {job.id} has not finished: it cannot be reverted yet"
         )
     now = utcnow()
+    # Queued again is harmless (a lost queue message is sent anew; one claim runs it);
+    # InProgress only once its worker's lease has run out.
     again = sa.or_(
         jobs.c.revert_status.is_(None),
-        jobs.c.revert_status == "Failed",
-        sa.and_(
-            jobs.c.revert_status.in_(("Queued", "InProgress")),
-            sa.or_(jobs.c.revert_expires.is_(None), jobs.c.revert_expires < now),
-            jobs.c.revert_owner.is_not(None),
-        ),
+        jobs.c.revert_status.in_(("Failed", "Queued")),
+        sa.and_(jobs.c.revert_status == "InProgress", jobs.c.revert_expires < now),
     )
     changed = session.execute(
         jobs.update()
@@ -195,6 +193,13 @@ def _undo(conn: Connection, job_id: str, image: Any, user: str) -> tuple[int, in
     for start in range(0, len(deletes), 5000):
         conn.execute(sa.delete(table).where(table.c.id.in_(deletes[start : start + 5000])))
     now = utcnow()
+
+    def stamp(u: list[Any]) -> Any:
+        # A row this same import wrote in an earlier chunk gets that chunk's stamp back, so
+        # the earlier chunk's image still finds it untouched; any other gets a new
+        # updatedTime, so clients syncing by updatedTime see the revert.
+        return parse_time(u[2]) if u[3] == job_id else now
+
     if restores and image.kind == "record":
         conn.execute(
             sa.update(table)
@@ -202,16 +207,19 @@ def _undo(conn: Connection, job_id: str, image: Any, user: str) -> tuple[int, in
             .values(
                 data=sa.bindparam("old_data", type_=table.c.data.type),
                 last_import_id=sa.bindparam("old_import"),
-                updated_time=now,
+                updated_time=sa.bindparam("stamp", type_=table.c.updated_time.type),
                 updated_by=user,
             ),
-            [{"rid": u[0], "old_data": u[1]["data"], "old_import": u[3]} for u in restores],
+            [
+                {"rid": u[0], "old_data": u[1]["data"], "old_import": u[3], "stamp": stamp(u)}
+                for u in restores
+            ],
         )
     for u in restores if image.kind == "task" else []:
         conn.execute(
             sa.update(table)
             .where(table.c.id == u[0])
-            .values(**restored_task_values(u[1]), last_import_id=u[3], updated_time=now)
+            .values(**restored_task_values(u[1]), last_import_id=u[3], updated_time=stamp(u))
         )
     if found:
         conn.execute(sa.insert(conflicts), found)

@@ -38,11 +38,7 @@ def monitoring_record(
         "hubId": job.hub_id,
         "filename": job.filename,
         # Finished, every row is counted exactly once (DECISIONS): valid + invalid.
-        "totalRows": (
-            job.created_count + job.updated_count + job.failed_count + job.skipped_count
-            if finished
-            else job.total_rows
-        ),
+        "totalRows": _counted(job) if finished else job.total_rows,
         "totalValid": job.created_count + job.updated_count,
         "totalInvalid": job.failed_count + job.skipped_count,
         "status": monitoring_status(job),
@@ -71,6 +67,10 @@ def monitoring_record(
     return {k: v for k, v in record.items() if v is not None}
 
 
+def _counted(job: ImportJob) -> int:
+    return job.created_count + job.updated_count + job.failed_count + job.skipped_count
+
+
 def monitoring_status(job: ImportJob) -> str:
     """The vendor's list has no `cancelled`: strict clients reject an unknown enum value."""
     return "failed" if job.status == "cancelled" else job.status
@@ -95,8 +95,10 @@ def job_view(job: ImportJob) -> dict[str, Any]:
         "code": job.id,
         "status": job_status(job),
         "fileName": job.filename,
-        "totalItems": job.total_rows,
-        "processedItems": job.processed_rows,
+        # Finished, both views count the same rows: those with an outcome (a job cancelled
+        # before its plan read anything counts none, whatever the preview counted).
+        "totalItems": _counted(job) if job.phase == "done" else job.total_rows,
+        "processedItems": _counted(job) if job.phase == "done" else job.processed_rows,
         "createdCount": job.created_count,
         "updatedCount": job.updated_count,
         "skippedCount": job.skipped_count,
