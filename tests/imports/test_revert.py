@@ -3,10 +3,14 @@ records changed since the import left as they are and listed; on every engine.""
 
 from __future__ import annotations
 
+import signal
+import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -16,6 +20,7 @@ from loadbay.ids import utcnow
 from loadbay.imports import tasks  # noqa: F401  (wires the pipeline's queue)
 from loadbay.imports.models import ImportBeforeImage, ImportJob, ImportRevertConflict
 from loadbay.imports.retention import purge_imports
+from tests.conftest import start_worker
 from tests.imports.conftest import Uploader, csv_bytes
 
 API = "/api/v3"
@@ -181,3 +186,45 @@ def test_a_finished_revert_sends_import_reverted(
     assert [d.event_type for d in sent] == ["import.reverted"]
     data = orjson.loads(sent[0].body)["data"]
     assert data["_id"] == job and data["revertStatus"] == "Done" and data["revertedCount"] == 1
+
+
+@pytest.mark.slow
+def test_a_worker_process_reverts_a_many_chunk_import(
+    real_queue: dict[str, str],
+    upload: Uploader,
+    app_client: TestClient,
+    auth: dict[str, str],
+    db: Database,
+    tmp_path: Path,
+) -> None:
+    """Through the real queue: the import (200-row chunks) and then its revert, run by
+    a worker process, one chunk's image per transaction."""
+    rows = 2_000
+    content = csv_bytes([HEAD, *[[f"W{i:05d}", f"Outlet {i}"] for i in range(rows)]])
+    job_id = upload(content).json()["data"]["_id"]
+    worker = start_worker(real_queue, tmp_path / "worker.log")
+    try:
+        deadline = time.monotonic() + 60
+
+        def job() -> ImportJob:
+            with db.read() as session:
+                found = session.get(ImportJob, job_id)
+                assert found is not None
+                return found
+
+        while job().phase != "done":
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(0.1)
+        with db.read() as session:
+            images = session.scalar(sa.select(sa.func.count()).select_from(ImportBeforeImage))
+        assert images == rows // 200
+        answer = app_client.post(f"{API}/import-jobs/{job_id}/revert", headers=auth)
+        assert answer.status_code == 202 and answer.json()["data"]["revertStatus"] == "Queued"
+        while job().revert_status != "Done":
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    assert (job().reverted_count, job().revert_skipped, job().status) == (rows, 0, "success")
+    assert _records(db) == {}
