@@ -5,7 +5,15 @@ from loadbay.console.models import ConsoleLinkUse, ConsoleSession
 from loadbay.db import Base
 from loadbay.exports.models import ExportConfig, ExportLog
 from loadbay.heartbeats import WorkerBeat
-from loadbay.imports.models import ImportChunk, ImportConfig, ImportJob, ImportRowIssue
+from loadbay.idempotency_models import IdempotencyKey
+from loadbay.imports.models import (
+    ImportBeforeImage,
+    ImportChunk,
+    ImportConfig,
+    ImportJob,
+    ImportRevertConflict,
+    ImportRowIssue,
+)
 from loadbay.imports.review_models import ImportReview, ImportReviewEdit, ImportReviewIssue
 from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -18,9 +26,12 @@ __all__ = [
     "ExportLog",
     "Flow",
     "Hub",
+    "IdempotencyKey",
+    "ImportBeforeImage",
     "ImportChunk",
     "ImportConfig",
     "ImportJob",
+    "ImportRevertConflict",
     "ImportReview",
     "ImportReviewEdit",
     "ImportReviewIssue",

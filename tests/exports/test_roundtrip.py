@@ -24,6 +24,38 @@ def _records(db: Database, data_type_id: str) -> dict[str, dict[str, Any]]:
 def test_export_imports_back_to_the_same_records(
     seeded: Seeded, exporter: Exporter, db: Database, token_for: Any, fmt: str
 ) -> None:
+    _round_trip(seeded, exporter, db, token_for, fmt)
+
+
+def test_csv_writes_numbers_and_phones_as_stored_and_reimports_escaped_text(
+    seeded: Seeded, exporter: Exporter, db: Database, token_for: Any
+) -> None:
+    """DECISIONS (revised 2026-12-04): `-6.2` and `+62 812-3456-7890` come back as they
+    are; `-2+3+cmd|…`, `=HYPERLINK(…)` and text already starting with `'=` stay escaped,
+    and all of them import back to the values stored."""
+    names = {
+        "007": ("-6.2", "+62 812-3456-7890"),
+        "0010": ("-2+3+cmd|' /C calc'!A0", "+62812"),
+        "A-3": ('=HYPERLINK("http://x","y")', None),
+        "A-4": ("'=quoted", "021"),
+    }
+    with db.write() as session:
+        for record in session.scalars(
+            sa.select(Record).where(Record.data_type_id == seeded.outlet)
+        ):
+            if record.data_id in names:
+                name, phone = names[record.data_id]
+                record.data = {**record.data, "name": name, "phone": phone}
+    body = exporter.ok("data", download="csv", dataTypeId=seeded.outlet)
+    text = exporter.download(body["data"]["link"]).decode("utf-8-sig")
+    assert ",-6.2,+62 812-3456-7890," in text
+    assert ",'-2+3+cmd|' /C calc'!A0,+62812," in text
+    assert '\'=HYPERLINK(""http://x"",""y"")' in text
+    assert ",''=quoted,021," in text
+    _round_trip(seeded, exporter, db, token_for, "csv")
+
+
+def _round_trip(seeded: Seeded, exporter: Exporter, db: Database, token_for: Any, fmt: str) -> None:
     body = exporter.ok("data", download=fmt, dataTypeId=seeded.outlet)
     content = exporter.download(body["data"]["link"])
 

@@ -48,7 +48,9 @@ def test_cancelled_and_failed_imports(
     for event, job_id in [("import.cancelled", cancelled), ("import.failed", failed)]:
         assert verify(created["secret"], got[event].headers, got[event].body)
         assert unsigned(got[event].json["data"]) == unsigned(monitoring(job_id))
-    assert got["import.cancelled"].json["data"]["status"] == "cancelled"
+    # the monitoring record's vendor status list has no `cancelled` (DECISIONS Precedence 4)
+    assert got["import.cancelled"].json["data"]["status"] == "failed"
+    assert got["import.cancelled"].json["data"]["errorMessage"].startswith("Cancelled by ")
     assert got["import.failed"].json["data"]["status"] == "failed"
     pipeline.fail_job(failed, "again")  # an ended job changes no more: no second event
     _send_pending(db)

@@ -81,6 +81,9 @@ class Record(Base):
     updated_by: Mapped[str | None] = mapped_column(sa.String(320))
     created_time: Mapped[datetime] = created_column()
     updated_time: Mapped[datetime] = updated_column()
+    last_import_id: Mapped[str | None] = mapped_column(
+        sa.String(24)
+    )  # the import that last wrote it
 
 
 # A task's status; the one list every check, template and export filter uses.
@@ -108,3 +111,6 @@ class Task(Base):
     created_by: Mapped[str | None] = mapped_column(sa.String(320))
     created_time: Mapped[datetime] = created_column()
     updated_time: Mapped[datetime] = updated_column()
+    last_import_id: Mapped[str | None] = mapped_column(
+        sa.String(24)
+    )  # the import that last wrote it

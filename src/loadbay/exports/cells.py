@@ -115,7 +115,7 @@ def csv_cell_source(j: int, column: Column, convert: Convert | None, value: str)
     common types tested inline (a call per field was a third of a CSV export's time)."""
     v = f"v{j}"
     converted = f"_CT(_C[{j}]({v}))" if convert is not None else f"_CT({v})"
-    escaped = f'("\'" + {v} if {v}[:1] in _FS else {v})'
+    escaped = f"(_ESC({v}) if {v}[:1] in _FS else {v})"
     if convert is number:
         return (
             f"(_repr({v}) if ({v} := {value}).__class__ is float or {v}.__class__ is int"

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from loadbay import idempotency
 from loadbay.auth import Principal, require
 from loadbay.deps import ReadSession
 from loadbay.errors import BadRequest, Forbidden, envelope
@@ -68,15 +69,23 @@ async def _json_object(request: Request) -> dict[str, Any]:
 
 @router.post("/tasks/export")
 async def export_tasks(request: Request, principal: TaskExporter) -> dict[str, Any]:
-    req = parse_request("task", await _json_object(request))
-    # Counting and writing block: the thread pool, never the event loop.
-    return await run_in_threadpool(service.start_export, principal, req)
+
+    async def run() -> dict[str, Any]:
+        req = parse_request("task", await _json_object(request))
+        # Counting and writing block: the thread pool, never the event loop.
+        return await run_in_threadpool(service.start_export, principal, req)
+
+    return await idempotency.idempotent(request, principal.org, "tasks/export", 200, run)  # type: ignore[no-any-return]
 
 
 @router.post("/data/export")
 async def export_data(request: Request, principal: DataExporter) -> dict[str, Any]:
-    req = parse_request("data", request.query_params)
-    return await run_in_threadpool(service.start_export, principal, req)
+
+    async def run() -> dict[str, Any]:
+        req = parse_request("data", request.query_params)
+        return await run_in_threadpool(service.start_export, principal, req)
+
+    return await idempotency.idempotent(request, principal.org, "data/export", 200, run)  # type: ignore[no-any-return]
 
 
 # ---- export log ------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from loadbay.db import Database
 from loadbay.exports import queries
 from loadbay.exports.formats import format_of
 from loadbay.exports.plan import ExportPlan
-from loadbay.tabular.csv_writer import FORMULA_STARTS, csv_text
+from loadbay.tabular.csv_writer import csv_text
+from loadbay.tabular.formula import FORMULA_STARTS, escape_formula
 
 Progress = Callable[[int], None]
 
@@ -62,7 +63,7 @@ def row_builder(
         lines.append(f"    return [{', '.join(cells)}]")
     namespace: dict[str, Any] = {
         "_loads": orjson.loads, "_fromiso": datetime.fromisoformat, "_EMPTY": {},
-        "_K": keys, "_C": convs, "_N": tables, "_CT": csv_text, "_FS": FORMULA_STARTS,
+        "_K": keys, "_C": convs, "_N": tables, "_CT": csv_text, "_FS": FORMULA_STARTS, "_ESC": escape_formula,
         "_repr": repr,
     }  # fmt: skip
     exec(compile("\n".join(lines), "<export row>", "exec"), namespace)  # noqa: S102

@@ -13,6 +13,9 @@ import threading
 from dataclasses import asdict
 from typing import Any
 
+import orjson
+
+from loadbay import idempotency
 from loadbay.auth import Principal
 from loadbay.db import Database, get_database
 from loadbay.errors import ApiError, BadRequest
@@ -61,6 +64,7 @@ def prepare(db: Database, org: str, req: ExportRequest) -> tuple[ExportPlan, int
 def start_export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
     """Run (direct) or queue (background) one export; the vendor's answer."""
     db = get_database()
+    idempotency.claim(orjson.dumps(asdict(req), default=str).decode())  # a repeat answers here
     plan, rows = prepare(db, principal.org, req)
     if req.background:
         entry = create_log(db, principal, plan, req)
@@ -127,6 +131,8 @@ def create_log(
     )
     with db.write() as session:
         session.add(entry)
+        session.flush()  # the entry's id, for the Idempotency-Key's row
+        idempotency.record(session, entry.id)
     return entry
 
 

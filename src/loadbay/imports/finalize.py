@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from loadbay.db import get_database, table_of
 from loadbay.ids import new_owner
 from loadbay.imports import names, state
+from loadbay.imports.counters import failed_message, final_counts, written_chunks_of
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.leases import HandBack, Heartbeat, LeaseLost
 from loadbay.queue import enqueue
@@ -63,8 +64,12 @@ def finalize_job(job_id: str) -> None:
                 .select_from(ImportChunk)
                 .where(ImportChunk.job_id == job_id, ImportChunk.state == "cancelled")
             )
+            written_chunks = written_chunks_of(session, job_id)
         status = final_status(job, cancelled_chunks or 0)
-        finished = state.finalize_done(job_id, owner, status, failed_key, not_imported_key)
+        ends: dict[str, Any] = final_counts(job, status, written_chunks)
+        if status == "failed" and not job.error_message:  # filled on every failed status
+            ends["error_message"] = failed_message(job)
+        finished = state.finalize_done(job_id, owner, status, failed_key, not_imported_key, **ends)
     except LeaseLost:
         log.warning("finalize lease lost; the newer claim finishes the job", extra={"job": job_id})
         return

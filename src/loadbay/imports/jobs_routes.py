@@ -21,6 +21,7 @@ from fastapi import Body, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from loadbay import idempotency
 from loadbay.auth import CanImport, Principal
 from loadbay.db import get_database, table_of
 from loadbay.deps import ReadSession
@@ -198,6 +199,7 @@ def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] |
     """Create the job; answers its id and, when previewing, the preview body."""
     kind = _kind(upload.fields)
     show = (upload.fields.get("showPreview") or "true").strip().lower() not in FALSE_WORDS
+    idempotency.claim(upload.digest())  # a repeat answers here, before any work
     db = get_database()
     with db.read() as session:
         job, target = service.prepare(session, principal, kind, upload.fields, upload)
@@ -207,16 +209,22 @@ def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] |
         assert upload.path is not None
         preview = read_preview(upload.path, job, target, history)
         remember_structure(job, preview)
+        job.total_rows = preview.total_rows  # the job view's totalItems until the plan counts
         body = preview_body(job, preview)
     job.phase, job.confirmed = ("preview", False) if show else ("queued", True)
     service.store_upload(job, upload)
-    with db.write() as session:
-        session.add(job)
-        if body is not None:  # the whole-file check (imports/review.py), sent after commit
-            session.flush()
-            body["generation"] = review.start(
-                session, job, body["suggestedMapping"], body["totalRows"]
-            )
+    try:
+        with db.write() as session:
+            session.add(job)
+            idempotency.record(session, job.id)
+            if body is not None:  # the whole-file check (imports/review.py), sent after commit
+                session.flush()
+                body["generation"] = review.start(
+                    session, job, body["suggestedMapping"], body["totalRows"]
+                )
+    except BaseException:
+        service.drop_upload(job)
+        raise
     return job.id, body
 
 
@@ -235,7 +243,7 @@ async def _enqueue(code: str) -> None:
 
 
 @router.post("/import-jobs", status_code=201, response_model=None, tags=["import-jobs"])
-async def create_import_job(request: Request, principal: CanImport) -> dict[str, Any]:
+async def create_import_job(request: Request, principal: CanImport) -> Any:
     """Upload a file and preview it (multipart: `file`, `dataTypeId` or `flowId`,
     `hubId`, `importMode`, `matchField`, `importConfigId`, `hasHeaderRow`,
     `showPreview`, and `sheet` (a name or 0-based index), `headerRow` (1-based),
@@ -251,6 +259,12 @@ async def create_import_job(request: Request, principal: CanImport) -> dict[str,
     Pending|Running|Done|Failed, processedRows, totalRows, valid, invalid, warnings,
     forecast: {create, update, skip}, errors: [{column, field, code, reason, count,
     firstRows}]}`; poll `GET /import-jobs/{code}`, whose `status` stays `Queued`)."""
+    return await idempotency.idempotent(
+        request, principal.org, "import-jobs", 201, lambda: _create_job(request, principal)
+    )
+
+
+async def _create_job(request: Request, principal: Principal) -> dict[str, Any]:
     settings = get_settings()
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     try:

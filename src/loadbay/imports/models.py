@@ -40,6 +40,18 @@ class ImportJob(Base):
     phase: Mapped[str] = mapped_column(sa.String(20), default="queued")
     confirmed: Mapped[bool] = mapped_column(default=True)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    cancelled_by: Mapped[str | None] = mapped_column(sa.String(320))
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+    # Undo (imports/revert.py): the revert's own progress; the import's status stays.
+    revert_status: Mapped[str | None] = mapped_column(
+        sa.String(12)
+    )  # Queued|InProgress|Done|Failed
+    reverted_by: Mapped[str | None] = mapped_column(sa.String(320))
+    reverted_at: Mapped[datetime | None] = mapped_column()
+    reverted_count: Mapped[int] = mapped_column(default=0)
+    revert_skipped: Mapped[int] = mapped_column(default=0)
+    revert_owner: Mapped[str | None] = mapped_column(sa.String(64))
+    revert_expires: Mapped[datetime | None] = mapped_column()
     import_mode: Mapped[str] = mapped_column(sa.String(20), default="CreateAndUpdate")
     match_field: Mapped[str | None] = mapped_column(sa.String(200))
     mapping: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON(none_as_null=True))
@@ -111,6 +123,40 @@ class ImportRowIssue(Base):
     outcome: Mapped[str] = mapped_column(sa.String(10))  # failed | skipped
     cells: Mapped[list[Any]] = mapped_column(sa.JSON())
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON())  # [{column, message}]
+
+
+class ImportBeforeImage(Base):
+    """What one chunk of an import changed, written in the chunk's own transaction so an
+    import can be taken back: the ids it created, and the values before of the rows it
+    updated (`[id, data, updated_time ISO, updated_by, last_import_id, columns]`). One
+    row per chunk keeps the import's hot path to a single extra INSERT."""
+
+    __tablename__ = "import_before_images"
+    __table_args__ = (sa.Index("ix_import_before_images_job", "job_id", "id"),)
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    job_id: Mapped[str] = mapped_column(sa.ForeignKey("import_jobs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(10))  # record | task
+    written_time: Mapped[datetime] = mapped_column()  # the updatedTime the import wrote
+    created: Mapped[list[str]] = mapped_column(sa.JSON())
+    updated: Mapped[list[Any]] = mapped_column(sa.JSON())
+    reverted: Mapped[bool] = mapped_column(default=False)
+
+
+class ImportRevertConflict(Base):
+    """A record or task a revert left as it was, because it changed after the import."""
+
+    __tablename__ = "import_revert_conflicts"
+    __table_args__ = (sa.Index("ix_import_revert_conflicts_job", "job_id", "id"),)
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    job_id: Mapped[str] = mapped_column(sa.ForeignKey("import_jobs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(10))  # record | task
+    target_id: Mapped[str] = mapped_column(sa.String(24))
+    action: Mapped[str] = mapped_column(sa.String(10))  # delete | restore: what was not done
+    reason: Mapped[str] = mapped_column(sa.Text())
 
 
 class ImportConfig(Base):

@@ -15,14 +15,14 @@ from sqlalchemy.engine import Connection
 
 RECORD_COLUMNS = (
     "id", "organization_id", "data_type_id", "hub_id", "scope", "data_id", "data",
-    "created_by", "updated_by", "created_time", "updated_time",
+    "created_by", "updated_by", "created_time", "updated_time", "last_import_id",
 )  # fmt: skip
 
 
 TASK_COLUMNS = (
     "id", "organization_id", "flow_id", "hub_id", "title", "status", "assignee",
     "start_time", "end_time", "done_by", "done_time", "data", "created_by",
-    "created_time", "updated_time",
+    "created_time", "updated_time", "last_import_id",
 )  # fmt: skip
 
 
@@ -88,7 +88,11 @@ def copy_rows(
 
 
 def update_records(
-    conn: Connection, patches: Sequence[tuple[str, str]], user: str, now: datetime
+    conn: Connection,
+    patches: Sequence[tuple[str, str]],
+    user: str,
+    now: datetime,
+    job_id: str | None = None,
 ) -> None:
     """Merge each JSON patch into its record's data: (patch, record id) pairs. A null in the
     patch removes the field, as SQLite's json_patch does, so both engines store the same."""
@@ -98,8 +102,8 @@ def update_records(
             for patch, rid in patches:
                 copy.write_row((rid, patch))
         cur.execute(
-            "UPDATE records r SET data = jsonb_strip_nulls(r.data || s.patch), updated_time = %s, updated_by = %s "
-            "FROM stage_patches s WHERE r.id = s.id",
-            (now, user),
+            "UPDATE records r SET data = jsonb_strip_nulls(r.data || s.patch), updated_time = %s, updated_by = %s, "
+            "last_import_id = %s FROM stage_patches s WHERE r.id = s.id",
+            (now, user, job_id),
         )
         cur.execute("DROP TABLE stage_patches")

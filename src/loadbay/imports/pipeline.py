@@ -22,8 +22,10 @@ from loadbay.errors import ApiError
 from loadbay.gcpause import paused_gc
 from loadbay.ids import new_owner, utcnow
 from loadbay.imports import mapping, state
+from loadbay.imports.counters import running_totals
 from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.invalid_rule import check_invalid_rule, no_data_rows
+from loadbay.imports.journal import Journal
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.imports.review_rows import apply_edits
 from loadbay.imports.target import Target, check_match_field, load_target
@@ -217,6 +219,7 @@ class _Recorder:
     def __init__(self, job: ImportJob, owner: str) -> None:
         self.job, self.owner = job, owner
         self.pending: list[tuple[int, str, int]] = []  # seq, file key, rows
+        self.rows = self.chunks = 0  # recorded so far: the totals' running estimate
 
     def add(self, seq: int, key: str, rows: int) -> None:
         self.pending.append((seq, key, rows))
@@ -229,8 +232,13 @@ class _Recorder:
         with db.write() if wait else db.try_write() as session:
             if session is None:
                 return
-            handed = state.add_chunks(session, self.job.id, self.owner, self.pending)
+            rows = self.rows + sum(rows for _seq, _key, rows in self.pending)
+            seqs = max(self.chunks, max(seq for seq, _key, _rows in self.pending) + 1)
+            handed = state.add_chunks(
+                session, self.job.id, self.owner, self.pending, **running_totals(rows, seqs)
+            )
         self.pending = []
+        self.rows, self.chunks = rows, seqs
         for chunk_id, seq in handed:
             # Early chunks of every job go first, so one big import cannot starve the others.
             enqueue("chunk", chunk_id, priority=-seq)
@@ -388,6 +396,8 @@ def _process(
         mode=job.import_mode,
         user=job.created_by or "system",
         now=now,
+        job_id=job.id,
+        journal=Journal(job.id, "record" if job.type == "datasource" else "task"),
     )
     by_number = {r.row_number: r for r in checked}
     prepared = prepare(ctx, checked, sqlite=get_database().is_sqlite) if not cancelled else None
@@ -430,6 +440,8 @@ def _process(
                     )
         if issues:
             conn.execute(sa.insert(table_of(ImportRowIssue)), issues)
+        assert ctx.journal is not None
+        ctx.journal.write(conn, now)  # before-images commit with the writes (undo)
         progress = state.chunk_done(
             conn,
             chunk.id,

@@ -14,7 +14,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from loadbay.db import get_database, rowcount
-from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
+from loadbay.imports.models import (
+    ImportBeforeImage,
+    ImportChunk,
+    ImportJob,
+    ImportRevertConflict,
+    ImportRowIssue,
+)
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
@@ -57,6 +63,8 @@ def purge_imports(now: datetime) -> dict[str, int]:
             counts["chunks"] += rowcount(
                 session.execute(sa.delete(ImportChunk).where(ImportChunk.job_id.in_(ids)))
             )
+            for undo in (ImportBeforeImage, ImportRevertConflict):  # kept as long as the job
+                session.execute(sa.delete(undo).where(undo.job_id.in_(ids)))
             session.execute(sa.delete(ImportJob).where(ImportJob.id.in_(ids)))
         counts["previews"] += sum(1 for row in batch if not row.confirmed)
         counts["jobs"] += sum(1 for row in batch if row.confirmed)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from loadbay import idempotency
 from loadbay.auth import CanImport, Principal
 from loadbay.db import get_database
 from loadbay.deps import ReadSession
@@ -77,12 +78,14 @@ def _accept(principal: Principal, kind: str, upload: Upload) -> str:
     # Checked in a read, stored with no lock held, then the writer's turn only for the
     # insert: a slow store (S3, a busy disk) must not stall every other SQLite writer.
     db = get_database()
+    idempotency.claim(upload.digest())  # a repeat answers here, before any work
     with db.read() as session:
         job, _target = service.prepare(session, principal, kind, upload.fields, upload)
     service.store_upload(job, upload)
     try:
         with db.write() as session:
             session.add(job)
+            idempotency.record(session, job.id)
     except BaseException:
         service.drop_upload(job)
         raise
@@ -90,20 +93,29 @@ def _accept(principal: Principal, kind: str, upload: Upload) -> str:
 
 
 @router.post("/data/import")
-async def import_data(request: Request, principal: CanImport) -> dict[str, Any]:
+async def import_data(request: Request, principal: CanImport) -> Any:
     """The vendor's upload. Added beside its fields: `sheet` (a name or 0-based index;
     default the first sheet with a table), `headerRow` (1-based; default found past
     title rows) and `unmappedColumns` (`ignore`, the default: a column no field takes
     is ignored and listed in the monitoring record's `ignoredColumns`; `error`: the
-    job fails naming it)."""
-    return await _create(request, principal, "datasource")
+    job fails naming it). An `Idempotency-Key` header makes a retry answer the first
+    request's result."""
+    return await idempotency.idempotent(
+        request,
+        principal.org,
+        "data/import",
+        200,
+        lambda: _create(request, principal, "datasource"),
+    )
 
 
 @router.post("/tasks/import")
-async def import_tasks(request: Request, principal: CanImport) -> dict[str, Any]:
+async def import_tasks(request: Request, principal: CanImport) -> Any:
     """The vendor's task upload; takes `sheet`, `headerRow` and `unmappedColumns` as
-    `POST /data/import` does."""
-    return await _create(request, principal, "task")
+    `POST /data/import` does, and an `Idempotency-Key` header."""
+    return await idempotency.idempotent(
+        request, principal.org, "tasks/import", 200, lambda: _create(request, principal, "task")
+    )
 
 
 def _enum_list(raw: str | None, allowed: tuple[str, ...], label: str) -> list[str]:
@@ -161,6 +173,8 @@ def list_monitoring(
     if types:
         where.append(ImportJob.type.in_(types))
     if statuses:
+        if "failed" in statuses:  # monitoring shows a cancelled job as failed (DECISIONS)
+            statuses.append("cancelled")
         where.append(ImportJob.status.in_(statuses))
     if dataTypeId:
         where.append(ImportJob.data_type_id == dataTypeId)
@@ -185,8 +199,10 @@ def get_monitoring(job_id: str, principal: CanImport, session: ReadSession) -> d
 
 from loadbay.imports.configs_routes import router as configs_router  # noqa: E402
 from loadbay.imports.jobs_routes import router as jobs_router  # noqa: E402
+from loadbay.imports.revert_routes import router as revert_router  # noqa: E402
 from loadbay.imports.review_routes import router as review_router  # noqa: E402
 
 router.include_router(jobs_router)
 router.include_router(review_router)
+router.include_router(revert_router)
 router.include_router(configs_router)

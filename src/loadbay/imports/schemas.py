@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from loadbay.ids import fmt_iso, fmt_time
@@ -38,14 +39,10 @@ def monitoring_record(
         "hubId": job.hub_id,
         "filename": job.filename,
         # Finished, every row is counted exactly once (DECISIONS): valid + invalid.
-        "totalRows": (
-            job.created_count + job.updated_count + job.failed_count + job.skipped_count
-            if finished
-            else job.total_rows
-        ),
+        "totalRows": _counted(job) if finished else job.total_rows,
         "totalValid": job.created_count + job.updated_count,
         "totalInvalid": job.failed_count + job.skipped_count,
-        "status": job.status,
+        "status": monitoring_status(job),
     }
     if job.type == "datasource":
         record["dataTypeId"] = job.data_type_id
@@ -55,11 +52,12 @@ def monitoring_record(
         record["flowName"] = names.get(str(job.flow_id))
     record["fileTemplate"] = _link(job, template_key)
     record["fileFailedImported"] = _link(job, job.failed_key)
-    record["errorMessage"] = job.error_message
+    record["errorMessage"] = monitoring_error(job)
     if finished and job.processed_at is not None:
         record["processedAt"] = fmt_time(job.processed_at)
         record["processingDuration"] = int((job.processed_at - job.created_time).total_seconds())
     record.update(structure(job))
+    record.update(revert_fields(job, fmt_time))
     record.update(
         totalChunks=job.total_chunks,
         processedChunks=job.processed_chunks,
@@ -84,6 +82,23 @@ def structure(job: ImportJob) -> dict[str, Any]:
     }
 
 
+def _counted(job: ImportJob) -> int:
+    return job.created_count + job.updated_count + job.failed_count + job.skipped_count
+
+
+def monitoring_status(job: ImportJob) -> str:
+    """The vendor's list has no `cancelled`: strict clients reject an unknown enum value."""
+    return "failed" if job.status == "cancelled" else job.status
+
+
+def monitoring_error(job: ImportJob) -> str | None:
+    if job.status != "cancelled":
+        return job.error_message
+    who = job.cancelled_by or job.updated_by or "system"
+    when = job.cancelled_at or job.processed_at or job.updated_time
+    return f"Cancelled by {who} at {fmt_time(when)}"
+
+
 def job_status(job: ImportJob) -> str:
     if job.status in JOB_VIEW_STATUS:
         return JOB_VIEW_STATUS[job.status]
@@ -95,8 +110,10 @@ def job_view(job: ImportJob) -> dict[str, Any]:
         "code": job.id,
         "status": job_status(job),
         "fileName": job.filename,
-        "totalItems": job.total_rows,
-        "processedItems": job.processed_rows,
+        # Finished, both views count the same rows: those with an outcome (a job cancelled
+        # before its plan read anything counts none, whatever the preview counted).
+        "totalItems": _counted(job) if job.phase == "done" else job.total_rows,
+        "processedItems": _counted(job) if job.phase == "done" else job.processed_rows,
         "createdCount": job.created_count,
         "updatedCount": job.updated_count,
         "skippedCount": job.skipped_count,
@@ -106,6 +123,20 @@ def job_view(job: ImportJob) -> dict[str, Any]:
         "createdDate": fmt_iso(job.created_time),
         "notImportedDownloadUrl": _link(job, job.not_imported_key),
         **structure(job),
+        **revert_fields(job, fmt_iso),
     }
     view.update(progress_fields(job))
     return {k: v for k, v in view.items() if v is not None}
+
+
+def revert_fields(job: ImportJob, fmt: Callable[[Any], str | None]) -> dict[str, Any]:
+    """The undo's progress and outcome, only once a revert was asked for."""
+    if job.revert_status is None:
+        return {}
+    return {
+        "revertStatus": job.revert_status,
+        "revertedBy": job.reverted_by,
+        "revertedAt": fmt(job.reverted_at) if job.reverted_at else None,
+        "revertedCount": job.reverted_count,
+        "revertSkipped": job.revert_skipped,
+    }

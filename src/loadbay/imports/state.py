@@ -71,7 +71,13 @@ def cancel(session: Session, job_id: str, who: str, *, running: bool = False) ->
     """Stop a job not yet started at once ("stopped"), or, with `running`, flag one under
     way to stop after the chunk in flight ("flagged"); None when neither applies."""
     now = utcnow()
-    flag = {"cancel_requested": True, "updated_by": who, "updated_time": now}
+    flag = {
+        "cancel_requested": True,
+        "cancelled_by": sa.func.coalesce(jobs.c.cancelled_by, who),
+        "cancelled_at": sa.func.coalesce(jobs.c.cancelled_at, now),
+        "updated_by": who,
+        "updated_time": now,
+    }
     if not running:
         stopped = session.execute(
             jobs.update()
@@ -176,12 +182,13 @@ def renew_job(job_id: str, phase: str, owner: str, until: datetime) -> bool:
         )
 
 
-def renew_job_in(session: Session, job_id: str, owner: str) -> None:
-    """Renew inside a transaction the step opened anyway (the plan's chunk records)."""
+def renew_job_in(session: Session, job_id: str, owner: str, **values: Any) -> None:
+    """Renew inside a transaction the step opened anyway (the plan's chunk records, with
+    the running totals as `values`)."""
     session.execute(
         jobs.update()
         .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
-        .values(lease_expires=lease_until())
+        .values(lease_expires=lease_until(), **values)
     )
 
 
@@ -258,8 +265,15 @@ def plan_done(
 
 
 def finalize_done(
-    job_id: str, owner: str, status: str, failed_key: str | None, not_imported_key: str | None
+    job_id: str,
+    owner: str,
+    status: str,
+    failed_key: str | None,
+    not_imported_key: str | None,
+    **counts: Any,
 ) -> bool:
+    """The job's outcome; `counts` are the final counts of a cancelled job (what was
+    written) and the errorMessage of a failed one."""
     done = utcnow()
     with get_database().write() as session:
         finished = rowcount(
@@ -280,6 +294,7 @@ def finalize_done(
                     lease_expires=None,
                     updated_time=done,
                     updated_by="system",
+                    **counts,
                 )
             )
         )
@@ -304,6 +319,7 @@ def fail_job(job_id: str, message: str) -> None:
                 status="failed",
                 phase="done",
                 error_message=message,
+                total_chunks=jobs.c.processed_chunks,  # the chunks cancelled above never ran
                 processed_at=now,
                 updated_time=now,
                 updated_by="system",
@@ -341,14 +357,19 @@ def out_of_attempts(step: str, attempts: int, error: str | None) -> str:
 
 
 def add_chunks(
-    session: Session, job_id: str, owner: str, planned: list[tuple[int, str, int]]
+    session: Session,
+    job_id: str,
+    owner: str,
+    planned: list[tuple[int, str, int]],
+    **totals: Any,
 ) -> list[tuple[str, int]]:
+    """Record chunks the plan cut; `totals` raise the job's running totalRows/totalChunks."""
     rows = [
         ImportChunk(job_id=job_id, seq=seq, key=key, row_count=n, lease_expires=lease_until())
         for seq, key, n in planned
     ]
     session.add_all(rows)
-    renew_job_in(session, job_id, owner)
+    renew_job_in(session, job_id, owner, **totals)
     session.flush()
     return [(c.id, c.seq) for c in rows]
 

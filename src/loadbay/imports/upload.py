@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import hashlib
 import logging
 import os
 import tempfile
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
@@ -77,6 +79,13 @@ class Upload:
     path: Path | None = None
     size: int = 0
     head: bytes = b""
+    # The file's SHA-256, taken while it streams when the request has an Idempotency-Key.
+    sha256: Any = None
+
+    def digest(self) -> str:
+        """What the request asked for: the file's bytes, its name and the form fields."""
+        file_hash = self.sha256.hexdigest() if self.sha256 is not None else ""
+        return orjson.dumps([file_hash, self.filename, sorted(self.fields.items())]).decode()
 
     def discard(self) -> None:
         if self.path is not None:
@@ -103,6 +112,8 @@ async def receive(
     if idle_seconds is None:
         idle_seconds = get_settings().upload_idle_seconds
     upload = Upload()
+    if "idempotency-key" in request.headers:
+        upload.sha256 = hashlib.sha256()
     form_bytes = 0  # non-file parts: headers and values
     state: dict[str, Any] = {
         "name": None,
@@ -167,6 +178,8 @@ async def receive(
             if len(upload.head) < 65536:
                 upload.head += chunk[: 65536 - len(upload.head)]
             sink[0].write(chunk)
+            if upload.sha256 is not None:
+                upload.sha256.update(chunk)
             return
         count(end - start)
         value = bytes(state["value"]) + data[start:end]

@@ -23,6 +23,7 @@ from loadbay.catalog.models import Hub, Record, Task
 from loadbay.db import table_of
 from loadbay.ids import new_ids
 from loadbay.imports import pg_bulk
+from loadbay.imports.journal import Journal
 from loadbay.imports.validate import Checked
 
 records = table_of(Record)
@@ -42,6 +43,8 @@ class WriteContext:
     mode: str  # CreateOnly | UpdateOnly | CreateAndUpdate
     user: str
     now: datetime
+    job_id: str | None = None  # stamped on every row written: the import that last wrote it
+    journal: Journal | None = None  # before-images for undo, written with the chunk
 
 
 Outcomes = dict[int, tuple[str, str]]  # row number → (created|updated|skipped|failed, reason)
@@ -217,6 +220,7 @@ def _write_records(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outc
         # only the keys the unique index turned away (a first import looks nothing up).
         planned, positions, params = batch.insert_first
         conflicted = _insert_records(conn, ctx, batch, positions, params)
+        _journal_created(ctx, batch, positions, params, conflicted)
         return _finish_records(conn, ctx, batch, dict(planned), [], positions, conflicted)
     index = {r.row_number: i for i, r in enumerate(rows)}
     found = _lookup(conn, records, scope, column, keys, key_col)
@@ -246,7 +250,30 @@ def _write_records(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outc
     positions = _new_keys(batch, inserts, pk, outcomes)
     params = _record_params(ctx, batch, positions, sqlite=sqlite)
     conflicted = _insert_records(conn, ctx, batch, positions, params)
+    _journal_created(ctx, batch, positions, params, conflicted)
     return _finish_records(conn, ctx, batch, outcomes, updates, positions, conflicted)
+
+
+def _journal_created(
+    ctx: WriteContext,
+    batch: Prepared,
+    positions: Sequence[int],
+    params: Sequence[tuple[Any, ...]],
+    conflicted: dict[int, Checked],
+) -> None:
+    if ctx.journal is None or not positions:
+        return
+    if not conflicted:
+        ctx.journal.add_created([p[0] for p in params])
+        return
+    rows = batch.rows
+    ctx.journal.add_created(
+        [
+            p[0]
+            for i, p in zip(positions, params, strict=True)
+            if rows[i].row_number not in conflicted
+        ]
+    )
 
 
 def _new_keys(
@@ -275,7 +302,7 @@ def _record_params(
     million rows the dict-per-row and per-value conversions of a generic path cost seconds."""
     stamp: Any = _sqlite_value(ctx.now) if sqlite else ctx.now
     head = (ctx.org, ctx.target_id, ctx.hub_id, ctx.scope)
-    tail = (ctx.user, ctx.user, stamp, stamp)
+    tail = (ctx.user, ctx.user, stamp, stamp, ctx.job_id)
     pk_keys, texts = batch.pk_keys, batch.texts
     return [
         (rid, *head, pk_keys[i], texts[i], *tail)
@@ -373,6 +400,8 @@ def _update_records(
 ) -> None:
     if not updates:
         return
+    if ctx.journal is not None:
+        ctx.journal.before_update(conn, [rid for _row, rid in updates])
     patches = [
         (
             orjson.dumps({k: v for k, v in row.values.items() if k not in ("_id", drop)}).decode(),
@@ -383,11 +412,12 @@ def _update_records(
     if conn.dialect.name == "sqlite":
         stamp = ctx.now.strftime("%Y-%m-%d %H:%M:%S.%f")
         conn.exec_driver_sql(
-            "UPDATE records SET data = json_patch(data, ?), updated_time = ?, updated_by = ? WHERE id = ?",
-            [(patch, stamp, ctx.user, rid) for patch, rid in patches],
+            "UPDATE records SET data = json_patch(data, ?), updated_time = ?, updated_by = ?, "
+            "last_import_id = ? WHERE id = ?",
+            [(patch, stamp, ctx.user, ctx.job_id, rid) for patch, rid in patches],
         )
         return
-    pg_bulk.update_records(conn, patches, ctx.user, ctx.now)
+    pg_bulk.update_records(conn, patches, ctx.user, ctx.now, ctx.job_id)
 
 
 # ---- tasks -------------------------------------------------------------------------------
@@ -429,7 +459,7 @@ def _task_rows(
                 rid, ctx.org, ctx.target_id, columns.get("hub_id"), columns.get("title"),
                 columns.get("status") or "UNASSIGNED", columns.get("assignee"), times[0],
                 times[1], columns.get("done_by"), times[2], dumps(data).decode(), ctx.user,
-                stamp, stamp,
+                stamp, stamp, ctx.job_id,
             )
         )  # fmt: skip
     return out
@@ -507,12 +537,16 @@ def _write_tasks(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outcom
         params = [prepared[row.row_number] for row in inserts]
         for row in inserts:
             outcomes[row.row_number] = ("created", "")
+        if ctx.journal is not None:
+            ctx.journal.add_created([p[0] for p in params])
         if conn.dialect.name == "sqlite":
             names = ", ".join(pg_bulk.TASK_COLUMNS)
             marks = ", ".join("?" * len(pg_bulk.TASK_COLUMNS))
             conn.exec_driver_sql(f"INSERT INTO tasks ({names}) VALUES ({marks})", params)
         else:
             pg_bulk.copy_rows(conn, "tasks", pg_bulk.TASK_COLUMNS, params)
+    if ctx.journal is not None:
+        ctx.journal.before_update(conn, [tid for _row, tid in updates])
     for row, tid in updates:
         columns, data = _task_columns(ctx, row.values, insert=False)
         patch = orjson.dumps(data).decode()
@@ -526,7 +560,7 @@ def _write_tasks(conn: Connection, ctx: WriteContext, batch: Prepared) -> Outcom
         conn.execute(
             sa.update(tasks)
             .where(tasks.c.id == tid)
-            .values(**columns, data=merged, updated_time=ctx.now)
+            .values(**columns, data=merged, updated_time=ctx.now, last_import_id=ctx.job_id)
         )
         outcomes[row.row_number] = ("updated", "")
     return outcomes

@@ -8,6 +8,7 @@ import pathlib
 from collections.abc import Iterator
 from typing import Any
 
+from loadbay.tabular.formula import unescape_formula
 from loadbay.tabular.readers import (
     Limits,
     RawRows,
@@ -17,10 +18,6 @@ from loadbay.tabular.readers import (
     cell_too_long,
 )
 from loadbay.tabular.sniff import SAMPLE_BYTES, detect_encoding, sniff_delimiter
-
-# loadbay's CSV export puts a `'` before text that a spreadsheet would run as a formula
-# (DECISIONS.md, Exports); the import takes exactly that one character off again.
-_FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def open_csv(
@@ -56,7 +53,6 @@ def _delimiter(path: pathlib.Path, encoding: str) -> str:
 
 def _records(path: pathlib.Path, encoding: str, delimiter: str, limits: Limits) -> RawRows:
     max_chars = limits.max_cell_chars
-    starts = _FORMULA_STARTS
     number = 0
     with path.open("rb") as binary:
         text = io.TextIOWrapper(binary, encoding=encoding, newline="")
@@ -74,9 +70,11 @@ def _records(path: pathlib.Path, encoding: str, delimiter: str, limits: Limits) 
                         if len(value) > max_chars:
                             raise cell_too_long(number, col, limits)
                 if "'" in joined:
+                    # loadbay's CSV output escapes formula-looking text with one `'`
+                    # (tabular/formula.py); exactly that one comes off again.
                     for col, value in enumerate(row):
-                        if len(value) > 1 and value[0] == "'" and value[1] in starts:
-                            row[col] = value[1:]
+                        if value[:1] == "'":
+                            row[col] = unescape_formula(value)
                 if "" in row:
                     yield number, [value or None for value in row]
                 else:

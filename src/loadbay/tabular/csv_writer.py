@@ -2,10 +2,9 @@
 
 UTF-8 with a BOM and CRLF line ends, because that is what Excel needs to open
 a CSV with non-ASCII text correctly on a double click. Text that a
-spreadsheet would run as a formula gets one leading `'` (OWASP CSV injection);
-the importer strips exactly that one `'` again, so an export re-imports to the
-same values (DECISIONS.md, Exports). Only text is escaped: the number -5 is
-written as -5, the text "-5" as '-5.
+spreadsheet would run as a formula gets one leading `'` by the rule in
+`tabular/formula.py`; the importer strips exactly that one `'` again, so an export
+re-imports to the same values (DECISIONS.md, Exports). Only text is escaped.
 
 Output is what `csv.writer` (QUOTE_MINIMAL) writes: rows are turned into text
 fields in Python, then handed to the csv module a block at a time (`writerows`
@@ -24,10 +23,11 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, BinaryIO, Self
 
+from loadbay.tabular.formula import FORMULA_STARTS, escape_formula
+
 if TYPE_CHECKING:
     from loadbay.tabular.writers import Cell
 
-_FORMULA_STARTS = frozenset("=+-@\t\r")  # a frozenset: "" must not match
 _BLOCK_ROWS = 1_000
 
 
@@ -42,7 +42,7 @@ def _other_text(v: object) -> str:
     if isinstance(v, Decimal):
         return format(v, "f") if v.is_finite() else str(v)  # never "1E+2"
     if isinstance(v, str):
-        return "'" + v if v[:1] in _FORMULA_STARTS else str(v)
+        return escape_formula(str(v))
     if isinstance(v, int):
         return str(int(v))
     if isinstance(v, float):
@@ -59,7 +59,7 @@ def csv_fields(row: Sequence[Cell]) -> list[str]:
     """
     cells: Sequence[Any] = row  # narrowed by type() below, which mypy cannot follow
     return [
-        ("'" + v if v[:1] in _FORMULA_STARTS else v)
+        (escape_formula(v) if v[:1] in FORMULA_STARTS else v)
         if (t := type(v)) is str
         else repr(v)
         if t is int or t is float
@@ -74,9 +74,6 @@ def csv_fields(row: Sequence[Cell]) -> list[str]:
         else _other_text(v)
         for v in cells
     ]
-
-
-FORMULA_STARTS = _FORMULA_STARTS
 
 
 def csv_text(value: Cell) -> str:

@@ -14,9 +14,11 @@ from huey import crontab
 
 from loadbay.exports import service as export_service
 from loadbay.exports.tasks import fail_stale_exports, notify, purge_exports
+from loadbay.idempotency import purge_expired
 from loadbay.ids import utcnow
 from loadbay.imports import finalize, pipeline, review
 from loadbay.imports.retention import purge_imports
+from loadbay.imports.revert import run_revert
 from loadbay.queue import huey, register
 from loadbay.webhooks import tasks as webhook_tasks
 
@@ -43,6 +45,12 @@ def review_task(job_id: str, generation: int) -> None:
     review.run(job_id, generation)
 
 
+@huey.task(retries=2, retry_delay=2, name="revert")
+def revert_task(job_id: str) -> None:
+    """Takes a finished import back, a chunk per transaction; safe to run twice."""
+    run_revert(job_id)
+
+
 @huey.task(retries=2, retry_delay=2, name="finalize")
 def finalize_task(job_id: str) -> None:
     finalize.finalize_job(job_id)
@@ -58,7 +66,9 @@ def export_task(log_id: str, task: Any = None) -> None:
 
 @huey.periodic_task(crontab(minute="17"), name="purge-imports")
 def purge_imports_task() -> None:
-    purge_imports(utcnow())
+    now = utcnow()
+    purge_imports(now)
+    purge_expired(now)  # Idempotency-Key answers are kept 24 hours
 
 
 @huey.periodic_task(crontab(minute="*/10"), name="purge-exports")
@@ -74,5 +84,6 @@ register("plan", plan_task)
 register("chunk", chunk_task)
 register("finalize", finalize_task)
 register("review", review_task)
+register("revert", revert_task)
 register("export", export_task)
 register("webhook", webhook_tasks.deliver_task)
