@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from loadbay.auth import Principal
 from loadbay.db import Database
-from loadbay.imports import jobs_routes, tasks  # noqa: F401  (tasks wires the pipeline's queue)
+from loadbay.imports import jobs_routes
 from loadbay.imports.models import ImportJob
 from loadbay.imports.schemas import job_view, monitoring_record
 from loadbay.settings import get_settings
@@ -39,7 +39,7 @@ def test_totals_are_a_growing_estimate_while_the_plan_reads(
 
     monkeypatch.setattr(get_settings(), "chunk_size", 2)
     seen: list[tuple[str, int, int, int, int, int, int]] = []
-    run_chunk = pipeline.enqueue_chunk
+    real_enqueue = pipeline.enqueue
 
     def observe(job_id: str) -> None:
         job = _job(db, job_id)
@@ -56,18 +56,22 @@ def test_totals_are_a_growing_estimate_while_the_plan_reads(
             )
         )
 
-    def chunk_and_observe(chunk_id: str, seq: int) -> None:
+    def chunk_and_observe(name: str, *args: Any, **kwargs: Any) -> None:
+        """The queue's seam, watched around each chunk (the queue runs tasks inline)."""
         from loadbay.imports.models import ImportChunk
 
+        if name != "chunk":
+            real_enqueue(name, *args, **kwargs)
+            return
         with db.read() as session:
-            chunk = session.get(ImportChunk, chunk_id)
+            chunk = session.get(ImportChunk, args[0])
             assert chunk is not None
             job_id = chunk.job_id
         observe(job_id)
-        run_chunk(chunk_id, seq)
+        real_enqueue(name, *args, **kwargs)
         observe(job_id)
 
-    monkeypatch.setattr(pipeline, "enqueue_chunk", chunk_and_observe)
+    monkeypatch.setattr(pipeline, "enqueue", chunk_and_observe)
     rows = [["Outlet Code", "Name"]] + [[f"R{n}", f"row {n}"] for n in range(11)]
     job_id = upload(csv_bytes(rows)).json()["data"]["_id"]
 
@@ -127,17 +131,17 @@ def test_a_cancelled_job_reads_the_same_in_both_views_and_is_failed_in_monitorin
         data={"dataTypeId": catalog["outlet"], "hubId": catalog["hub"]},
         files={"file": ("outlets.csv", csv_bytes(rows))},
     ).json()["data"]["code"]
-    run_chunk = pipeline.enqueue_chunk
+    real_enqueue = pipeline.enqueue
 
-    def chunk_then_cancel(chunk_id: str, seq: int) -> None:
-        run_chunk(chunk_id, seq)
-        if seq == 0:  # cancelled while the first chunk is written
+    def chunk_then_cancel(name: str, *args: Any, **kwargs: Any) -> None:
+        real_enqueue(name, *args, **kwargs)
+        if name == "chunk" and kwargs.get("priority") == 0:  # cancelled after chunk 0
             with db.write() as session:
                 jobs_routes.cancel_job(
                     session, Principal(org_id, "ops@acme.test", frozenset()), code
                 )
 
-    monkeypatch.setattr(pipeline, "enqueue_chunk", chunk_then_cancel)
+    monkeypatch.setattr(pipeline, "enqueue", chunk_then_cancel)
     view = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={}).json()["data"]
     record = app_client.get(f"{API}/import-monitoring/{code}", headers=auth).json()["data"]
 

@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from loadbay.catalog.models import Record, Task
 from loadbay.db import Database
 from loadbay.ids import utcnow
-from loadbay.imports import tasks  # noqa: F401  (wires the pipeline's queue)
 from loadbay.imports.models import ImportBeforeImage, ImportJob, ImportRevertConflict
 from loadbay.imports.retention import purge_imports
 from tests.conftest import start_worker
