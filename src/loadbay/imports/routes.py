@@ -193,3 +193,6 @@ from loadbay.imports.jobs_routes import router as jobs_router  # noqa: E402
 
 router.include_router(jobs_router)
 router.include_router(configs_router)
+from loadbay.imports.values_routes import router as values_router  # noqa: E402
+
+router.include_router(values_router)
