@@ -23,6 +23,7 @@ from loadbay.catalog.fields import (
     Invalid,
     Noted,
     _int_kernel,
+    _number_kernel,
     _number,
     column_kernel,
     converter_for,
@@ -293,12 +294,30 @@ def locale_converter(spec: FieldSpec, formats: Sequence[str], loc: ValueLocale) 
     return _no_value(convert, spec)
 
 
+_K_COMMA = re.compile(r"[+-]?[0-9]{1,15}(?:,[0-9]{1,15})?")
+
+
+def _comma_kernel(column: list[Any]) -> list[Any] | None:
+    try:
+        if not all(map(_K_COMMA.fullmatch, column)):
+            return None
+    except TypeError:
+        return None
+    out: list[Any] = []
+    for v in column:
+        whole, _, frac = v.partition(",")
+        out.append(float(f"{whole}.{frac}") if frac.strip("0") else int(whole))
+    return out
+
+
 def locale_kernel(spec: FieldSpec, loc: ValueLocale) -> ColumnKernel | None:
-    """The fast whole-column check under a locale: plain integers read the same in every
-    locale ("1.500" does not), so a number column takes the fast path only when every
-    cell is a plain integer."""
-    if spec.type in ("number", "integer"):
+    """The fast whole-column check under a locale: a number column takes it when every
+    cell is digits with at most the locale's decimal mark ("1.500" is 1.5 in en-US and
+    1500 in id-ID, so the mark decides)."""
+    if spec.type == "integer":
         return _int_kernel
+    if spec.type == "number":
+        return _number_kernel if loc.decimal == "." else _comma_kernel
     if spec.type == "boolean":
         words = {w: True for w in loc.yes | TICKS} | {w: False for w in loc.no | CROSSES}
         table = {**_BOOLEANS}
