@@ -135,6 +135,8 @@ def test_preview_answers_the_exact_shape_and_stays_hidden_from_monitoring(
                 "Outlet Code": "exact", "Name": "exact", "Phone": "exact",
                 "e-mail": "normalised", "CATEGORY": "normalised",
             },
+            "valueMap": {},
+            "locale": None,
         },
     }
     # fmt: on

@@ -8,7 +8,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.imports.conftest import csv_bytes
-from tests.imports.test_review import API, confirm, records, start  # noqa: F401
+from tests.imports.test_review import API, confirm, records
+from tests.imports.test_review import start as start
 
 MESSY = [
     ["Outlet Code", "Name", "Category", "Credit Limit", "Open Since", "Active", "Phone"],
@@ -78,7 +79,10 @@ def test_the_import_job_flow_applies_the_organisation_locale(
     assert answer.status_code in (201, 202), answer.text
     stored = records(db)
     assert {k: v["category"] for k, v in stored.items()} == {
-        "K1": "Retail", "K2": "Retail", "K3": "Wholesale", "K4": "Retail"
+        "K1": "Retail",
+        "K2": "Retail",
+        "K3": "Wholesale",
+        "K4": "Retail",
     }
     assert stored["K3"].get("phone") is None and stored["K4"].get("creditLimit") is None
     assert stored["K4"]["openSince"] == "2024-08-15"  # its time is a warning, not lost
