@@ -1,6 +1,6 @@
 """How fast this machine is right now: validate one 5,000-row chunk of the bench file.
 
-    .venv/bin/python bench/cpu_probe.py
+    .venv/bin/python bench/cpu_probe.py [LOCALE]   # e.g. id-ID: the locale-aware converters
 
 Prints the best of 30 runs in ms. On the shared 2-core machines loadbay is measured on,
 the same code took from 22 ms to 43 ms within one evening; bench/RESULTS.md gives this
@@ -27,7 +27,11 @@ def main() -> None:
 
     specs = tuple(parse_fields(FIELDS))
     target = Target("datasource", "probe", "Outlet", specs, True)
-    validate = compile_batch_validator(target, HEADERS, {s.id: i for i, s in enumerate(specs)}, ())
+    from loadbay.catalog.locales import ValueLocale
+
+    locale = ValueLocale.of(sys.argv[1]) if len(sys.argv) > 1 else None
+    columns = {s.id: i for i, s in enumerate(specs)}
+    validate = compile_batch_validator(target, HEADERS, columns, (), locale=locale)
     blob = orjson.dumps([[i + 2, row, 0] for i, row in enumerate(rows(5_000))])
     gc.disable()
     best = float("inf")

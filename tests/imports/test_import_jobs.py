@@ -151,6 +151,8 @@ def test_preview_answers_the_exact_shape_and_stays_hidden_from_monitoring(
                     ]
                 ],
             },
+            "valueMap": {},
+            "locale": None,
         },
     }
     # fmt: on

@@ -203,3 +203,29 @@ def test_another_organisations_job_is_not_found(preview, app_client, token_for) 
         ).status_code
         == 404
     )
+
+
+def test_a_value_map_set_on_the_draft_reaches_the_whole_file_check(
+    preview, app_client, auth
+) -> None:
+    """The review checks values as the commit will: a value map PATCHed on the draft turns
+    a misspelt option valid (it was stored and ignored by the review before)."""
+    misspelt = {n: [f"K{n - 1}", f"Toko {n - 1}", f"k{n - 1}@shop.id", "Retial"] for n in (3, 7)}
+    body = preview(outlets(10, misspelt))
+    assert body["validation"]["invalid"] == 2
+    code = body["code"]
+    patched = app_client.patch(
+        f"{API}/import-jobs/{code}",
+        headers=auth,
+        json={"valueMap": {"category": {"Retial": "Retail"}}},
+    )
+    assert patched.status_code == 200, patched.text
+    job = app_client.get(f"{API}/import-jobs/{code}", headers=auth).json()["data"]
+    assert job["validation"]["status"] == "Done"
+    assert (job["validation"]["valid"], job["validation"]["invalid"]) == (10, 0)
+    bad = app_client.patch(
+        f"{API}/import-jobs/{code}",
+        headers=auth,
+        json={"valueMap": {"category": {"Retial": "Nonsense"}}},
+    )
+    assert bad.status_code == 400 and bad.json()["failedCode"] == "import-003", bad.text

@@ -36,6 +36,17 @@ class Invalid(ValueError):
     """A cell that does not fit its field; the message is the reason shown to the user."""
 
 
+class Noted:
+    """A converted value with a caveat the user should see (a warning, not an error):
+    the validator stores `value` and reports `note`."""
+
+    __slots__ = ("note", "value")
+
+    def __init__(self, value: Any, note: str) -> None:
+        self.value = value
+        self.note = note
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     id: str
@@ -149,7 +160,7 @@ def fields_from_json(stored: Sequence[dict[str, Any]]) -> list[FieldSpec]:
 
 Converter = Callable[[Any], Any]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{2,30}$")
+_PHONE = re.compile(r"^\+?\(?[0-9][0-9 ()./-]{2,30}$")  # "(021) 555-0123" too
 _TRUE = {"true", "yes", "y", "1", "t", "ya"}
 _FALSE = {"false", "no", "n", "0", "f", "tidak"}
 _ISO_DT = re.compile(

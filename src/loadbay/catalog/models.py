@@ -16,6 +16,10 @@ class Organization(Base):
     id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     created_time: Mapped[datetime] = created_column()
+    # `/organization/settings`: locale rules and limits; null until an admin sets them.
+    settings: Mapped[dict[str, Any] | None] = mapped_column(
+        sa.JSON(none_as_null=True), nullable=True
+    )
 
 
 class Hub(Base):

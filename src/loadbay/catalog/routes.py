@@ -264,3 +264,8 @@ def get_task(task_id: str, principal: CanRead, session: ReadSession) -> Answer:
         raise NotFound("task-033", "Task not found")
     names = queries.names(session, Flow, principal.org, [task.flow_id])
     return ok(task_out(task, names.get(task.flow_id, "")))
+
+
+from loadbay.catalog.org_settings import router as settings_router  # noqa: E402
+
+router.include_router(settings_router)

@@ -18,6 +18,7 @@ from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.models import ImportJob
 from loadbay.imports.target import Target
 from loadbay.imports.validate import compile_batch_validator
+from loadbay.imports.values import rules_of
 from loadbay.settings import get_settings
 from loadbay.tabular.readers import Table
 
@@ -42,7 +43,9 @@ def check_invalid_rule(
     max_invalid = options.get("maxInvalid")
     if not block and max_invalid is None:
         return
-    validate = compile_batch_validator(target, table.headers, columns, get_settings().date_formats)
+    validate = compile_batch_validator(
+        target, table.headers, columns, get_settings().date_formats, **rules_of(job)
+    )
     total = invalid = 0
     examples: list[str] = []
     with KeyIndex() as seen:

@@ -26,7 +26,7 @@ from loadbay.auth import CanImport, Principal
 from loadbay.db import get_database, table_of
 from loadbay.deps import ReadSession
 from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
-from loadbay.imports import mapping, review, review_routes, service, state
+from loadbay.imports import mapping, review, review_routes, service, state, values
 from loadbay.imports.invalid_rule import no_data_rows
 from loadbay.imports.models import ImportJob
 from loadbay.imports.pipeline import limits
@@ -143,7 +143,9 @@ def read_preview(
     )
     suggested = resolved.items()
     header_of = {item["id"]: item["headerColumn"] for item in suggested}
-    check = compile_validator(target, headers, resolved.columns, settings.date_formats)
+    check = compile_validator(
+        target, headers, resolved.columns, settings.date_formats, **values.rules_of(job)
+    )
     rows = [_preview_row(check(number, cells), header_of) for number, cells in head.rows]
     return Preview(headers, total, rows, suggested, head, resolved)
 
@@ -170,6 +172,9 @@ def preview_body(job: ImportJob, preview: Preview) -> dict[str, Any]:
             missingRequiredFields=resolved.missing_required,
             suggestionSources=resolved.sources,
         )
+    options = job.options or {}
+    body["valueMap"] = options.get("valueMap") or {}
+    body["locale"] = (options.get("locale") or {}).get("tag")
     return body
 
 
@@ -202,8 +207,15 @@ def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] |
     idempotency.claim(upload.digest())  # a repeat answers here, before any work
     db = get_database()
     with db.read() as session:
-        job, target = service.prepare(session, principal, kind, upload.fields, upload)
-        history = mapping_history(session, principal.org, target) if show else []
+        job, target = service.prepare(
+            session, principal, kind, upload.fields, upload, by_default=True
+        )
+        remember = show and bool((job.options or {}).get("useMemory"))
+        history = mapping_history(session, principal.org, target) if remember else []
+        if remember:  # suggested first: the value maps this organisation confirmed before
+            remembered = values.remembered_value_map(session, principal.org, target)
+            if remembered:
+                job.options = {**(job.options or {}), "valueMap": remembered}
     body = None
     if show:
         assert upload.path is not None
@@ -379,6 +391,9 @@ def confirm_job(
         ignoredColumns=resolved.ignored,
         invalidRows=invalid_rows(body.get("invalidRows")),
     )
+    if "valueMap" in body:  # else the draft's (set by PATCH, or remembered at preview)
+        value_map = values.parse_value_map(body["valueMap"], target, values.rules_of(job))
+        options["valueMap"] = value_map
     limit = max_invalid(body.get("maxInvalid"))
     if limit is not None:
         options["maxInvalid"] = limit

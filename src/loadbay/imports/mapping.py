@@ -231,6 +231,8 @@ def resolve_for_job(
     specs: Sequence[FieldSpec],
     mapping: Sequence[dict[str, Any]] | None,
     options: dict[str, Any] | None,
+    *,
+    history: Sequence[Sequence[dict[str, Any]]] = (),
 ) -> Resolution:
     """The plan step's resolution: the job's stored mapping, the columns confirmed as
     ignored, and its unmappedColumns rule (`ignore` unless the upload said otherwise)."""
@@ -244,5 +246,9 @@ def resolve_for_job(
             if h in listed and h not in {i.get("headerColumn") for i in items}
         ]
     return resolve_mapping(
-        headers, specs, items or None, unmapped=str(options.get("unmappedColumns") or "ignore")
+        headers,
+        specs,
+        items or None,
+        history=history,
+        unmapped=str(options.get("unmappedColumns") or "ignore"),
     )

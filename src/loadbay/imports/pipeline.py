@@ -30,6 +30,7 @@ from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.imports.review_rows import apply_edits
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.validate import Checked, compile_batch_validator
+from loadbay.imports.values import remembered_value_map, rules_of
 from loadbay.imports.writes import WriteContext, prepare, write_rows
 from loadbay.leases import HandBack, Heartbeat, LeaseLost, error_text, is_transient
 from loadbay.queue import enqueue
@@ -147,11 +148,15 @@ def _plan(
         ) as table,
     ):
         headers = table.headers
-        resolved = mapping.resolve_for_job(headers, target.specs, job.mapping, job.options)
+        history, remembered = _memory(job, target)
+        resolved = mapping.resolve_for_job(
+            headers, target.specs, job.mapping, job.options, history=history
+        )
         columns = resolved.columns
         match = check_match_field(target, job.match_field)
         key_col = columns.get(match) if match else None
-        options = {**(job.options or {}), "ignoredColumns": resolved.ignored}
+        options = {**(job.options or {}), "ignoredColumns": resolved.ignored, **remembered}
+        job.options = options  # the whole-file check below reads the remembered value map
         if table.header_row is not None:  # the monitoring record says which rows were skipped
             options.update(headerRow=table.header_row, rowsAboveHeader=table.rows_above_header)
         state.record_plan_columns(
@@ -198,6 +203,24 @@ def _plan(
     if total == 0:
         raise TableError("import-015", no_data_rows(table.sheet, table.header_row, table.sheets))
     return total, seq, stopped
+
+
+def _memory(job: ImportJob, target: Target) -> tuple[list[Any], dict[str, Any]]:
+    """With `useMemory`, what the preview would have suggested: earlier confirmed
+    mappings (when the job has none) and value maps (when it has none), so an import
+    without a preview reads the file as the preview of it showed."""
+    options = job.options or {}
+    if not options.get("useMemory"):
+        return [], {}
+    from loadbay.imports.jobs_routes import mapping_history
+
+    with get_database().read() as session:
+        history = [] if job.mapping else mapping_history(session, job.organization_id, target)
+        remembered = {}
+        if not options.get("valueMap"):
+            found = remembered_value_map(session, job.organization_id, target)
+            remembered = {"valueMap": found} if found else {}
+    return history, remembered
 
 
 def _cancel_requested(job_id: str) -> bool:
@@ -361,7 +384,9 @@ def _process(
     if not cancelled:
         headers = job.headers or []
         columns = {m["id"]: headers.index(m["headerColumn"]) for m in job.mapping or []}
-        validate = compile_batch_validator(target, headers, columns, settings.date_formats)
+        validate = compile_batch_validator(
+            target, headers, columns, settings.date_formats, **rules_of(job)
+        )
         match = job.match_field or ""
         match_col = columns.get(match)
         for row, (_number, _cells, dup_of) in zip(validate(batch), batch, strict=True):

@@ -22,6 +22,7 @@ from loadbay.catalog.fields import FieldSpec, cell_text
 from loadbay.imports import writes
 from loadbay.imports.target import Target
 from loadbay.imports.validate import compile_batch_validator
+from loadbay.imports.values import rules_of
 from loadbay.settings import get_settings
 
 Issue = dict[str, Any]  # row_number, column, field, code, message, value, suggestion, severity
@@ -73,10 +74,10 @@ class RowChecker:
         self, target: Target, headers: Sequence[str], columns: dict[str, int], job: Any
     ) -> None:
         self.target, self.headers, self.columns = target, list(headers), dict(columns)
-        # valueMap / locale live in job.options; the validator that reads them is shared
-        # with the commit (see catalog/fields.py), so nothing here converts on its own.
+        # valueMap / locale live in job.options and reach the validator the commit uses
+        # (`rules_of`), so the review and the import read every value the same way.
         self.validate = compile_batch_validator(
-            target, headers, columns, get_settings().date_formats
+            target, headers, columns, get_settings().date_formats, **rules_of(job)
         )
         self.field_of = {headers[c]: f for f, c in columns.items()}
         self.spec_of = {s.id: s for s in target.specs}

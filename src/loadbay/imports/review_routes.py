@@ -9,11 +9,13 @@ from starlette.concurrency import run_in_threadpool
 
 from loadbay import queue
 from loadbay.auth import CanImport, Principal
+from loadbay.catalog.org_settings import locale_for
 from loadbay.db import get_database
 from loadbay.errors import BadRequest, Conflict
-from loadbay.imports import mapping, review, review_rows, service
+from loadbay.imports import mapping, review, review_rows, service, values
 from loadbay.imports.models import ImportJob
 from loadbay.imports.schemas import job_view
+from loadbay.imports.values import rules_of
 from loadbay.pagination import ok, page_params, paginate
 from loadbay.routing import Router
 from loadbay.storage import get_storage
@@ -92,21 +94,20 @@ def _change_draft(principal: Principal, code: str, body: dict[str, Any]) -> Impo
         header_row = service.header_row_of(body.get("headerRow"))
         if header_row is not None:
             options["headerRow"] = header_row
-    value_map = body.get("valueMap")
-    if value_map is not None:
-        if not isinstance(value_map, dict) or not all(
-            isinstance(v, dict) for v in value_map.values()
-        ):
-            raise BadRequest("import-003", "valueMap must be {fieldId: {from: to}}")
-        options["valueMap"] = value_map
-    if body.get("locale") is not None:
-        if not isinstance(body["locale"], str) or not body["locale"].strip():
-            raise BadRequest("import-003", "locale must be a BCP 47 tag like id-ID")
-        options["locale"] = body["locale"].strip()
+    tag = body.get("locale")
+    if tag is not None and (not isinstance(tag, str) or not tag.strip()):
+        raise BadRequest("import-003", "locale must be a BCP 47 tag like id-ID")
     job.options = options
     with get_database().read() as session:
         target = load_target(session, principal.org, job.type, target_id_of(job))
         history = mapping_history(session, principal.org, target)
+        if body.get("locale") is not None:  # stored as the rules the upload would use
+            rules = locale_for(session, principal.org, body["locale"].strip(), by_default=True)
+            options["locale"] = rules.as_options() if rules is not None else None
+            job.options = options
+    if body.get("valueMap") is not None:  # each `to` must fit its field, as at confirm
+        options["valueMap"] = values.parse_value_map(body["valueMap"], target, rules_of(job))
+        job.options = options
     items = body.get("mapping")
     if items is not None and not (
         isinstance(items, list) and all(isinstance(i, dict) for i in items)

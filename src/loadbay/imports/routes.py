@@ -206,3 +206,6 @@ router.include_router(jobs_router)
 router.include_router(review_router)
 router.include_router(revert_router)
 router.include_router(configs_router)
+from loadbay.imports.values_routes import router as values_router  # noqa: E402
+
+router.include_router(values_router)

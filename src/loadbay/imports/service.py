@@ -12,6 +12,7 @@ from loadbay.auth import Principal
 from loadbay.catalog.models import DataType, Flow, Hub
 from loadbay.errors import BadRequest, NotFound, Unprocessable
 from loadbay.ids import new_id, utcnow
+from loadbay.imports import values
 from loadbay.imports.mapping import UNMAPPED_POLICIES
 from loadbay.imports.models import ImportConfig, ImportJob
 from loadbay.imports.target import Target, check_match_field, load_target
@@ -34,9 +35,17 @@ def _required(fields: dict[str, str], name: str) -> str:
 
 
 def prepare(
-    session: Session, principal: Principal, kind: str, fields: dict[str, str], upload: Upload
+    session: Session,
+    principal: Principal,
+    kind: str,
+    fields: dict[str, str],
+    upload: Upload,
+    *,
+    by_default: bool = False,
 ) -> tuple[ImportJob, Target]:
-    """Validate the form and the file's type and build the job (not yet added)."""
+    """Validate the form and the file's type and build the job (not yet added).
+    `by_default`: apply the organisation's locale and memory unless the form says
+    otherwise (the import-job flow); else only when the form asks (vendor uploads)."""
     target_id = _required(fields, "dataTypeId" if kind == "datasource" else "flowId")
     try:
         target = load_target(session, principal.org, kind, target_id)
@@ -69,6 +78,7 @@ def prepare(
         raise Unprocessable("import-002", FILE_TYPE_MESSAGE, extra={"detail": PASSWORD_MESSAGE})
     header_flag = (fields.get("hasHeaderRow") or "true").strip().lower() not in ("false", "0", "no")
     options = upload_options(fields)
+    options.update(values.upload_options(session, principal.org, fields, by_default=by_default))
     job_id = new_id()
     ext = f".{fmt}"  # from the detected format: the client's name is not trusted in a key
     job = ImportJob(
