@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     ]
     webhook_retry_seconds: Annotated[float, Field(gt=0)] = 24 * 3600
 
+    # Load (see loadbay.admission): polls and views past the gate at once; a newcomer whose
+    # wait would exceed api_max_wait_seconds is answered 503 server-036 at once. The
+    # thread pool and the database pool are sized from api_concurrency (api_threads,
+    # db_pool_size), never apart from it.
+    api_concurrency: Annotated[int, Field(gt=0, le=256)] = 8
+    api_max_wait_seconds: Annotated[float, Field(gt=0)] = 1.0
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url", "queue_url", "storage_url")
@@ -120,6 +127,18 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url[len("postgresql://") :]
             return url
         return f"sqlite:///{(self.data_dir / 'loadbay.db').resolve()}"
+
+    @property
+    def api_threads(self) -> int:
+        """AnyIO's thread pool: room for every admitted request, and as much again for
+        ungated ones (writes, health checks, downloads)."""
+        return 2 * self.api_concurrency
+
+    @property
+    def db_pool_size(self) -> int:
+        """Connections an engine pools (as many again may overflow): one per thread,
+        the overflow for a thread that holds a second (a read beside its write)."""
+        return self.api_threads
 
     @property
     def effective_queue_url(self) -> str:
