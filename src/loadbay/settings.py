@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     ]
 
     max_export_rows: Annotated[int, Field(gt=0)] = 1_000_000
-    direct_export_max_rows: Annotated[int, Field(gt=0)] = 100_000
+    # The vendor's own direct limit: written in seconds, in a worker process (exports.direct).
+    direct_export_max_rows: Annotated[int, Field(gt=0)] = 1_000_000
     direct_export_concurrency: Annotated[int, Field(gt=0)] = 2
     json_export_part_rows: Annotated[int, Field(gt=0)] = 10_000
     # An export of at least this many rows is written by this many processes side by side.

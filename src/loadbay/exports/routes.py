@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from loadbay.auth import CurrentPrincipal, Principal
 from loadbay.deps import ReadSession
@@ -65,15 +64,14 @@ async def _json_object(request: Request) -> dict[str, Any]:
 async def export_tasks(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     _require_export(principal, "export tasks")
     req = parse_request("task", await _json_object(request))
-    # Counting and writing block: the thread pool, never the event loop.
-    return await run_in_threadpool(service.start_export, principal, req)
+    return await service.export(principal, req)
 
 
 @router.post("/data/export")
 async def export_data(request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
     _require_export(principal, "export data")
     req = parse_request("data", request.query_params)
-    return await run_in_threadpool(service.start_export, principal, req)
+    return await service.export(principal, req)
 
 
 # ---- export log ------------------------------------------------------------------------------
