@@ -9,11 +9,23 @@ loopback, on a throwaway PostgreSQL schema (dropped at the end) and a Redis data
 flushed before and after (default 14: not the test suite's 15). About 1% of the rows (every
 `--invalid-every`-th) lack the required name, so each job must end `partially` with exactly
 that many invalid rows. Exits 1 when any job is not exact or a poll failed.
+
+    .venv/bin/python bench/load_test.py --polls 100,500,1000       # polling load, SQLite
+    .venv/bin/python bench/load_test.py --polls 100,500,1000 --pg  # PostgreSQL + Redis
+
+Polling load: one `loadbay serve` (API alone) on loopback; N clients, each on its own
+keep-alive connection, GET a monitoring record or a job view every 3 s (as the vendor
+advises integrators) for 30 s a level; then a burst of 200 simultaneous requests. Reports
+p50/p99 of the 200s, sheds (503 with Retry-After) and errors (timeouts, dropped
+connections, any other status), and ten polls right after each load. Exits 1 on any error,
+a p99 over 500 ms up to 500 clients, a burst not answered within 2 s, or slow polls after.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import csv
 import os
 import secrets
@@ -33,7 +45,7 @@ import psycopg
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIELDS, HEADERS, Server, peak_rss_mb, rows
+from common import FIELDS, HEADERS, Server, peak_rss_mb, pg_schema, rows
 
 
 def write_job_file(path: Path, job: int, n: int, invalid_every: int) -> int:
@@ -217,6 +229,180 @@ def run(args: argparse.Namespace, folder: Path, db_url: str) -> bool:
     return not problems
 
 
+# ---- polling load (`--polls`): many integrators polling one serve -------------------------
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection on raw asyncio streams: a poll costs the client
+    microseconds, so a thousand clients on this machine measure the server, not httpx."""
+
+    def __init__(self, port: int, auth: str) -> None:
+        self.port, self.auth = port, auth
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> tuple[int, dict[str, str]]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        assert self.reader is not None
+        self.writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {self.auth}\r\n\r\n".encode()
+        )
+        await self.writer.drain()
+        status_line = await self.reader.readuntil(b"\r\n")
+        headers: dict[str, str] = {}
+        while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return int(status_line.split()[1]), headers
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.ok_ms: list[float] = []  # 200s
+        self.shed_ms: list[float] = []  # 503 server-036 with Retry-After
+        self.errors: dict[str, int] = {}
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    async def one(self, conn: Conn, path: str, timeout: float) -> None:
+        started = time.perf_counter()
+        try:
+            status, headers = await asyncio.wait_for(conn.get(path), timeout)
+        except TimeoutError:
+            conn.close()
+            self.error("timeout")
+            return
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            conn.close()
+            self.error(f"dropped ({type(exc).__name__})")
+            return
+        ms = (time.perf_counter() - started) * 1000
+        if status == 200:
+            self.ok_ms.append(ms)
+        elif status == 503 and "retry-after" in headers:
+            self.shed_ms.append(ms)
+        else:
+            self.error(f"HTTP {status}")
+
+    def line(self, label: str) -> str:
+        answered = self.ok_ms + self.shed_ms
+        sheds = (f"{len(self.shed_ms)} (p99 {percentile(self.shed_ms, 99):.0f} ms)"
+                 if self.shed_ms else "0")  # fmt: skip
+        return (f"{label}: {len(answered) + sum(self.errors.values())} requests, "
+                f"200 p50 {percentile(self.ok_ms, 50):.0f} ms p99 {percentile(self.ok_ms, 99):.0f} ms "
+                f"max {max(self.ok_ms, default=0):.0f} ms; sheds {sheds}; "
+                f"errors {sum(self.errors.values())} {self.errors or ''}")  # fmt: skip
+
+
+async def poll_level(port: int, auth: str, paths: list[str], clients: int, seconds: float,
+                     every: float) -> Tally:  # fmt: skip
+    """`clients` connections, each GETting one of `paths` every `every` seconds (spread
+    evenly over the first period), for `seconds`."""
+    tally = Tally()
+    stop = time.perf_counter() + seconds
+
+    async def client(i: int) -> None:
+        conn = Conn(port, auth)
+        await asyncio.sleep(every * i / clients)
+        due = time.perf_counter()
+        try:
+            while due < stop:
+                await tally.one(conn, paths[i % len(paths)], timeout=10)
+                due += every
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    return tally
+
+
+async def burst(port: int, auth: str, path: str, n: int) -> tuple[Tally, float]:
+    """`n` connections opened first, then one request on each at the same instant."""
+    conns = [Conn(port, auth) for _ in range(n)]
+    for c in conns:
+        c.reader, c.writer = await asyncio.open_connection("127.0.0.1", port)
+    tally = Tally()
+    started = time.perf_counter()
+    await asyncio.gather(*(tally.one(c, path, timeout=10) for c in conns))
+    for c in conns:
+        c.close()
+    return tally, time.perf_counter() - started
+
+
+async def recovery(port: int, auth: str, path: str) -> Tally:
+    """Right after the load: ten polls one after another, each must be a fast 200."""
+    tally, conn = Tally(), Conn(port, auth)
+    for _ in range(10):
+        await tally.one(conn, path, timeout=10)
+    conn.close()
+    return tally
+
+
+def run_polls(args: argparse.Namespace, folder: Path, env: dict[str, str]) -> bool:
+    server = Server(folder / "data", env, workers=0)
+    try:
+        token = f"Bearer {server.token()}"
+        api = f"{server.base}/api/v3"
+        with httpx.Client(headers={"Authorization": token}, timeout=30) as client:
+            created = client.post(f"{api}/data-type", json={"name": "Outlet", "commonData": True,
+                                                            "fields": FIELDS}).json()  # fmt: skip
+            type_id = (created.get("data_type") or created.get("data"))["_id"]
+            sample = folder / "sample.csv"
+            write_job_file(sample, 0, 100, 1000)
+            with sample.open("rb") as f:
+                answer = client.post(f"{api}/data/import", data={"dataTypeId": type_id},
+                                     files={"file": ("sample.csv", f, "text/csv")})  # fmt: skip
+            answer.raise_for_status()
+            job_id = answer.json()["data"]["_id"]
+        paths = [f"/api/v3/import-monitoring/{job_id}", f"/api/v3/import-jobs/{job_id}"]
+        failed = False
+        print(f"machine: cpus={os.cpu_count()} python={sys.version.split()[0]}; one serve "
+              f"(API alone) on {'SQLite' if 'LOADBAY_DATABASE_URL' not in env else 'PostgreSQL'}"
+              f"; each client polls every {args.every:g} s for {args.seconds:g} s")  # fmt: skip
+        for clients in args.polls:
+            tally = asyncio.run(poll_level(server.port, token, paths, clients, args.seconds,
+                                           args.every))  # fmt: skip
+            after = asyncio.run(recovery(server.port, token, paths[0]))
+            print(tally.line(f"{clients:>5} clients"))
+            print(after.line("        right after"))
+            failed |= bool(after.errors) or percentile(after.ok_ms, 99) > 200
+            if clients <= 500:
+                failed |= bool(tally.errors) or percentile(tally.ok_ms, 99) > 500
+            else:
+                failed |= bool(tally.errors)
+        tally, wall = asyncio.run(burst(server.port, token, paths[0], args.burst))
+        print(tally.line(f"burst of {args.burst}") + f"; all answered in {wall:.2f} s")
+        failed |= bool(tally.errors) or wall > 2
+        after = asyncio.run(recovery(server.port, token, paths[0]))
+        print(after.line("        right after"))
+        print(f"API peak RSS: {peak_rss_mb(server.proc.pid):.0f} MB")
+    finally:
+        server.stop()
+    print("FAILED: timeouts, dropped connections, 5xx or slow answers" if failed else "held")
+    return not failed
+
+
+def main_polls(args: argparse.Namespace) -> int:
+    env: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        if args.pg:
+            env["LOADBAY_DATABASE_URL"] = stack.enter_context(pg_schema(args.database_url))
+            env["LOADBAY_QUEUE_URL"] = args.redis_url
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadbay-polls-")))
+        return 0 if run_polls(args, folder, env) else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -232,7 +418,15 @@ def main() -> int:
     ap.add_argument(
         "--log-dir", type=Path, help="keep the workers' logs here, at INFO (default: dropped)"
     )
+    ap.add_argument("--polls", type=lambda v: [int(x) for x in v.split(",")],
+                    help="instead: polling load, e.g. 100,500,1000 clients (SQLite unless --pg)")  # fmt: skip
+    ap.add_argument("--pg", action="store_true", help="polls on PostgreSQL + Redis")
+    ap.add_argument("--seconds", type=float, default=30, help="polls: seconds per level")
+    ap.add_argument("--every", type=float, default=3, help="polls: seconds between a client's")
+    ap.add_argument("--burst", type=int, default=200, help="polls: simultaneous requests")
     args = ap.parse_args()
+    if args.polls:
+        return main_polls(args)
 
     queue = redis.Redis.from_url(args.redis_url)
     queue.flushdb()

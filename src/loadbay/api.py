@@ -111,4 +111,7 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
         )
         return response
 
+    from loadbay.admission import AdmissionMiddleware
+
+    app.add_middleware(AdmissionMiddleware)  # outermost: a shed skips all of the above
     return app

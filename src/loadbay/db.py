@@ -108,21 +108,35 @@ def _exclusive(path: Path, timeout: float) -> IO[bytes] | None:
 class Database:
     """The engines and session factories of one configured database."""
 
-    def __init__(self, url: str, *, writer_timeout: float = WRITER_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        writer_timeout: float = WRITER_TIMEOUT_SECONDS,
+        pool_size: int | None = None,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.writer_timeout = writer_timeout
         self._lock_path: Path | None = None
         self._held = threading.local()
+        if pool_size is None:
+            from loadbay.settings import get_settings
+
+            pool_size = get_settings().db_pool_size
+        # Sized with the API's thread pool (Settings.db_pool_size): a thread never waits
+        # for a connection, so no request queues into the pool's timeout.
         common: dict[str, Any] = {
             "json_serializer": _json_dumps,
             "json_deserializer": orjson.loads,
         }
+        pooled = {"pool_size": pool_size, "max_overflow": pool_size}
         if self.is_sqlite:
             path = url.split("///", 1)[1] if "///" in url else ""
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 self._lock_path = Path(path).with_name(Path(path).name + ".writer-lock")
+                common |= pooled  # an in-memory database has one connection a thread
             connect_args = {"timeout": 60, "check_same_thread": False}
             self.engine = sa.create_engine(url, connect_args=connect_args, **common)
             self.read_engine = sa.create_engine(url, connect_args=connect_args, **common)
@@ -135,10 +149,9 @@ class Database:
             self.engine = sa.create_engine(
                 url,
                 pool_pre_ping=True,
-                pool_size=10,
-                max_overflow=20,
                 connect_args={"prepare_threshold": None},
                 **common,
+                **pooled,
             )
             self.read_engine = self.engine
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

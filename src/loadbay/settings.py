@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     ]
 
     max_export_rows: Annotated[int, Field(gt=0)] = 1_000_000
-    direct_export_max_rows: Annotated[int, Field(gt=0)] = 100_000
+    # The vendor's own direct limit: written in seconds, in a worker process (exports.direct).
+    direct_export_max_rows: Annotated[int, Field(gt=0)] = 1_000_000
     direct_export_concurrency: Annotated[int, Field(gt=0)] = 2
     json_export_part_rows: Annotated[int, Field(gt=0)] = 10_000
     # An export of at least this many rows is written by this many processes side by side.
@@ -104,6 +105,13 @@ class Settings(BaseSettings):
         3600,
     ]
     webhook_retry_seconds: Annotated[float, Field(gt=0)] = 24 * 3600
+
+    # Load (see loadbay.admission): polls and views past the gate at once; a newcomer whose
+    # wait would exceed api_max_wait_seconds is answered 503 server-036 at once. The
+    # thread pool and the database pool are sized from api_concurrency (api_threads,
+    # db_pool_size), never apart from it.
+    api_concurrency: Annotated[int, Field(gt=0, le=256)] = 8
+    api_max_wait_seconds: Annotated[float, Field(gt=0)] = 1.0
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -129,6 +137,18 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url[len("postgresql://") :]
             return url
         return f"sqlite:///{(self.data_dir / 'loadbay.db').resolve()}"
+
+    @property
+    def api_threads(self) -> int:
+        """AnyIO's thread pool: room for every admitted request, and as much again for
+        ungated ones (writes, health checks, downloads)."""
+        return 2 * self.api_concurrency
+
+    @property
+    def db_pool_size(self) -> int:
+        """Connections an engine pools (as many again may overflow): one per thread,
+        the overflow for a thread that holds a second (a read beside its write)."""
+        return self.api_threads
 
     @property
     def effective_queue_url(self) -> str:

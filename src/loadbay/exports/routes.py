@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import orjson
 import sqlalchemy as sa
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from loadbay import idempotency
 from loadbay.auth import Principal, require
@@ -69,21 +68,19 @@ async def _json_object(request: Request) -> dict[str, Any]:
 
 @router.post("/tasks/export")
 async def export_tasks(request: Request, principal: TaskExporter) -> dict[str, Any]:
-
     async def run() -> dict[str, Any]:
         req = parse_request("task", await _json_object(request))
-        # Counting and writing block: the thread pool, never the event loop.
-        return await run_in_threadpool(service.start_export, principal, req)
+        # Checks on the thread pool; a direct export's writing in a worker process.
+        return await service.export(principal, req)
 
     return await idempotency.idempotent(request, principal.org, "tasks/export", 200, run)  # type: ignore[no-any-return]
 
 
 @router.post("/data/export")
 async def export_data(request: Request, principal: DataExporter) -> dict[str, Any]:
-
     async def run() -> dict[str, Any]:
         req = parse_request("data", request.query_params)
-        return await run_in_threadpool(service.start_export, principal, req)
+        return await service.export(principal, req)
 
     return await idempotency.idempotent(request, principal.org, "data/export", 200, run)  # type: ignore[no-any-return]
 

@@ -10,16 +10,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 
 from loadbay import idempotency
 from loadbay.auth import Principal
 from loadbay.db import Database, get_database
 from loadbay.errors import ApiError, BadRequest
-from loadbay.exports import queries, state, writing
+from loadbay.exports import direct, queries, state, writing
 from loadbay.exports.models import ExportLog
 from loadbay.exports.plan import ExportPlan, build_plan
 from loadbay.exports.schemas import FILE_TYPES, ExportRequest, export_answer
@@ -62,20 +64,54 @@ def prepare(db: Database, org: str, req: ExportRequest) -> tuple[ExportPlan, int
 
 
 def start_export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
-    """Run (direct) or queue (background) one export; the vendor's answer."""
+    """Run (direct, on this thread) or queue (background) one export; the vendor's answer.
+    The API awaits direct exports in a worker process instead (`export`)."""
     db = get_database()
-    idempotency.claim(orjson.dumps(asdict(req), default=str).decode())  # a repeat answers here
-    plan, rows = prepare(db, principal.org, req)
+    _claim(req)
     if req.background:
+        return _queue(db, principal, req)
+    plan = prepare_direct(db, principal.org, req)
+    with _direct_slot():
         entry = create_log(db, principal, plan, req)
-        enqueue("export", entry.id)  # after the commit: a worker never sees an unknown entry
-        return export_answer(
-            report_type=plan.kind,
-            org=plan.org,
-            requested=entry.request_at,
-            status="Processing",
-            log_id=entry.id,
-        )
+        done = run_export(entry.id)
+    return direct_answer(plan, done)
+
+
+async def export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
+    """`start_export` for the API: the checks and the log entry on the thread pool, a
+    direct export's writing in a worker process awaited on the event loop (no request
+    thread is held while it runs, so polls beside it stay fast)."""
+    db = get_database()
+    await run_in_threadpool(_claim, req)
+    if req.background:
+        return await run_in_threadpool(_queue, db, principal, req)
+    plan = await run_in_threadpool(prepare_direct, db, principal.org, req)
+    with _direct_slot():
+        entry = await run_in_threadpool(create_log, db, principal, plan, req)
+        done = await direct.run_direct(db, entry.id)
+    return direct_answer(plan, done)
+
+
+def _claim(req: ExportRequest) -> None:
+    """An `Idempotency-Key` repeat answers here, before anything is counted or written."""
+    idempotency.claim(orjson.dumps(asdict(req), default=str).decode())
+
+
+def _queue(db: Database, principal: Principal, req: ExportRequest) -> dict[str, Any]:
+    plan, _rows = prepare(db, principal.org, req)
+    entry = create_log(db, principal, plan, req)
+    enqueue("export", entry.id)  # after the commit: a worker never sees an unknown entry
+    return export_answer(
+        report_type=plan.kind,
+        org=plan.org,
+        requested=entry.request_at,
+        status="Processing",
+        log_id=entry.id,
+    )
+
+
+def prepare_direct(db: Database, org: str, req: ExportRequest) -> ExportPlan:
+    plan, rows = prepare(db, org, req)
     most = get_settings().direct_export_max_rows
     if rows > most:
         raise BadRequest(
@@ -83,6 +119,11 @@ def start_export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
             f"The export matches {rows:,} records; a direct export writes at most {most:,}. "
             "Use background=true: the file then appears in GET /tasks/export-log.",
         )
+    return plan
+
+
+@contextlib.contextmanager
+def _direct_slot() -> Iterator[None]:
     slots = direct_slots()
     if not slots.acquire(blocking=False):
         raise ApiError(
@@ -91,10 +132,12 @@ def start_export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
             429,
         )
     try:
-        entry = create_log(db, principal, plan, req)
-        done = run_export(entry.id)
+        yield
     finally:
         slots.release()
+
+
+def direct_answer(plan: ExportPlan, done: ExportLog | None) -> dict[str, Any]:
     if done is None or done.status != "Done":
         reason = done.error if done is not None else "the export did not run"
         # The vendor's 500: its message, the reason in `error.message` (never a file or line).

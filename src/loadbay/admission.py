@@ -1,0 +1,171 @@
+"""Admission control: shed load with 503 `server-036` instead of queueing into timeouts.
+
+Sync endpoints run on AnyIO's thread pool and hold a pooled database connection across
+several thread hops (dependency, handler, response validation, dependency exit). With
+more requests in flight than connections, every thread ended up waiting for a
+connection held by a request that was itself waiting for a thread: the API stalled for
+the pool's 30 s timeout, then answered 500. Here at most `api_concurrency` polls and
+views are past the gate at once; the thread pool has room for all of them plus the
+ungated requests (`api_threads`), and the database pool has room for two connections a
+thread (`db_pool_size`), so an admitted request never waits for either.
+
+A request that finds the gate full waits (asynchronously: no thread, no connection) if
+its expected wait is under `api_max_wait_seconds`, and is answered 503 with
+`Retry-After` at once otherwise (`Gate.expected_wait`); one whose wait turns out
+longer is answered the same when it runs out.
+
+Gated: GET and HEAD (the volume: monitoring polls and job views), except the health
+checks, `/metrics` and file downloads (long streams). Writes are few, and some wait long
+on purpose (uploads stream, a confirm waits for the job, a direct export for its
+process); they keep the thread pool's reserve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import time
+from typing import Any
+
+import anyio.to_thread
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from loadbay.errors import envelope
+from loadbay.settings import Settings, get_settings
+
+SHED_CODE = "server-036"
+SHED_MESSAGE = "The service is busy; retry after the number of seconds in Retry-After"
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+EXEMPT_PREFIXES = ("/api/v3/files/",)
+# An admitted request's hold is counted at most this long in the estimate: one slow
+# request must not make the gate shed everything behind it for the next minute.
+_HOLD_CAP_SECONDS = 1.0
+
+
+def gated(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        return False
+    path: str = scope["path"]
+    return path not in EXEMPT_PATHS and not path.startswith(EXEMPT_PREFIXES)
+
+
+class Gate:
+    """At most `slots` holders; a newcomer waits in line only when the line is expected
+    to let it in within `max_wait` seconds."""
+
+    def __init__(self, slots: int, max_wait: float) -> None:
+        self.slots, self.max_wait = slots, max_wait
+        self.free = slots
+        self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self.holders: dict[int, float] = {}  # ticket → when its holder got in
+        self.tickets = itertools.count()
+        self.hold = 0.05  # running mean of a holder's time, seconds
+
+    def expected_wait(self, now: float) -> float:
+        """The line ahead, times how long a place is held, shared by the slots. Holders
+        that are all still in after longer than the mean (a stuck pool, a slow disk)
+        count with their own age, so a stall sheds at once instead of after max_wait."""
+        youngest = now - max(self.holders.values(), default=now)
+        return (len(self.waiters) + 1) * max(self.hold, youngest) / self.slots
+
+    async def enter(self) -> int | None:
+        """A ticket once admitted (give it to `leave`); None when shed: at once when the
+        wait is expected to be too long, or after `max_wait` when it turned out so."""
+        now = time.monotonic()
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return self._admit(now)
+        if self.expected_wait(now) > self.max_wait:
+            return None
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        try:
+            # On a timeout wait_for cancels the waiter, unless the place came meanwhile.
+            await asyncio.wait_for(waiter, self.max_wait)
+        except TimeoutError:
+            self._forget(waiter)
+            return None
+        except asyncio.CancelledError:  # the client went away while waiting
+            self._forget(waiter)
+            if waiter.done() and not waiter.cancelled():
+                self._pass_on()  # given the place in the same instant
+            raise
+        return self._admit(time.monotonic())
+
+    def _admit(self, now: float) -> int:
+        ticket = next(self.tickets)
+        self.holders[ticket] = now
+        return ticket
+
+    def leave(self, ticket: int) -> None:
+        held = time.monotonic() - self.holders.pop(ticket)
+        self.hold += (min(held, _HOLD_CAP_SECONDS) - self.hold) * 0.1
+        self._pass_on()
+
+    def _pass_on(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the place goes straight to the next in line
+                return
+        self.free += 1
+
+    def _forget(self, waiter: asyncio.Future[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self.waiters.remove(waiter)
+
+
+class AdmissionMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware): a shed costs no thread, no task, no body read."""
+
+    def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
+        self.app = app
+        self.settings = settings or get_settings()
+        self.gate = Gate(self.settings.api_concurrency, self.settings.api_max_wait_seconds)
+        self.sized = False
+        self.shed = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.sized and scope["type"] in ("http", "websocket"):
+            # The limiter belongs to the running event loop: sized on its first request.
+            anyio.to_thread.current_default_thread_limiter().total_tokens = (
+                self.settings.api_threads
+            )
+            self.sized = True
+        if not gated(scope):
+            await self.app(scope, receive, send)
+            return
+        ticket = await self.gate.enter()
+        if ticket is None:
+            self.shed += 1
+            await _shed(send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.gate.leave(ticket)
+
+
+async def _shed(send: Send) -> None:
+    body = orjson.dumps(envelope(SHED_MESSAGE, SHED_CODE))
+    headers: list[tuple[bytes, bytes]] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", b"1"),
+    ]
+    start: Message = {"type": "http.response.start", "status": 503, "headers": headers}
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
+
+
+def gate_of(app: Any) -> AdmissionMiddleware | None:
+    """The admission middleware of a built app's stack (tests, metrics)."""
+    layer = getattr(app, "middleware_stack", None)
+    while layer is not None:
+        if isinstance(layer, AdmissionMiddleware):
+            return layer
+        layer = getattr(layer, "app", None)
+    return None

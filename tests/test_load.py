@@ -1,0 +1,179 @@
+"""Holding load: admission control sheds with 503 server-036, the thread pool and the
+database pool are sized together, and a burst against a real server gets only 200s or
+503s (never a 500, a timeout or a dropped connection).
+
+A real uvicorn serves the real app in a thread; the clients are raw sockets, so a
+hundred of them cost the test nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anyio.to_thread
+import orjson
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from loadbay.db import Database
+from loadbay.settings import get_settings
+
+SetEnv = Callable[..., None]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    def __init__(self, app: FastAPI) -> None:
+        self.port = _free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None)
+        config.backlog = 2048
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[FastAPI], Served]]:
+    running: list[Served] = []
+
+    def _serve(app: FastAPI) -> Served:
+        running.append(Served(app))
+        return running[-1]
+
+    yield _serve
+    for s in running:
+        s.stop()
+
+
+async def _get(port: int, path: str, headers: dict[str, str], timeout: float = 10) -> Any:
+    """(status, headers, body, seconds) or the exception (a timeout, a dropped connection)."""
+    started = time.perf_counter()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: t\r\n{extra}Connection: close\r\n\r\n".encode())
+        raw = await asyncio.wait_for(reader.read(), timeout)
+        writer.close()
+    except (OSError, TimeoutError) as exc:
+        return exc
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    found = dict(line.lower().split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), found, body, time.perf_counter() - started
+
+
+def _gather(port: int, paths: list[str], headers: dict[str, str]) -> list[Any]:
+    async def run() -> list[Any]:
+        return await asyncio.gather(*(_get(port, p, headers) for p in paths))
+
+    return asyncio.run(run())
+
+
+def test_pool_and_threads_are_sized_together(settings_env: SetEnv, sqlite_db: Database) -> None:
+    settings_env(api_concurrency=5)
+    settings = get_settings()
+    assert settings.api_threads >= 2 * settings.api_concurrency  # admitted + ungated
+    for url in (sqlite_db.url, "postgresql+psycopg://u@127.0.0.1:1/none"):
+        db = Database(url)  # engines connect lazily: no server needed to read the pool
+        for engine in {db.engine, db.read_engine}:
+            pool: Any = engine.pool
+            # A connection for every thread, and a second one for each (a read beside a write).
+            assert pool.size() == settings.api_threads
+            assert pool.size() + pool._max_overflow >= 2 * settings.api_threads
+        db.dispose()
+    from loadbay.api import create_app
+
+    with TestClient(create_app(run_migrations=False)) as client:
+        assert client.get("/healthz").status_code == 200
+        limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
+        assert limiter.total_tokens == settings.api_threads
+
+
+def test_saturated_api_sheds_with_the_envelope_and_retry_after(
+    settings_env: SetEnv, sqlite_db: Database, serve: Callable[[FastAPI], Served]
+) -> None:
+    settings_env(api_concurrency=2, api_max_wait_seconds=1.0)
+    from loadbay.api import create_app
+
+    app = create_app(run_migrations=False)
+    inside = threading.Semaphore(0)
+
+    @app.get("/api/v3/slow")
+    def slow() -> dict[str, bool]:  # holds a thread and a pooled connection
+        with sqlite_db.read() as session:
+            session.connection().exec_driver_sql("SELECT 1")
+            inside.release()
+            time.sleep(1.5)
+        return {"status": True}
+
+    port = serve(app).port
+    holders = threading.Thread(target=_gather, args=(port, ["/api/v3/slow"] * 2, {}))
+    holders.start()
+    for _ in range(2):
+        assert inside.acquire(timeout=5)
+    time.sleep(0.6)  # both places held for longer than any poll takes: saturated
+
+    async def burst() -> tuple[list[Any], Any]:
+        shed = asyncio.gather(*(_get(port, "/api/v3/slow", {}) for _ in range(20)))
+        await asyncio.sleep(0.05)
+        health = await _get(port, "/healthz", {})  # exempt: answers while saturated
+        return await shed, health
+
+    answers, health = asyncio.run(burst())
+    holders.join(10)
+    assert health[0] == 200
+    assert all(not isinstance(a, Exception) for a in answers), answers
+    assert {a[0] for a in answers} <= {200, 503}
+    sheds = [a for a in answers if a[0] == 503]
+    assert len(sheds) >= 10
+    for _, headers, body, _seconds in sheds:
+        assert headers["retry-after"] == "1"
+        assert headers["content-type"] == "application/json"
+        assert orjson.loads(body) == {
+            "status": False,
+            "message": "The service is busy; retry after the number of seconds in Retry-After",
+            "failedCode": "server-036",
+        }
+    fast = [s for s in sheds if s[3] < 0.1]
+    assert len(fast) >= 10, [round(s[3], 3) for s in sheds]
+
+
+def test_a_burst_against_a_real_server_gets_only_answers_or_sheds(
+    sqlite_db: Database,
+    token_for: Callable[..., str],
+    serve: Callable[[FastAPI], Served],
+) -> None:
+    from loadbay.api import create_app
+
+    port = serve(create_app(run_migrations=False)).port
+    auth = {"Authorization": f"Bearer {token_for()}"}
+    paths = ["/api/v3/import-monitoring?limit=20", "/api/v3/import-jobs/none"] * 200
+    started = time.perf_counter()
+    answers = _gather(port, paths, auth)
+    took = time.perf_counter() - started
+    failures = [a if isinstance(a, Exception) else a[:3] for a in answers
+                if isinstance(a, Exception) or a[0] not in (200, 404, 503)]  # fmt: skip
+    assert not failures, failures[:3]
+    assert took < 10
+    # The load gone, a poll is answered at once.
+    after = _gather(port, ["/api/v3/import-monitoring?limit=20"], auth)[0]
+    assert after[0] == 200 and after[3] < 1
