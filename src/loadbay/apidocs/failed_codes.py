@@ -128,6 +128,8 @@ CODES: dict[str, tuple[int, str]] = {
         "An event name or a delivery `status` filter is not one of the allowed values.",
     ),
     "webhook-033": (404, "The webhook endpoint does not exist in this organisation."),
+    "organization-003": (400, "An organisation setting has a bad value (the message names it)."),
+    "request-003": (400, "The `Idempotency-Key` header is malformed (1-255 visible characters)."),
     "request-031": (409, "The `Idempotency-Key` was already used with a different body."),
     "server-036": (
         503,

@@ -379,6 +379,82 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         ("import-004",),
         tag="Import jobs",
     ),
+    ("PATCH", "/import-jobs/{code}"): Op(
+        "Change a draft import",
+        "Changes the draft before confirm: `sheet`, `headerRow`, `mapping` (items `{id, "
+        "headerColumn}` or `{headerColumn, ignore: true}`; a conflict is a 400 naming it), "
+        "`valueMap` (`{fieldId: {from: to}}`) and `locale`; the whole-file check starts "
+        "again, edits made in the rows grid are kept.",
+        ("import-003", "import-004", "import-032"),
+        body={"mapping": [{"id": "name", "headerColumn": "Outlet Name"}]},
+        tag="Import jobs",
+    ),
+    ("GET", "/import-jobs/{code}/rows"): Op(
+        "Page through a draft's rows",
+        "A Laravel paginator of `{row, cells, issues: [{column, field, code, message, "
+        "suggestion, severity}], discarded}`, filtered by `filter=all|valid|invalid`, "
+        "`column` and `reason`. Answers 409 until the whole-file check is Done.",
+        ("import-004", "import-032"),
+        params={
+            "filter": "`all`, `valid` or `invalid`.",
+            "column": "Only rows with an issue in this column.",
+            "reason": "Only rows with this reason.",
+        },
+        tag="Import jobs",
+    ),
+    ("PATCH", "/import-jobs/{code}/rows"): Op(
+        "Edit or discard rows of a draft",
+        "`{rows: [{row, cells: {header: text}} | {row, discard: true}]}`: each row is checked "
+        "again at once and answered with its new state; edits are stored and applied at "
+        "commit, discarded rows are counted as skipped.",
+        ("import-003", "import-004", "import-032"),
+        body={
+            "rows": [{"row": 3, "cells": {"Email": "toko3@shop.id"}}, {"row": 7, "discard": True}]
+        },
+        tag="Import jobs",
+    ),
+    ("GET", "/import-jobs/{code}/values"): Op(
+        "Values that do not fit a field",
+        "For option and yes/no fields: every distinct value that does not fit, with its count "
+        "and a suggested target; set a `valueMap` on the draft to map them.",
+        ("import-004",),
+        params={"field": "Only this field's values."},
+        tag="Import jobs",
+    ),
+    ("POST", "/import-jobs/{code}/revert"): Op(
+        "Revert a finished import",
+        "Takes a finished import back (202 with the job view): records it created are "
+        "deleted, records it updated get their values from before the import, and records "
+        "changed since are left as they are and listed by `GET "
+        "/import-jobs/{code}/revert-conflicts`. Progress and outcome are in `revertStatus` "
+        "(`Queued|InProgress|Done|Failed`), `revertedBy`, `revertedAt`, `revertedCount` and "
+        "`revertSkipped`; the import's own status does not change.",
+        ("import-004", "import-032"),
+        tag="Import jobs",
+    ),
+    ("GET", "/import-jobs/{code}/revert-conflicts"): Op(
+        "Records a revert left as they were",
+        "A Laravel paginator of the records the revert did not touch because they changed "
+        "after the import (their `updatedTime` moved), with why.",
+        ("import-004",),
+        tag="Import jobs",
+    ),
+    ("PUT", "/organization/settings"): Op(
+        "Change the organisation's value settings",
+        "Admin only. Any of `locale` (BCP 47; choosing one resets the separators, date order "
+        "and currency symbols to its own), `decimalSeparator`, `thousandsSeparator`, "
+        "`dateOrder` (`DMY|MDY|YMD`), `currencySymbols`, `maxConcurrentChunks` (1-64).",
+        ("organization-003", "auth-003"),
+        body={"locale": "id-ID", "maxConcurrentChunks": 4},
+        tag="Organization",
+    ),
+    ("GET", "/organization/settings"): Op(
+        "Read the organisation's value settings",
+        "The locale, decimal and thousands separators, day/month order, currency symbols "
+        "stripped from numbers, and `maxConcurrentChunks`. The import-job flow, the console "
+        "and the CLI apply them by default; the vendor uploads only with `locale=`.",
+        tag="Organization",
+    ),
     ("POST", "/import-jobs/{code}/cancel"): Op(
         "Cancel an import job",
         "A job not yet started stops at once; a running one after the chunk in flight. Rows "
