@@ -41,7 +41,7 @@ huey: Huey = make_huey(get_settings())
 # register them here, and a worker or API that starts without one of TASK_NAMES refuses
 # to start (`require`), so work is never recorded and silently left unqueued.
 
-TASK_NAMES = ("plan", "chunk", "finalize", "export")
+TASK_NAMES = ("plan", "chunk", "finalize", "export", "review", "revert", "webhook")
 _registry: dict[str, Any] = {}
 _overrides: dict[str, Callable[..., None]] = {}
 

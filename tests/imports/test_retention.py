@@ -40,7 +40,7 @@ def test_previews_go_after_a_day_and_jobs_after_thirty(
         files={"file": ("p.csv", content)},
     ).json()["data"]["code"]
     assert len(_files(job_id, org_id)) >= 3  # upload, chunk, failed rows, not imported
-    assert len(_files(preview, org_id)) == 1
+    assert len(_files(preview, org_id)) == 2  # the upload and the whole-file check's chunk
     assert _count(db, ImportChunk) == 1 and _count(db, ImportRowIssue) == 1
 
     now = utcnow()
