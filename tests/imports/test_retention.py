@@ -48,7 +48,7 @@ def test_previews_go_after_a_day_and_jobs_after_thirty(
     assert nothing == {"jobs": 0, "previews": 0, "chunks": 0, "issues": 0, "files": 0}
 
     day = retention.purge_imports(now + timedelta(hours=25))
-    assert (day["previews"], day["jobs"], day["files"]) == (1, 0, 1)
+    assert (day["previews"], day["jobs"], day["files"]) == (1, 0, 2)  # its upload and review chunk
     assert _files(preview, org_id) == []
     with db.read() as session:
         assert session.get(ImportJob, preview) is None
