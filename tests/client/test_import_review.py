@@ -148,10 +148,13 @@ def test_preview_prints_grouped_errors_and_forecast_and_writes_nothing(
     assert "checked 4 of 4 rows: 2 valid, 2 invalid" in out
     assert "would create 2, update 0, skip 0" in out
     assert "errors by column and reason" in out
+    assert "would write nothing" not in out
     line = next(line for line in out.splitlines() if "Name" in line and "3, 4" in line)
     assert "2" in line.split("3, 4")[0]  # the count before the first rows
     after = json.loads(server.run("jobs", "--json", "--limit", "100").stdout)
     assert len(after) == len(before)
+    blocked = server.run("import", str(file), *OUTLET, "--preview", "--invalid", "block")
+    assert "--invalid block: 2 invalid rows, so the import would write nothing" in blocked.stdout
     again = server.run("import", str(file), *OUTLET, "--preview", "--json")
     check = json.loads(again.stdout)["validation"]
     assert check["forecast"]["create"] == 2 and check["errors"][0]["firstRows"] == [3, 4]
@@ -170,3 +173,33 @@ def test_bad_flag_syntax_exits_2_with_clicks_usage(server: Server, tmp_path: Pat
         result = server.run("import", str(file), *OUTLET, *flags)
         assert result.exit_code == 2, (flags, result.output)
         assert "Usage:" in result.stderr and flags[0] in result.stderr
+
+
+def test_a_plain_import_says_its_ignored_columns_or_fails_on_them(
+    server: Server, tmp_path: Path
+) -> None:
+    file = _csv(tmp_path / "i.csv", ["Data ID", "Name", "Lat/Long"], [[c, "x", "-6.2 106.8"]
+                for c in _codes("I", 1)])  # fmt: skip
+    code, out, err = _import(server, file, "--json")
+    assert code == 0, out + err
+    assert json.loads(out)["ignoredColumns"] == ["Lat/Long"] and "Lat/Long" in err
+    strict, out, err = _import(server, file, "--unmapped-columns", "error")
+    assert strict == 3, out + err
+    assert "Lat/Long" in out + err
+
+
+def test_preview_and_import_agree_on_a_remembered_mapping(server: Server, tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    header = [f"Kode {tag}", f"Nama {tag}"]
+    first = _csv(tmp_path / "r1.csv", header, [[c, "x"] for c in _codes("R", 1)])
+    maps = ("--map", f"Kode {tag}=dataId", "--map", f"Nama {tag}=name")
+    code, out, err = _import(server, first, *maps)
+    assert code == 0, out + err
+    later = _csv(tmp_path / "r2.csv", header, [[c, "y"] for c in _codes("T", 2)])
+    shown = server.run("import", str(later), *OUTLET, "--preview", "--json")
+    body = json.loads(shown.stdout)
+    assert body["suggestionSources"] == {header[0]: "memory", header[1]: "memory"}
+    assert body["validation"]["forecast"]["create"] == 2
+    code, out, err = _import(server, later, "--json")  # no --map: the memory, as shown
+    assert code == 0, out + err
+    assert json.loads(out)["totalValid"] == 2

@@ -84,7 +84,24 @@ def preview(
     else:
         warn_columns(skipped)
         output.review(output.stdout(), body)
+        _rule(review, body["validation"])
     return EXIT_FAILED if body["validation"].get("status") == "Failed" else 0
+
+
+def _rule(review: Review, check: dict[str, Any]) -> None:
+    """What --invalid/--max-invalid would do with what the check found."""
+    invalid, total = int(check.get("invalid") or 0), int(check.get("totalRows") or 0)
+    limit = review.max_invalid_value()
+    if isinstance(limit, str):
+        limit = int(total * float(limit[:-1]) / 100)  # as the server counts a share
+    if review.invalid == "block" and invalid:
+        why = f"--invalid block: {invalid:,} invalid rows, so the import would write nothing"
+    elif limit is not None and invalid > limit:
+        why = f"--max-invalid {review.max_invalid}: {invalid:,} invalid rows is above it, "
+        why += "so the import would write nothing"
+    else:
+        return
+    output.stdout().print(why, style="red", markup=False)
 
 
 def confirm(
