@@ -131,6 +131,15 @@ class Client:
     def jobs(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return dict(self.data("GET", "/import-monitoring", params=dict(params)) or {})
 
+    def draft(self, code: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Change a preview's draft (mapping, value map…); validation starts again."""
+        return dict(self.data("PATCH", f"/import-jobs/{code}", json=dict(body)) or {})
+
+    def confirm(self, code: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(
+            self.data("PUT", f"/import-jobs/{code}", json=dict(body), timeout=UPLOAD_TIMEOUT) or {}
+        )
+
     def cancel(self, code: str) -> dict[str, Any]:
         return dict(self.data("POST", f"/import-jobs/{code}/cancel") or {})
 

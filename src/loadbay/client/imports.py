@@ -8,9 +8,22 @@ from typing import Annotated, Any
 
 import typer
 
-from loadbay.client import output
+from loadbay.client import output, review
 from loadbay.client.common import Json, Token, Url, connect, handled, ignored
 from loadbay.client.errors import EXIT_FAILED, STATUS_EXIT, ClientError, UsageError
+from loadbay.client.flags import (
+    HeaderRowOpt,
+    IgnoreOpt,
+    InvalidOpt,
+    LocaleOpt,
+    MapOpt,
+    MaxInvalidOpt,
+    Review,
+    SheetOpt,
+    Unmapped,
+    UnmappedOpt,
+    ValueMapOpt,
+)
 from loadbay.client.follow import follow
 from loadbay.client.http import Client
 
@@ -39,6 +52,7 @@ def _target(client: Client, data_type: str | None, flow: str | None) -> tuple[st
 def finish(client: Client, record: dict[str, Any], as_json: bool, failed: Path | None) -> int:
     """Report an ended import; answers its exit code."""
     err = output.stderr()
+    review.warn_columns([str(h) for h in record.get("ignoredColumns") or []])
     link = record.get("fileFailedImported")
     if failed is not None:
         if link:
@@ -78,8 +92,20 @@ def import_file(
     ] = "CreateAndUpdate",
     config: Annotated[str | None, typer.Option(help="import config id (column mapping)")] = None,
     preview: Annotated[
-        bool, typer.Option(help="show the preview and the suggested mapping only")
+        bool,
+        typer.Option(
+            help="check the whole file and print the errors and the forecast; write nothing"
+        ),
     ] = False,
+    sheet: SheetOpt = None,
+    header_row: HeaderRowOpt = None,
+    maps: MapOpt = None,
+    ignore: IgnoreOpt = None,
+    value_map: ValueMapOpt = None,
+    invalid: InvalidOpt = None,
+    max_invalid: MaxInvalidOpt = None,
+    locale: LocaleOpt = None,
+    unmapped: UnmappedOpt = Unmapped.ignore,
     failed_rows: FailedRows = None,
     wait: Wait = True,
     org: Annotated[
@@ -94,48 +120,45 @@ def import_file(
 ) -> int:
     """Upload FILE to the server and follow the import: a progress bar, then the counts.
 
+    Reads as `--preview` shows: the same mapping (remembered ones included), the
+    organisation's locale, the same checks. A column no field takes is ignored and
+    listed (or, with --unmapped-columns error, fails the import).
+
     Exit codes: 0 success, 1 partially, 3 failed, 4 cancelled, 5 unreachable or refused.
     """
     _one_of(data_type, flow)
     ignored("--org", org, "the token names the organisation")
     ignored("--email", email, "the token names the user")
+    choices = Review.of(maps, ignore, value_map, invalid, max_invalid)
     with connect(url, token) as client:
         kind, target_id = _target(client, data_type, flow)
         fields = {
             "dataTypeId" if kind == "datasource" else "flowId": target_id,
             "importMode": mode,
             "useMemory": "true",
+            "unmappedColumns": unmapped.value,
         }
-        if hub:
-            fields["hubId"] = client.find("hub", hub)
-        if config:
-            fields["importConfigId"] = config
+        for key, value in (("hubId", hub and client.find("hub", hub)),
+                           ("importConfigId", config), ("sheet", sheet),
+                           ("headerRow", header_row), ("locale", locale)):  # fmt: skip
+            if value is not None and value != "":
+                fields[key] = str(value)
         if preview:
-            return _preview(client, file, fields, as_json)
-        path = "/data/import" if kind == "datasource" else "/tasks/import"
-        record = dict(client.upload(path, file, fields) or {})
-        code = str(record["_id"])
+            return review.preview(client, file, fields, choices, as_json)
+        if choices.asked:
+            code = review.confirm(client, file, fields, choices, unmapped.value)
+        else:  # nothing to confirm: the job flow without a preview (same mapping, locale)
+            answer = client.upload("/import-jobs", file, {**fields, "showPreview": "false"})
+            code = str(dict(answer or {})["code"])
         output.stderr().print(f"import {code}: {file.name} queued", markup=False)
         if not wait:
             if as_json:
-                output.print_json(record)
+                output.print_json(client.monitoring(code))
             else:
                 output.stdout().print(code, markup=False)
             return 0
         record = follow(client, code, show=not as_json, console=output.stderr())
         return finish(client, record, as_json, failed_rows)
-
-
-def _preview(client: Client, file: Path, fields: dict[str, str], as_json: bool) -> int:
-    body = dict(client.upload("/import-jobs", file, {**fields, "showPreview": "true"}) or {})
-    code = body.get("code")
-    if code:  # a preview is a draft: cancel it, so nothing is left half-made
-        client.cancel(str(code))
-    if as_json:
-        output.print_json(body)
-    else:
-        output.preview(output.stdout(), body)
-    return 0
 
 
 @handled

@@ -109,3 +109,56 @@ def preview(out: Console, body: dict[str, Any]) -> None:
         for error in row.get("errors") or []:
             where = f"row {row.get('rowNumber')}, {error.get('column')}"
             out.print(f"{where}: {error.get('message')}", style="red", markup=False)
+
+
+def review(out: Console, body: dict[str, Any]) -> None:
+    """The whole-file check of a preview: where it read, the mapping, the forecast and
+    the errors grouped by column and reason."""
+    where = f"sheet {body['sheet']!r}, " if body.get("sheet") else ""
+    header = body.get("headerRow")
+    out.print(
+        f"{where}header row {header if header else '-'}; "
+        f"{int(body.get('totalRows') or 0):,} data rows",
+        markup=False,
+    )
+    mapped = Table(title="mapping")
+    mapped.add_column("column")
+    mapped.add_column("field")
+    sources = body.get("suggestionSources") or {}
+    mapped.add_column("from")
+    for item in body.get("mapping") or []:
+        column = str(item.get("headerColumn"))
+        mapped.add_row(escape(column), escape(str(item.get("id"))), sources.get(column, "given"))
+    out.print(mapped)
+    missing = body.get("missingRequiredFields") or []
+    if missing:
+        out.print(f"required fields with no column: {', '.join(missing)}", style="red")
+    check = body.get("validation") or {}
+    forecast = check.get("forecast") or {}
+    out.print(
+        f"checked {int(check.get('processedRows') or 0):,} of "
+        f"{int(check.get('totalRows') or 0):,} rows: {check.get('valid', 0):,} valid, "
+        f"{check.get('invalid', 0):,} invalid, {check.get('warnings', 0):,} warnings",
+        markup=False,
+    )
+    out.print(
+        f"would create {forecast.get('create', 0):,}, update {forecast.get('update', 0):,}, "
+        f"skip {forecast.get('skip', 0):,}",
+        markup=False,
+    )
+    if check.get("errorMessage"):
+        out.print(f"the check failed: {check['errorMessage']}", style="red", markup=False)
+    errors = check.get("errors") or []
+    if errors:
+        table = Table(title="errors by column and reason")
+        for name in ("column", "reason", "count", "first rows"):
+            table.add_column(name, justify="right" if name == "count" else "left")
+        for group in errors:
+            rows = ", ".join(str(r) for r in group.get("firstRows") or [])
+            table.add_row(
+                escape(str(group.get("column") or group.get("field") or "")),
+                escape(str(group.get("reason") or group.get("code") or "")),
+                f"{int(group.get('count') or 0):,}",
+                rows,
+            )
+        out.print(table)

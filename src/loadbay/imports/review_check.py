@@ -174,7 +174,8 @@ class RowChecker:
         mode = job.import_mode
         if not self.match:  # tasks without a match field: every row is new
             return {r.row_number: "create" for r in valid}
-        keys = [writes._match_key(r.values.get(self.match)) for r in valid if r.values]
+        # every valid row has a key slot, even one with no field mapped (values == {})
+        keys = [writes._match_key((r.values or {}).get(self.match)) for r in valid]
         target = self.target
         if target.kind == "datasource":
             table = writes.records
