@@ -100,8 +100,10 @@ def test_failed_background_export(
 
 
 def test_failed_direct_export(
-    seeded: Seeded, exporter: Exporter, monkeypatch: pytest.MonkeyPatch
+    seeded: Seeded, exporter: Exporter, monkeypatch: pytest.MonkeyPatch, settings_env: Any
 ) -> None:
+    settings_env(direct_export_in_worker_process=False)  # the broken writer is this process's
+
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise ValueError("row 3, column B: text is longer than a cell holds")
 

@@ -28,6 +28,13 @@ FIELDS = [
 
 
 @pytest.fixture
+def on_a_request_thread(settings_env: Any) -> None:
+    """Direct exports written in this process (the writer's spies see them), not in the
+    API's worker process."""
+    settings_env(direct_export_in_worker_process=False)
+
+
+@pytest.fixture
 def many(db: Database, auth: dict[str, str], app_client: Any) -> list[dict[str, Any]]:
     """N records with tied creation times, tied and missing scores, two hubs."""
     org = org_of(auth)
@@ -123,7 +130,11 @@ def _statements(db: Database) -> Iterator[list[tuple[str, bool]]]:
 
 
 def test_batches_are_keyset_reads_in_short_transactions(
-    many: list[dict[str, Any]], exporter: Exporter, db: Database, monkeypatch: pytest.MonkeyPatch
+    many: list[dict[str, Any]],
+    exporter: Exporter,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    on_a_request_thread: None,
 ) -> None:
     monkeypatch.setattr(queries, "BATCH_ROWS", 10)
     reads = 0
@@ -151,7 +162,10 @@ def test_batches_are_keyset_reads_in_short_transactions(
 
 
 def test_direct_export_runs_off_the_event_loop(
-    many: list[dict[str, Any]], exporter: Exporter, monkeypatch: pytest.MonkeyPatch
+    many: list[dict[str, Any]],
+    exporter: Exporter,
+    monkeypatch: pytest.MonkeyPatch,
+    on_a_request_thread: None,
 ) -> None:
     real = writing.write_export
     loops: list[bool] = []
@@ -175,6 +189,7 @@ def test_a_direct_export_leaves_the_collector_on(
     exporter: Exporter,
     monkeypatch: pytest.MonkeyPatch,
     download: str,
+    on_a_request_thread: None,
 ) -> None:
     """A direct export runs on a request thread: switching the collector off there would
     switch it off for every request of the API process while the file is written."""

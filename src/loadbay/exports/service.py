@@ -88,7 +88,10 @@ async def export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
     plan = await run_in_threadpool(prepare_direct, db, principal.org, req)
     with _direct_slot():
         entry = await run_in_threadpool(create_log, db, principal, plan, req)
-        done = await direct.run_direct(db, entry.id)
+        if get_settings().direct_export_in_worker_process:
+            done = await direct.run_direct(db, entry.id)
+        else:
+            done = await run_in_threadpool(run_export, entry.id)
     return direct_answer(plan, done)
 
 
