@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # The vendor's own direct limit: written in seconds, in a worker process (exports.direct).
     direct_export_max_rows: Annotated[int, Field(gt=0)] = 1_000_000
     direct_export_concurrency: Annotated[int, Field(gt=0)] = 2
+    # The console downloads an export of at most this many rows at once; a larger one
+    # runs in the background and its file appears in the export log.
+    console_direct_export_rows: Annotated[int, Field(gt=0)] = 10_000
     # False writes a direct export on a request thread of the API process instead (one
     # process, no fork server: an embedded run, or a test that watches the writer).
     direct_export_in_worker_process: bool = True

@@ -1,27 +1,58 @@
-"""Export (choose, pick fields and format, run in the background), the export log,
-and the organisation settings page."""
+"""Export (choose, pick fields or a saved choice, filter, format; a small export downloads
+at once, a larger one runs in the background), the export log, and the organisation
+settings page."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
 
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from loadbay.catalog.models import TASK_STATUSES
 from loadbay.console import services
-from loadbay.console.deps import PageRoute, Signed, form_lists, need, redirect, render
+from loadbay.console import services_exports as exports
+from loadbay.console.deps import (
+    PageRoute,
+    Signed,
+    form,
+    form_lists,
+    need,
+    redirect,
+    render,
+)
 from loadbay.db import get_database
 from loadbay.errors import ApiError
+from loadbay.settings import get_settings
+from loadbay.storage import get_storage
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PER_PAGE = 20
 
 
 def _export_page(
-    request: Request, ref: str, status: int = 200, error: str = "", picked: list[str] | None = None
+    request: Request,
+    ref: str,
+    status: int = 200,
+    error: str = "",
+    choice: exports.ExportChoice | None = None,
+    notice: str = "",
+    config_id: str = "",
 ) -> Response:
     signed = request.state.console
+    org = signed.principal.org
+    context: dict[str, Any] = {}
     with get_database().read() as db:
-        options = services.choices(db, signed.principal.org)
-        tgt = services.target(db, signed.principal.org, ref) if ref else None
+        options = services.choices(db, org)
+        tgt = services.target(db, org, ref) if ref else None
+        if tgt is not None:
+            context.update(
+                columns=exports.columns(db, org, tgt),
+                hubs=exports.hubs(db, org),
+                configs=exports.configs_for(db, org, tgt),
+            )
     return render(
         request,
         "exports/new.html",
@@ -30,15 +61,33 @@ def _export_page(
         ref=ref,
         target=tgt,
         formats=services.EXPORT_FORMATS,
-        picked=picked,
+        statuses={s: exports.STATUS_WORDS.get(s, s) for s in TASK_STATUSES},
+        choice=choice or exports.ExportChoice(),
+        direct_rows=get_settings().console_direct_export_rows,
         error=error,
+        notice=notice,
+        config_id=config_id,
+        **context,
     )
 
 
 @router.get("/exports/new")
-def export_page(request: Request, signed: Signed, target: str = "") -> Response:
+def export_page(
+    request: Request, signed: Signed, target: str = "", config: str = "", saved: str = ""
+) -> Response:
     need(signed, "export")
-    return _export_page(request, target)
+    if not config or not target:
+        return _export_page(request, target)
+    with get_database().read() as db:
+        name, fields = exports.config_fields(db, signed.principal.org, config)
+    word = "Saved" if saved else "Applied"
+    return _export_page(
+        request,
+        target,
+        choice=exports.ExportChoice(fields=fields),
+        notice=f"{word} the field choice “{name}”: {len(fields)} fields picked below.",
+        config_id=config,
+    )
 
 
 @router.post("/exports/new")
@@ -46,23 +95,57 @@ async def export(request: Request, signed: Signed) -> Response:
     need(signed, "export")
     values = await form_lists(request, signed)
     ref = (values.get("target") or [""])[0]
-    fields = values.get("fields") or []
-    fmt = (values.get("format") or ["xlsx"])[0]
-    if not fields:
-        return _export_page(request, ref, 400, "Pick at least one field to export.", [])
-    if fmt not in services.EXPORT_FORMATS:
-        return _export_page(request, ref, 400, "Choose a file format.", fields)
-
-    def run() -> None:
+    choice = exports.ExportChoice.of_form(values)
+    if not choice.fields:
+        return _export_page(request, ref, 400, "Pick at least one field to export.", choice)
+    if choice.fmt not in services.EXPORT_FORMATS:
+        return _export_page(request, ref, 400, "Choose a file format.", choice)
+    try:
         with get_database().read() as db:
             tgt = services.target(db, signed.principal.org, ref)
-        services.start_export(signed.principal, tgt, fields, fmt)
-
-    try:
-        await run_in_threadpool(run)
+        entry = await exports.export(signed.principal, tgt, choice)
     except ApiError as exc:
-        return _export_page(request, ref, 400, exc.message, fields)
+        if exc.status_code >= 500:
+            raise
+        return _export_page(request, ref, exc.status_code, exc.message, choice)
+    if entry.status == "Done":
+        return redirect(f"/exports/{entry.id}/file")  # the browser downloads it and stays
     return redirect("/exports?started=1")
+
+
+@router.post("/exports/configs")
+async def save_config(request: Request, signed: Signed) -> Response:
+    need(signed, "export")
+    values = await form_lists(request, signed)
+    ref = (values.get("target") or [""])[0]
+    choice = exports.ExportChoice.of_form(values)
+    name = (values.get("configName") or [""])[0].strip()
+    if not name:
+        return _export_page(request, ref, 400, "Give the field choice a name to save it.", choice)
+    try:
+        with get_database().write() as db:
+            tgt = services.target(db, signed.principal.org, ref)
+            config_id = exports.save_config(db, signed.principal, tgt, name, choice.fields or [])
+    except ApiError as exc:
+        return _export_page(request, ref, exc.status_code, exc.message, choice)
+    query = urlencode({"target": ref, "config": config_id, "saved": 1})
+    return redirect(f"/exports/new?{query}")
+
+
+@router.get("/exports/{log_id}/file")
+def export_file(log_id: str, signed: Signed) -> Response:
+    """A finished export of this user's, streamed from storage (same origin, so a form's
+    redirect to it is allowed whatever the storage is)."""
+    need(signed, "export")
+    with get_database().read() as db:
+        key, filename, size = exports.finished_file(db, signed.principal, log_id)
+
+    def chunks() -> Iterator[bytes]:
+        with get_storage().open(key) as source:
+            while block := source.read(1 << 16):
+                yield block
+
+    return StreamingResponse(chunks(), headers=exports.file_headers(filename, size))
 
 
 @router.get("/exports")
@@ -84,9 +167,45 @@ def export_log(request: Request, signed: Signed, page: str = "", started: str = 
     )
 
 
-@router.get("/settings")
-def settings_page(request: Request, signed: Signed) -> Response:
-    need(signed, "admin")
+# ---- organisation settings ------------------------------------------------------------------
+
+
+def _settings_page(
+    request: Request, status: int = 200, error: str = "", saved: bool = False
+) -> Response:
+    signed = request.state.console
     with get_database().read() as db:
+        values = exports.org_values(db, signed.principal.org)
         hooks = services.webhooks(db, signed.principal.org)
-    return render(request, "settings.html", hooks=hooks)
+    return render(
+        request,
+        "settings.html",
+        status,
+        values=values,
+        hooks=hooks,
+        locales=exports.locale_choices(),
+        date_orders=exports.date_orders(),
+        separators=exports.SEPARATOR_WORDS,
+        error=error,
+        saved=saved,
+    )
+
+
+@router.get("/settings")
+def settings_page(request: Request, signed: Signed, saved: str = "") -> Response:
+    """Admins only (the link is hidden from others): reading the settings is harmless,
+    but a page of controls that all refuse is not worth showing."""
+    need(signed, "admin")
+    return _settings_page(request, saved=bool(saved))
+
+
+@router.post("/settings")
+async def save_settings(request: Request, signed: Signed) -> Response:
+    need(signed, "admin")
+    values = await form(request, signed)
+    try:
+        with get_database().write() as db:
+            exports.save_org_values(db, signed.principal.org, values)
+    except ApiError as exc:
+        return _settings_page(request, exc.status_code, exc.message)
+    return redirect("/settings?saved=1")

@@ -119,7 +119,7 @@ def _object(payload: Any) -> dict[str, Any]:
     return payload
 
 
-def _apply(
+def apply(
     session: Session, org: str, config: ExportConfig, body: dict[str, Any], *, creating: bool
 ) -> None:
     name = _string(body, "name", required=creating)
@@ -195,7 +195,7 @@ def create_config(
     principal: ConfigManager, session: WriteSession, payload: Payload = None
 ) -> dict[str, Any]:
     config = ExportConfig(organization_id=principal.org, created_by=principal.email)
-    _apply(session, principal.org, config, _object(payload), creating=True)
+    apply(session, principal.org, config, _object(payload), creating=True)
     session.add(config)
     session.flush()
     return _answer(201, "Export Config has been added successfully.", config_out(config))
@@ -206,7 +206,7 @@ def update_config(
     config_id: str, principal: ConfigManager, session: WriteSession, payload: Payload = None
 ) -> dict[str, Any]:
     config = _owned(session, principal.org, config_id)
-    _apply(session, principal.org, config, _object(payload), creating=False)
+    apply(session, principal.org, config, _object(payload), creating=False)
     config.updated_time = utcnow()
     session.flush()
     return _answer(200, "Export Config has been updated successfully.", config_out(config))

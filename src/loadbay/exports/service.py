@@ -86,13 +86,20 @@ async def export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
     if req.background:
         return await run_in_threadpool(_queue, db, principal, req)
     plan = await run_in_threadpool(prepare_direct, db, principal.org, req)
+    done = await write_direct(db, principal, plan, req)
+    return direct_answer(plan, done)
+
+
+async def write_direct(
+    db: Database, principal: Principal, plan: ExportPlan, req: ExportRequest
+) -> ExportLog | None:
+    """A checked direct export's log entry, written (429 `export-036` when the direct
+    slots are all taken); None when it did not run."""
     with _direct_slot():
         entry = await run_in_threadpool(create_log, db, principal, plan, req)
         if get_settings().direct_export_in_worker_process:
-            done = await direct.run_direct(db, entry.id)
-        else:
-            done = await run_in_threadpool(run_export, entry.id)
-    return direct_answer(plan, done)
+            return await direct.run_direct(db, entry.id)
+        return await run_in_threadpool(run_export, entry.id)
 
 
 def _claim(req: ExportRequest) -> None:
