@@ -70,6 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         LOADBAY_CHUNK_SIZE="3",
         LOADBAY_LOG_LEVEL="WARNING",
         LOADBAY_SWEEP_INTERVAL_SECONDS="2",
+        LOADBAY_CONSOLE_DIRECT_EXPORT_ROWS="20",  # the demo's 50 outlets run in the background
     )
     log = (data_dir / "serve.log").open("wb")
     proc = subprocess.Popen(

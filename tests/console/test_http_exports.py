@@ -124,4 +124,4 @@ def test_only_an_admin_changes_the_locale_and_it_persists(
         "/settings", data={**form, "decimalSeparator": ".", "thousandsSeparator": "."}
     )
     assert bad.status_code == 400
-    assert "decimalSeparator must be set and differ from thousandsSeparator" in bad.text
+    assert "The decimal separator must be set and differ from the thousands separator" in bad.text

@@ -171,12 +171,18 @@ def export_log(request: Request, signed: Signed, page: str = "", started: str = 
 
 
 def _settings_page(
-    request: Request, status: int = 200, error: str = "", saved: bool = False
+    request: Request,
+    status: int = 200,
+    error: str = "",
+    saved: bool = False,
+    sent: dict[str, str] | None = None,
 ) -> Response:
     signed = request.state.console
     with get_database().read() as db:
         values = exports.org_values(db, signed.principal.org)
         hooks = services.webhooks(db, signed.principal.org)
+    if sent is not None:
+        values = exports.shown_values(values, sent)
     return render(
         request,
         "settings.html",
@@ -207,5 +213,5 @@ async def save_settings(request: Request, signed: Signed) -> Response:
         with get_database().write() as db:
             exports.save_org_values(db, signed.principal.org, values)
     except ApiError as exc:
-        return _settings_page(request, exc.status_code, exc.message)
+        return _settings_page(request, exc.status_code, exports.in_words(exc.message), sent=values)
     return redirect("/settings?saved=1")

@@ -62,8 +62,12 @@ class ExportChoice:
 
 
 def columns(session: Session, org: str, tgt: Target) -> list[Column]:
-    """Every column an export of `tgt` can have, in the API's default order."""
-    return list(build_plan(session, org, _request(tgt, ExportChoice(fields=[]))).columns)
+    """Every column an export of `tgt` can have, in the API's default order, except that
+    a data type's own fields lead (the file's columns follow the order picked)."""
+    found = build_plan(session, org, _request(tgt, ExportChoice(fields=[]))).columns
+    if tgt.kind == "task":
+        return list(found)
+    return sorted(found, key=lambda c: c.source not in ("data", "data_id"))
 
 
 def hubs(session: Session, org: str) -> list[Hub]:
@@ -229,8 +233,44 @@ def save_org_values(session: Session, org: str, values: dict[str, str]) -> dict[
     return changed
 
 
-def locale_choices() -> tuple[str, ...]:
-    return SUPPORTED
+LOCALE_NAMES = {
+    "de-DE": "German (Germany)", "en-AU": "English (Australia)", "en-GB": "English (UK)",
+    "en-IN": "English (India)", "en-PH": "English (Philippines)", "en-SG": "English (Singapore)",
+    "en-US": "English (US)", "es-ES": "Spanish (Spain)", "fr-FR": "French (France)",
+    "id-ID": "Indonesian (Indonesia)", "it-IT": "Italian (Italy)", "ja-JP": "Japanese (Japan)",
+    "ms-MY": "Malay (Malaysia)", "nl-NL": "Dutch (Netherlands)", "pt-BR": "Portuguese (Brazil)",
+    "th-TH": "Thai (Thailand)", "vi-VN": "Vietnamese (Vietnam)", "zh-CN": "Chinese (China)",
+}  # fmt: skip
+SETTING_WORDS = {"decimalSeparator": "the decimal separator",
+                 "thousandsSeparator": "the thousands separator", "dateOrder": "the date order",
+                 "currencySymbols": "the currency symbols",
+                 "maxConcurrentChunks": "chunks processed at once"}  # fmt: skip
+
+
+def locale_choices() -> dict[str, str]:
+    """Each locale loadbay reads, by tag, with its name (sorted by name)."""
+    named = {tag: f"{LOCALE_NAMES.get(tag, tag)} · {tag}" for tag in SUPPORTED}
+    return dict(sorted(named.items(), key=lambda item: item[1]))
+
+
+def in_words(message: str) -> str:
+    """A settings error as the form's labels say it, not the API's keys."""
+    for key, words in SETTING_WORDS.items():
+        message = message.replace(key, words)
+    return message[:1].upper() + message[1:]
+
+
+def shown_values(stored: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
+    """What the form shows after a refused save: what was sent, else what is stored."""
+    shown = dict(stored)
+    for key in ("locale", "decimalSeparator", "thousandsSeparator", "dateOrder"):
+        if key in form:
+            shown[key] = form[key] or None if key == "locale" else form[key]
+    if "currencySymbols" in form:
+        shown["currencySymbols"] = [x.strip() for x in form["currencySymbols"].split(",")]
+    if "maxConcurrentChunks" in form:
+        shown["maxConcurrentChunks"] = form["maxConcurrentChunks"]
+    return shown
 
 
 def date_orders() -> dict[str, str]:
