@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
 router = Router()
+log = logging.getLogger("loadbay.imports")
 
 MONITORING_TYPES = ("datasource", "task", "visit", "route")
 MONITORING_STATUSES = ("onprocess", "success", "partially", "failed", "cancelled")
@@ -51,7 +53,12 @@ def records_for(session: Any, jobs: list[ImportJob]) -> list[dict[str, Any]]:
                 templates[key] = ensure_template(
                     job.organization_id, load_target(session, job.organization_id, *key)
                 )
-            except Exception:  # a deleted data type has no template; the record still shows
+            except NotFound:  # a deleted data type or flow has no template
+                templates[key] = None
+            except Exception:  # the record still shows; the failure is the operator's to see
+                log.exception(
+                    "import template not made", extra={"job": job.id, "target": target_id}
+                )
                 templates[key] = None
         out.append(monitoring_record(job, names, templates[key]))
     return out
