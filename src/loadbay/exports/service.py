@@ -266,6 +266,8 @@ def run_export(log_id: str, *, retry_transient: bool = False) -> ExportLog | Non
         )
     except Exception as exc:  # the file is written; the record of it did not commit
         if retry_transient and is_transient(exc):
-            with contextlib.suppress(Exception):  # the database may still be away
+            try:
                 state.release(db, log_id, owner)
+            except Exception:  # the database may still be away: the lease runs out instead
+                log.warning("export not handed back", extra={"export": log_id}, exc_info=True)
         raise
