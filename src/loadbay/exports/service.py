@@ -25,6 +25,7 @@ from loadbay.exports import direct, queries, state, writing
 from loadbay.exports.models import ExportLog
 from loadbay.exports.plan import ExportPlan, build_plan
 from loadbay.exports.schemas import FILE_TYPES, ExportRequest, export_answer
+from loadbay.exports.schemas import file_link as file_link  # the console links through here
 from loadbay.ids import new_owner, utcnow
 from loadbay.leases import HandBack, Heartbeat, LeaseLost
 from loadbay.leases import is_transient as is_transient  # also used by exports.parallel
@@ -192,13 +193,6 @@ def create_log(
 def file_key(entry: ExportLog, plan: ExportPlan) -> tuple[str, str]:
     stem = writing.file_stem(plan, entry.request_at)
     return f"{entry.organization_id}/exports/{entry.id}/{stem}.{entry.file_type}", stem
-
-
-def file_link(entry: ExportLog) -> str | None:
-    if entry.status != "Done" or not entry.file_key:
-        return None
-    filename = entry.file_key.rsplit("/", 1)[-1]
-    return get_storage().link(entry.organization_id, entry.file_key, filename)
 
 
 def failure_reason(exc: BaseException) -> str:

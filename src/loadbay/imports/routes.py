@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +15,7 @@ from loadbay.deps import ReadSession
 from loadbay.errors import BadRequest, NotFound
 from loadbay.imports import service
 from loadbay.imports.models import ImportJob
-from loadbay.imports.schemas import monitoring_record
+from loadbay.imports.schemas import records_for
 from loadbay.imports.target import load_target
 from loadbay.imports.template import ensure_template
 from loadbay.imports.upload import Upload, receive
@@ -27,7 +26,6 @@ from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
 router = Router()
-log = logging.getLogger("loadbay.imports")
 
 MONITORING_TYPES = ("datasource", "task", "visit", "route")
 MONITORING_STATUSES = ("onprocess", "success", "partially", "failed", "cancelled")
@@ -39,29 +37,6 @@ SORTABLE: dict[str, Any] = {
     "totalRows": ImportJob.total_rows,
     "processedAt": ImportJob.processed_at,
 }
-
-
-def records_for(session: Any, jobs: list[ImportJob]) -> list[dict[str, Any]]:
-    names = service.target_names(session, jobs)
-    templates: dict[tuple[str, str], str | None] = {}
-    out = []
-    for job in jobs:
-        target_id = str(job.data_type_id or job.flow_id)
-        key = (job.type, target_id)
-        if key not in templates:
-            try:
-                templates[key] = ensure_template(
-                    job.organization_id, load_target(session, job.organization_id, *key)
-                )
-            except NotFound:  # a deleted data type or flow has no template
-                templates[key] = None
-            except Exception:  # the record still shows; the failure is the operator's to see
-                log.exception(
-                    "import template not made", extra={"job": job.id, "target": target_id}
-                )
-                templates[key] = None
-        out.append(monitoring_record(job, names, templates[key]))
-    return out
 
 
 async def _create(request: Request, principal: Principal, kind: str) -> dict[str, Any]:
