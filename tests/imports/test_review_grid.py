@@ -152,6 +152,33 @@ def test_edit_revalidates_is_stored_and_applied_at_commit(preview, app_client, a
     assert "K49" not in stored and "K44" not in stored
 
 
+def test_an_edit_keeps_a_duplicate_key_and_counts_a_fixed_one(preview, app_client, auth) -> None:
+    """Before: an edit re-checked the row without the file's other keys, so editing any
+    cell of a duplicate row dropped its duplicate error, and fixing its key left the
+    forecast one create short (the row had been counted as valid before the edit)."""
+    code = preview(outlets(10, {8: ["K3", "Toko dup", "d@shop.id", "Retail"]}))["code"]
+    url = f"{API}/import-jobs/{code}/rows"
+
+    def validation() -> dict[str, Any]:
+        view = app_client.get(f"{API}/import-jobs/{code}", headers=auth).json()["data"]
+        found: dict[str, Any] = view["validation"]
+        return found
+
+    assert validation()["invalid"] == 1 and validation()["forecast"]["create"] == 9
+    other = app_client.patch(
+        url, headers=auth, json={"rows": [{"row": 8, "cells": {"Email": "e@shop.id"}}]}
+    )
+    issues = other.json()["data"][0]["issues"]
+    assert [(i["code"], i["message"]) for i in issues] == [("duplicate", "duplicate of row 4")]
+    assert validation()["invalid"] == 1 and validation()["forecast"]["create"] == 9
+    key = app_client.patch(
+        url, headers=auth, json={"rows": [{"row": 8, "cells": {"Outlet Code": "K99"}}]}
+    )
+    assert key.json()["data"][0]["issues"] == []
+    assert validation()["invalid"] == 0
+    assert validation()["forecast"] == {"create": 10, "update": 0, "skip": 0}
+
+
 def test_edit_refuses_unknown_rows_and_columns(preview, app_client, auth) -> None:
     code = preview(outlets(5))["code"]
     url = f"{API}/import-jobs/{code}/rows"
