@@ -28,6 +28,7 @@ from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.invalid_rule import check_invalid_rule, no_data_rows
 from loadbay.imports.journal import Journal
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
+from loadbay.imports.review import Edited
 from loadbay.imports.review_rows import apply_edits
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.validate import Checked, compile_batch_validator
@@ -169,7 +170,8 @@ def _plan(
             sheet_name=table.sheet or job.sheet_name,
         )
         # invalidRows=block / maxInvalid: every row is validated before any chunk exists.
-        check_invalid_rule(job, target, table, columns, key_col)
+        edited = Edited(job.id, list(headers))  # keys and the rule read the review's edits
+        check_invalid_rule(job, target, table, columns, key_col, edited)
         seq = 0
         total = 0
         stopped: str | None = None
@@ -182,7 +184,7 @@ def _plan(
                     batch.append([number, cells, 0])
                     if len(batch) >= size:
                         beat.check()
-                        _emit(job, seq, batch, key_col, seen, done_seqs, recorder)
+                        _emit(job, seq, batch, key_col, seen, done_seqs, recorder, edited)
                         total += len(batch)
                         seq += 1
                         batch = []
@@ -197,7 +199,7 @@ def _plan(
                     raise
                 stopped = f"{exc.message}; the rows after it were not read"
             if batch and not cancelled:
-                _emit(job, seq, batch, key_col, seen, done_seqs, recorder)
+                _emit(job, seq, batch, key_col, seen, done_seqs, recorder, edited)
                 total += len(batch)
                 seq += 1
         recorder.flush(wait=True)
@@ -276,10 +278,16 @@ def _emit(
     seen: KeyIndex,
     done_seqs: set[int],
     recorder: _Recorder,
+    edited: Edited,
 ) -> None:
     """Write one chunk file and have it recorded and queued (see `_Recorder`)."""
     if key_col is not None:
-        keyed = [(cell_text(r[1][key_col]), r[0]) for r in batch if r[1][key_col] not in (None, "")]
+        rows = edited.rows([(r[0], r[1]) for r in batch])
+        keyed = [
+            (cell_text(c[key_col]), n)
+            for n, c in rows
+            if key_col < len(c) and c[key_col] not in (None, "")
+        ]
         dupes = seen.first_rows(keyed)
         if dupes:
             by_number = {r[0]: r for r in batch}

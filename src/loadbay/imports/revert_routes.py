@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from loadbay import queue
@@ -23,7 +24,8 @@ from loadbay.routing import Router
 router = Router()
 
 
-def _request(principal: Principal, code: str) -> ImportJob:
+def request_job_revert(principal: Principal, code: str) -> ImportJob:
+    """Queue the revert (the caller enqueues it once this has returned, i.e. committed)."""
     with get_database().write() as session:
         request_revert(session, service.get_job(session, principal.org, code), principal.email)
     with get_database().read() as session:
@@ -32,9 +34,30 @@ def _request(principal: Principal, code: str) -> ImportJob:
 
 @router.post("/import-jobs/{code}/revert", response_model=None, tags=["import-jobs"])
 async def revert_import_job(code: str, principal: CanImport) -> Any:
-    job = await run_in_threadpool(_request, principal, code)
+    job = await run_in_threadpool(request_job_revert, principal, code)
     await run_in_threadpool(queue.enqueue, "revert", code)  # after the commit, off the loop
     return JSONResponse(ok(job_view(job)), status_code=202)
+
+
+def conflicts_page(
+    session: Session, code: str, page: int, per_page: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the records a revert left as they were, and how many there are."""
+    where = ImportRevertConflict.job_id == code
+    total = session.scalar(
+        sa.select(sa.func.count()).select_from(ImportRevertConflict).where(where)
+    )
+    rows = session.scalars(
+        sa.select(ImportRevertConflict)
+        .where(where)
+        .order_by(ImportRevertConflict.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    items = [
+        {"_id": c.target_id, "type": c.kind, "action": c.action, "reason": c.reason} for c in rows
+    ]
+    return items, int(total or 0)
 
 
 @router.get("/import-jobs/{code}/revert-conflicts", response_model=None, tags=["import-jobs"])
@@ -48,18 +71,5 @@ def revert_conflicts(
 ) -> dict[str, Any]:
     service.get_job(session, principal.org, code)
     page_no, per_page = page_params(page, limit, "import")
-    where = ImportRevertConflict.job_id == code
-    total = session.scalar(
-        sa.select(sa.func.count()).select_from(ImportRevertConflict).where(where)
-    )
-    rows = session.scalars(
-        sa.select(ImportRevertConflict)
-        .where(where)
-        .order_by(ImportRevertConflict.id)
-        .offset((page_no - 1) * per_page)
-        .limit(per_page)
-    )
-    items = [
-        {"_id": c.target_id, "type": c.kind, "action": c.action, "reason": c.reason} for c in rows
-    ]
-    return ok(paginate(request, items, int(total or 0), page_no, per_page))
+    items, total = conflicts_page(session, code, page_no, per_page)
+    return ok(paginate(request, items, total, page_no, per_page))

@@ -75,6 +75,26 @@ def edits_of(session: Session, job_id: str) -> tuple[dict[int, dict[str, str | N
     return cells, discarded
 
 
+class Edited:
+    """The review's edits of one job, loaded once, laid over rows read from its file:
+    what the plan step's duplicate-key check and invalid-row rule see, as the chunks do."""
+
+    def __init__(self, job_id: str, headers: list[str]) -> None:
+        with get_database().read() as session:
+            self.cells, self.discarded = edits_of(session, job_id)
+        self.headers = headers
+
+    def rows(self, rows: list[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:
+        """The rows not discarded, with their edited cells."""
+        if not self.cells and not self.discarded:
+            return rows
+        return [
+            (n, patched(cells, self.cells.get(n), self.headers))
+            for n, cells in rows
+            if n not in self.discarded
+        ]
+
+
 def patched(
     cells: list[Any], changes: dict[str, str | None] | None, headers: list[str]
 ) -> list[Any]:
