@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loadbay.catalog.models import DataType, Flow
 from loadbay.imports.models import ImportJob
+from loadbay.imports.target import Target
+
+HISTORY_JOBS = 20  # earlier mappings consulted for a suggestion, newest first
 
 
 def target_names(session: Session, jobs: list[ImportJob]) -> dict[str, str]:
@@ -20,3 +25,20 @@ def target_names(session: Session, jobs: list[ImportJob]) -> dict[str, str]:
         query = sa.select(Flow.id, Flow.name).where(Flow.id.in_(flow_ids))
         names.update((row[0], row[1]) for row in session.execute(query))
     return names
+
+
+def mapping_history(session: Session, org: str, target: Target) -> list[list[dict[str, Any]]]:
+    """The mappings of this organisation's earlier jobs for the same target, newest first."""
+    column = ImportJob.data_type_id if target.kind == "datasource" else ImportJob.flow_id
+    found = session.scalars(
+        sa.select(ImportJob.mapping)
+        .where(
+            ImportJob.organization_id == org,
+            ImportJob.type == target.kind,
+            column == target.id,
+            ImportJob.confirmed.is_(True),
+        )
+        .order_by(ImportJob.created_time.desc(), ImportJob.id.desc())
+        .limit(HISTORY_JOBS)
+    )
+    return [list(m) for m in found if m]  # a JSON null is not filtered by IS NOT NULL

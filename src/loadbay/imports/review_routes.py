@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import Body, Request
 from starlette.concurrency import run_in_threadpool
 
-from loadbay import queue
 from loadbay.auth import CanImport, Principal
 from loadbay.catalog.org_settings import locale_for
 from loadbay.db import get_database
@@ -30,11 +29,6 @@ def _draft(principal: Principal, code: str) -> ImportJob:
     if job.confirmed or job.phase != "preview":
         raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
     return job
-
-
-def enqueue(code: str, generation: int) -> None:
-    """Send a review pass through the queue's seam (after the commit that started it)."""
-    queue.enqueue("review", code, generation)
 
 
 @router.get("/import-jobs/{code}/rows", response_model=None, tags=["import-jobs"])
@@ -77,12 +71,8 @@ def edit_review_rows(
 
 
 def _change_draft(principal: Principal, code: str, body: dict[str, Any]) -> ImportJob:
-    from loadbay.imports.jobs_routes import (
-        mapping_history,
-        read_preview,
-        remember_structure,
-        target_id_of,
-    )
+    from loadbay.imports.jobs_routes import read_preview, remember_structure, target_id_of
+    from loadbay.imports.queries import mapping_history
     from loadbay.imports.target import load_target
 
     job = _draft(principal, code)
@@ -131,7 +121,7 @@ def _change_draft(principal: Principal, code: str, body: dict[str, Any]) -> Impo
         stored.options, stored.mapping = job.options, job.mapping
         stored.updated_by = principal.email
         generation = review.start(session, stored, draft, preview.total_rows)
-    enqueue(code, generation)
+    review.enqueue(code, generation)
     with get_database().read() as session:
         return service.get_job(session, principal.org, code)
 
