@@ -17,7 +17,7 @@ from loadbay.exports import configs, service
 from loadbay.exports.models import ExportLog
 from loadbay.exports.schemas import LOG_DATA_TYPES, LOG_STATUSES, log_entry, parse_request
 from loadbay.ids import fmt_iso, utcnow
-from loadbay.pagination import SORT_ORDERS
+from loadbay.pagination import SORT_ORDERS, page_rows
 from loadbay.responses import JsonResponse
 from loadbay.routing import Router
 from loadbay.settings import get_settings
@@ -170,18 +170,12 @@ def export_log(
     must.append({"range": {"requestAt": {"lte": fmt_iso(now), "gte": fmt_iso(since)}}})
     column = LOG_SORTS[sort_by]
     ordering = [column.desc(), ExportLog.id.desc()] if order == "desc" else [column, ExportLog.id]
-    total = session.scalar(sa.select(sa.func.count()).select_from(ExportLog).where(*where)) or 0
-    entries = session.scalars(
-        sa.select(ExportLog)
-        .where(*where)
-        .order_by(*ordering)
-        .offset((number - 1) * size)
-        .limit(size)
-    ).all()
+    query = sa.select(ExportLog).where(*where)
+    entries, total = page_rows(session, query, ordering, number, size)
     return {
         "status": True,
         "message": "Success",
-        "total": int(total),
+        "total": total,
         "data": [log_entry(e) for e in entries],
         "params": {
             "from": (number - 1) * size,

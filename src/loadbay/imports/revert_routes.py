@@ -17,7 +17,7 @@ from loadbay.imports import service
 from loadbay.imports.models import ImportJob, ImportRevertConflict
 from loadbay.imports.revert import request_revert
 from loadbay.imports.schemas import job_view
-from loadbay.pagination import ok, page_params, paginate
+from loadbay.pagination import ok, page_params, paginated
 from loadbay.routing import Router
 
 router = Router()
@@ -48,18 +48,13 @@ def revert_conflicts(
 ) -> dict[str, Any]:
     service.get_job(session, principal.org, code)
     page_no, per_page = page_params(page, limit, "import")
-    where = ImportRevertConflict.job_id == code
-    total = session.scalar(
-        sa.select(sa.func.count()).select_from(ImportRevertConflict).where(where)
-    )
-    rows = session.scalars(
-        sa.select(ImportRevertConflict)
-        .where(where)
-        .order_by(ImportRevertConflict.id)
-        .offset((page_no - 1) * per_page)
-        .limit(per_page)
-    )
-    items = [
-        {"_id": c.target_id, "type": c.kind, "action": c.action, "reason": c.reason} for c in rows
-    ]
-    return ok(paginate(request, items, int(total or 0), page_no, per_page))
+    query = sa.select(ImportRevertConflict).where(ImportRevertConflict.job_id == code)
+
+    def render(rows: list[ImportRevertConflict]) -> list[dict[str, Any]]:
+        return [
+            {"_id": c.target_id, "type": c.kind, "action": c.action, "reason": c.reason}
+            for c in rows
+        ]
+
+    order = [ImportRevertConflict.id]
+    return ok(paginated(request, session, query, order, page_no, per_page, render))
