@@ -7,19 +7,19 @@ body that is not JSON at all gets the 400 of the installed handler.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from pydantic import StringConstraints as Text
 
 from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
-from loadbay.errors import BadRequest
 from loadbay.ids import fmt_time
-from loadbay.settings import get_settings
-from loadbay.tabular.nesting import deeper_than, too_deep
+
+# Parsed by the shared helpers (imports and exports use them too); named here for the catalog.
+from loadbay.parsing import parse_body as parse_body
+from loadbay.parsing import require_object as require_object
 
 Name = Annotated[StrictStr, Text(strip_whitespace=True, min_length=1, max_length=200)]
-M = TypeVar("M", bound=BaseModel)
 
 # Keys an object carries besides its own: never taken from a client's body.
 SYSTEM_KEYS = frozenset({"_id", "organizationId", "createdTime", "updatedTime", "createdBy"})
@@ -62,45 +62,6 @@ class DataTypeChange(BaseModel):
     deleteFields: list[StrictStr] = Field(default_factory=list)
     limitUser: StrictBool | None = None
     provider: Literal["internal"] | None = None
-
-
-def parse_body(model: type[M], payload: Any, module: str) -> M:
-    body = require_object(payload, module)
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        if error["type"] == "missing":
-            raise BadRequest(f"{module}-001", f"{where} is required") from None
-        code = "017" if error["type"] == "literal_error" else "003"
-        raise BadRequest(f"{module}-{code}", f"{where}: {error['msg']}") from None
-
-
-def require_object(payload: Any, module: str) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise BadRequest(f"{module}-003", "The body must be a JSON object")
-    check_depth(payload, module)
-    if _has_nul(payload):
-        raise BadRequest(f"{module}-003", "Text must not contain NUL characters")
-    return payload
-
-
-def check_depth(payload: Any, module: str) -> None:
-    """400 `{module}-015` for a body nested past the limit (before any recursive walk)."""
-    limit = get_settings().max_json_depth
-    if deeper_than(payload, limit):
-        raise BadRequest(f"{module}-015", too_deep(limit, "The body"))
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 # ---- responses ---------------------------------------------------------------------------
