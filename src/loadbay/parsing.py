@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from loadbay.errors import BadRequest
-from loadbay.pagination import page_params
+from loadbay.pagination import SORT_ORDERS, page_params
 from loadbay.settings import get_settings
 from loadbay.tabular.nesting import deeper_than, too_deep
 
@@ -83,3 +83,16 @@ class PageQuery(BaseModel):
             values.get("page"), values.get("limit"), cls.module, cls.max_limit, cls.default_limit
         )
         return values
+
+
+def sort_order(code: str, message: str) -> BeforeValidator:
+    """`asc` or `desc` in any case (`desc` when not given); else `code` with `message`,
+    where `{}` is the value sent."""
+
+    def check(raw: Any) -> str:
+        order = str(raw or "desc").lower()
+        if order not in SORT_ORDERS:
+            raise BadRequest(code, message.format(raw))
+        return order
+
+    return BeforeValidator(check)

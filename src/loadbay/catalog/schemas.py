@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 from pydantic import StringConstraints as Text
 
-from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
+from loadbay.catalog.models import TASK_STATUSES, DataType, Flow, Hub, Record, Task
+from loadbay.errors import BadRequest
 from loadbay.ids import fmt_time
 
 # Parsed by the shared helpers (imports and exports use them too); named here for the catalog.
+from loadbay.parsing import PageQuery
 from loadbay.parsing import parse_body as parse_body
 from loadbay.parsing import require_object as require_object
 
@@ -62,6 +64,46 @@ class DataTypeChange(BaseModel):
     deleteFields: list[StrictStr] = Field(default_factory=list)
     limitUser: StrictBool | None = None
     provider: Literal["internal"] | None = None
+
+
+# ---- query parameters of the lists ------------------------------------------------------
+
+
+class HubQuery(PageQuery):
+    module = "hub"
+    search: str | None = None
+
+
+class FlowQuery(PageQuery):
+    module = "flow"
+
+
+class DataTypeQuery(PageQuery):
+    module = "datatype"
+
+
+class RecordQuery(PageQuery):
+    module = "data"
+    dataTypeId: str | None = None
+    hubId: str | None = None
+    dataId: str | None = None  # comma-separated record keys
+
+    def keys(self) -> list[str]:
+        return [k.strip() for k in (self.dataId or "").split(",") if k.strip()]
+
+
+def _task_status(raw: Any) -> str | None:
+    if raw and str(raw).strip().upper() not in TASK_STATUSES:
+        raise BadRequest("task-017", f"status must be one of {', '.join(TASK_STATUSES)}")
+    return str(raw).strip().upper() if raw else None
+
+
+class TaskQuery(PageQuery):
+    module = "task"
+    flowId: str | None = None
+    hubId: str | None = None
+    status: Annotated[str | None, BeforeValidator(_task_status)] = None
+    assignee: str | None = None
 
 
 # ---- responses ---------------------------------------------------------------------------
