@@ -14,6 +14,7 @@ from loadbay.db import get_database
 from loadbay.imports import (
     jobs_routes,
     mapping,
+    queries,
     revert_routes,
     review,
     review_routes,
@@ -253,5 +254,5 @@ def revert_conflicts(
     """A page of `GET /import-jobs/{code}/revert-conflicts`."""
     with get_database().read() as session:
         job = service.get_job(session, principal.org, code)
-        items, total = revert_routes.conflicts_page(session, code, page, per_page)
+        items, total = queries.conflicts_page(session, code, page, per_page)
     return job, items, total

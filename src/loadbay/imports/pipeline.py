@@ -27,6 +27,7 @@ from loadbay.imports.counters import running_totals
 from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.invalid_rule import check_invalid_rule, no_data_rows
 from loadbay.imports.journal import Journal
+from loadbay.imports.limits import limits as limits  # the console reads previews with them
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.imports.review import Edited
 from loadbay.imports.review_rows import apply_edits
@@ -38,23 +39,9 @@ from loadbay.leases import HandBack, Heartbeat, LeaseLost, error_text, is_transi
 from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
-from loadbay.tabular.readers import Limits, TableError, chunk_cell, open_table, restore_chunk_cells
+from loadbay.tabular.readers import TableError, chunk_cell, open_table, restore_chunk_cells
 
 log = logging.getLogger("loadbay.imports")
-
-
-def limits() -> Limits:
-    s = get_settings()
-    return Limits(
-        max_rows=s.max_rows,
-        max_columns=s.max_columns,
-        max_cell_chars=s.max_cell_chars,
-        max_xlsx_uncompressed_bytes=s.max_xlsx_uncompressed_bytes,
-        max_xlsx_ratio=s.max_xlsx_ratio,
-        xlsx_calamine_max_bytes=s.xlsx_calamine_max_bytes,
-        calamine_max_cells=s.calamine_max_cells,
-        max_json_depth=s.max_json_depth,
-    )
 
 
 fail_job = state.fail_job
@@ -215,7 +202,7 @@ def _memory(job: ImportJob, target: Target) -> tuple[list[Any], dict[str, Any]]:
     options = job.options or {}
     if not options.get("useMemory"):
         return [], {}
-    from loadbay.imports.jobs_routes import mapping_history
+    from loadbay.imports.queries import mapping_history
 
     with get_database().read() as session:
         history = [] if job.mapping else mapping_history(session, job.organization_id, target)
