@@ -58,7 +58,8 @@ def _target_of(session: Any, job: ImportJob) -> Target:
 def plan_job(job_id: str) -> None:
     """Claim and run the plan step. A file that cannot be read fails the job; any other
     error is counted as an attempt (unless transient) and raised for the queue to retry,
-    until the step is out of attempts and the job fails with that error."""
+    until the step is out of attempts and the job fails with that error. However it
+    ends, the organisation's next upload, which waited for this plan, is enqueued."""
     db = get_database()
     owner = new_owner()
     with db.write() as session:
@@ -66,13 +67,36 @@ def plan_job(job_id: str) -> None:
         job = session.get(ImportJob, job_id)
         if not claimed or job is None:
             return
-        if job.cancel_requested:
+        cancelled = job.cancel_requested
+        if cancelled:
             state.cancel_claimed(session, job_id)
-            return
-        target = _target_of(session, job)
-        done_seqs = set(
-            session.scalars(sa.select(ImportChunk.seq).where(ImportChunk.job_id == job_id))
-        )
+        else:
+            target = _target_of(session, job)
+            done_seqs = set(
+                session.scalars(sa.select(ImportChunk.seq).where(ImportChunk.job_id == job_id))
+            )
+    try:
+        if not cancelled:
+            _run_plan(job, target, done_seqs, owner)
+    finally:
+        _plan_next(job_id)
+
+
+def _plan_next(job_id: str) -> None:
+    """An organisation plans one upload at a time (`state.claim_job`): its next one
+    waited for this plan, perhaps with no queue message left (one that came meanwhile
+    was refused). Should this fail, the sweeper finds that upload instead."""
+    try:
+        with get_database().read() as session:
+            following = state.next_queued(session, job_id)
+        if following is not None:
+            enqueue("plan", following)
+    except Exception:
+        log.exception("next plan not enqueued", extra={"job": job_id})
+
+
+def _run_plan(job: ImportJob, target: Target, done_seqs: set[int], owner: str) -> None:
+    job_id = job.id
     log.info("plan start", extra={"job": job_id, "format": job.file_format})
     started = time.perf_counter()
     try:
