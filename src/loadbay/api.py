@@ -11,9 +11,10 @@ from fastapi import FastAPI, Request, Response
 
 from loadbay import __version__
 from loadbay.apidocs import install as install_apidocs
-from loadbay.db import get_database, migrate
+from loadbay.db import get_database
 from loadbay.errors import install_error_handlers
 from loadbay.logs import setup_logging
+from loadbay.migrations import migrate
 from loadbay.responses import JsonResponse
 from loadbay.settings import get_settings
 
@@ -35,6 +36,7 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(*, run_migrations: bool = True) -> FastAPI:
     from loadbay.catalog.routes import router as catalog_router
+    from loadbay.catalog.service import known_organisation
     from loadbay.exports.routes import router as exports_router
     from loadbay.files.routes import router as files_router
     from loadbay.imports.routes import router as imports_router
@@ -58,6 +60,7 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
     )
     install_error_handlers(app)
     app.state.max_json_depth = get_settings().max_json_depth  # named by the error handler
+    app.state.known_organisation = known_organisation  # auth's check of a token's org
     app.include_router(catalog_router, prefix=API)
     app.include_router(imports_router, prefix=API)
     app.include_router(exports_router, prefix=API)

@@ -110,4 +110,5 @@ def queue_depth() -> int:
     try:
         return int(huey.pending_count())
     except Exception:  # a queue that cannot answer is not a reason to fail a scrape
+        log.warning("queue depth not read", exc_info=True)
         return -1

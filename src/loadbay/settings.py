@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # Claims of one step (plan, chunk, finalize, export) that expired or raised before it
     # fails for good; transient outages and graceful hand-backs do not count.
     max_attempts: Annotated[int, Field(gt=0)] = 5
+    # Chunks one organisation may have in flight at once, over all its imports (0: no
+    # cap); an organisation's own `maxConcurrentChunks` setting takes precedence. Chunks
+    # over the cap wait, queued, and are claimed as the organisation's own finish.
+    max_concurrent_chunks_per_org: Annotated[int, Field(ge=0)] = 0
     # Workers write a heartbeat row this often; one silent for three beats is taken for dead.
     worker_heartbeat_seconds: Annotated[float, Field(gt=0)] = 5
     # /readyz answers 503 when tasks wait and no worker started one for this long.

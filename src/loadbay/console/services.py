@@ -138,7 +138,7 @@ def job(principal: Principal, code: str) -> JobView:
 
 
 def _view(session: Session, found: ImportJob) -> JobView:
-    from loadbay.imports.routes import records_for
+    from loadbay.imports.schemas import records_for
 
     record = records_for(session, [found])[0]
     return JobView(found, job_status(found), record, job_view(found))

@@ -15,7 +15,7 @@ from loadbay.deps import ReadSession
 from loadbay.errors import BadRequest, Forbidden, envelope
 from loadbay.exports import configs, service
 from loadbay.exports.models import ExportLog
-from loadbay.exports.schemas import LOG_DATA_TYPES, LOG_STATUSES, parse_request
+from loadbay.exports.schemas import LOG_DATA_TYPES, LOG_STATUSES, log_entry, parse_request
 from loadbay.ids import fmt_iso, utcnow
 from loadbay.pagination import SORT_ORDERS
 from loadbay.responses import JsonResponse
@@ -114,29 +114,6 @@ def _enum(raw: str | None, allowed: tuple[str, ...], name: str) -> str | None:
             "export-017", f"Invalid {name} parameter: {raw} (use {', '.join(allowed)})."
         )
     return raw
-
-
-def log_entry(entry: ExportLog) -> dict[str, Any]:
-    source: dict[str, Any] = {
-        "organizationId": entry.organization_id,
-        "dataType": entry.report_type,
-        "dataName": entry.data_name,
-        "status": entry.status,
-        "requestAt": fmt_iso(entry.request_at),
-        "completedAt": fmt_iso(entry.completed_at) if entry.status != "Processing" else None,
-        "email": entry.email,
-        "fileUrl": service.file_link(entry),
-        "fileType": entry.file_type,
-        "totalRecords": entry.total,
-        "errorMessage": entry.error if entry.status == "Failed" else None,
-    }
-    return {
-        "_index": "export",
-        "_type": "_doc",
-        "_id": entry.id,
-        "_score": 1,
-        "_source": {k: v for k, v in source.items() if v is not None},
-    }
 
 
 @router.get("/tasks/export-log", response_model=None)

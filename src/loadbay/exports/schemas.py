@@ -14,7 +14,10 @@ from typing import Any
 
 from loadbay.catalog.models import TASK_STATUSES
 from loadbay.errors import BadRequest
+from loadbay.exports.models import ExportLog
+from loadbay.ids import fmt_iso
 from loadbay.pagination import SORT_ORDERS
+from loadbay.storage import get_storage
 
 FORMATS = ("xlsx", "json", "csv")
 FILE_TYPES = {"xlsx": "xlsx", "csv": "csv", "json": "zip"}
@@ -184,3 +187,33 @@ def unix(naive_utc: datetime) -> int:
 def iso_z(value: datetime) -> str:
     """`2024-11-26T09:59:39.860000Z`, as the vendor writes config times."""
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def file_link(entry: ExportLog) -> str | None:
+    if entry.status != "Done" or not entry.file_key:
+        return None
+    filename = entry.file_key.rsplit("/", 1)[-1]
+    return get_storage().link(entry.organization_id, entry.file_key, filename)
+
+
+def log_entry(entry: ExportLog) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "organizationId": entry.organization_id,
+        "dataType": entry.report_type,
+        "dataName": entry.data_name,
+        "status": entry.status,
+        "requestAt": fmt_iso(entry.request_at),
+        "completedAt": fmt_iso(entry.completed_at) if entry.status != "Processing" else None,
+        "email": entry.email,
+        "fileUrl": file_link(entry),
+        "fileType": entry.file_type,
+        "totalRecords": entry.total,
+        "errorMessage": entry.error if entry.status == "Failed" else None,
+    }
+    return {
+        "_index": "export",
+        "_type": "_doc",
+        "_id": entry.id,
+        "_score": 1,
+        "_source": {k: v for k, v in source.items() if v is not None},
+    }

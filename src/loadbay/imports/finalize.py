@@ -37,7 +37,7 @@ def final_status(job: ImportJob, cancelled_chunks: int) -> str:
 def finalize_job(job_id: str) -> None:
     owner = new_owner()
     with get_database().write() as session:
-        claimed = state.claim_finalize(session, job_id, owner)
+        claimed = state.claim_job(session, job_id, owner, "finalizing")
         job = session.get(ImportJob, job_id)
         if not claimed or job is None:
             return

@@ -105,6 +105,8 @@ class ImportChunk(Base):
     updated_count: Mapped[int] = mapped_column(default=0)
     skipped_count: Mapped[int] = mapped_column(default=0)
     failed_count: Mapped[int] = mapped_column(default=0)
+    # When it was last claimed: an organisation's last turn, for fair claims (state.py).
+    claimed_at: Mapped[datetime | None] = mapped_column()
     done_time: Mapped[datetime | None] = mapped_column()
     duration_ms: Mapped[int | None] = mapped_column()
     requeued: Mapped[int] = mapped_column(default=0)  # times the sweeper re-enqueued it

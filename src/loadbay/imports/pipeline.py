@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -74,7 +75,7 @@ def plan_job(job_id: str) -> None:
     db = get_database()
     owner = new_owner()
     with db.write() as session:
-        claimed = state.claim_plan(session, job_id, owner)
+        claimed = state.claim_job(session, job_id, owner, "planning")
         job = session.get(ImportJob, job_id)
         if not claimed or job is None:
             return
@@ -303,22 +304,50 @@ def _emit(
 # ---- chunks ------------------------------------------------------------------------------
 
 
-def run_chunk(chunk_id: str) -> int:
-    """Claim and write one chunk; answers its attempts so far when it raised (0 otherwise,
-    also when another claim holds it). An error is handed back counted (unless transient)
-    and raised for the queue to retry."""
-    db = get_database()
-    claim_started = time.perf_counter()
+@dataclass
+class Claimed:
+    """A chunk this worker holds, with what writing it needs."""
+
+    claim: state.ChunkClaim
+    owner: str
+    chunk: ImportChunk
+    job: ImportJob
+    target: Target
+    claimed_at: float  # perf_counter when the claim began
+
+
+def claim_next() -> Claimed | None:
+    """Claim the chunk that is next by fair shares (`imports.fair`), whichever chunk's
+    message brought this worker here; None when nothing may be claimed now."""
+    started = time.perf_counter()
     owner = new_owner()
-    with db.write() as session:
-        claimed = state.claim_chunk(session, chunk_id, owner)
-        chunk = session.get(ImportChunk, chunk_id)
-        if not claimed or chunk is None:
-            return 0
+    with get_database().write() as session:
+        claim = state.claim_chunk(session, owner)
+        if claim is None:
+            return None
+        chunk = session.get(ImportChunk, claim.chunk_id)
+        assert chunk is not None
         job = session.get(ImportJob, chunk.job_id)
         assert job is not None
         target = _target_of(session, job)
         session.expunge_all()
+    return Claimed(claim, owner, chunk, job, target, started)
+
+
+def run_chunk(hint: str | None = None) -> int:
+    """Claim and write the next chunk (a queue message only says there is work: `hint`,
+    the chunk it was sent for, is not what decides); answers the attempts so far of a
+    chunk that raised (0 otherwise, also when nothing was claimed)."""
+    claimed = claim_next()
+    return run_claimed(claimed) if claimed is not None else 0
+
+
+def run_claimed(claimed: Claimed) -> int:
+    """Write a claimed chunk. An error is handed back counted (unless transient) and
+    raised for the queue to retry. A chunk of a capped organisation that ends sends a
+    message on, for the chunk its place was waiting for."""
+    chunk, job, owner = claimed.chunk, claimed.job, claimed.owner
+    chunk_id = chunk.id
     started = time.perf_counter()
     try:
         with (
@@ -327,7 +356,7 @@ def run_chunk(chunk_id: str) -> int:
             ) as beat,
             paused_gc(),
         ):
-            timings = _process(job, chunk, target, owner, beat)
+            timings = _process(job, chunk, claimed.target, owner, beat)
     except LeaseLost:
         log.warning("chunk lease lost", extra={"job": job.id, "seq": chunk.seq})
         return 0
@@ -352,8 +381,10 @@ def run_chunk(chunk_id: str) -> int:
         )
         if not transient and attempts >= state.max_attempts():
             fail_chunk(chunk_id, error_text(exc), attempts)
+            _pass_on(claimed)
             return attempts
         raise
+    _pass_on(claimed)
     log.info(
         "chunk done",
         extra={
@@ -361,11 +392,18 @@ def run_chunk(chunk_id: str) -> int:
             "seq": chunk.seq,
             "rows": chunk.row_count,
             "seconds": round(time.perf_counter() - started, 3),
-            "claim_ms": round((started - claim_started) * 1000, 1),
+            "claim_ms": round((started - claimed.claimed_at) * 1000, 1),
             **timings,
         },
     )
     return 0
+
+
+def _pass_on(claimed: Claimed) -> None:
+    """Under a cap, chunks of the organisation may wait for this one's place with no
+    message left to claim them (a message that found only capped work did nothing)."""
+    if claimed.claim.capped:
+        enqueue("chunk", None, priority=-claimed.chunk.seq)
 
 
 def _process(

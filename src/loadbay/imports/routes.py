@@ -15,7 +15,7 @@ from loadbay.deps import ReadSession
 from loadbay.errors import BadRequest, NotFound
 from loadbay.imports import service
 from loadbay.imports.models import ImportJob
-from loadbay.imports.schemas import monitoring_record
+from loadbay.imports.schemas import records_for
 from loadbay.imports.target import load_target
 from loadbay.imports.template import ensure_template
 from loadbay.imports.upload import Upload, receive
@@ -37,24 +37,6 @@ SORTABLE: dict[str, Any] = {
     "totalRows": ImportJob.total_rows,
     "processedAt": ImportJob.processed_at,
 }
-
-
-def records_for(session: Any, jobs: list[ImportJob]) -> list[dict[str, Any]]:
-    names = service.target_names(session, jobs)
-    templates: dict[tuple[str, str], str | None] = {}
-    out = []
-    for job in jobs:
-        target_id = str(job.data_type_id or job.flow_id)
-        key = (job.type, target_id)
-        if key not in templates:
-            try:
-                templates[key] = ensure_template(
-                    job.organization_id, load_target(session, job.organization_id, *key)
-                )
-            except Exception:  # a deleted data type has no template; the record still shows
-                templates[key] = None
-        out.append(monitoring_record(job, names, templates[key]))
-    return out
 
 
 async def _create(request: Request, principal: Principal, kind: str) -> dict[str, Any]:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from loadbay.errors import NotFound
 from loadbay.ids import fmt_iso, fmt_time
 from loadbay.imports import names
 from loadbay.imports.models import ImportJob
 from loadbay.imports.progress import progress_fields
+from loadbay.imports.queries import target_names
+from loadbay.imports.target import load_target
+from loadbay.imports.template import ensure_template
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
+
+log = logging.getLogger("loadbay.imports")
 
 JOB_VIEW_STATUS = {
     "success": "Completed",
@@ -140,3 +149,26 @@ def revert_fields(job: ImportJob, fmt: Callable[[Any], str | None]) -> dict[str,
         "revertedCount": job.reverted_count,
         "revertSkipped": job.revert_skipped,
     }
+
+
+def records_for(session: Session, jobs: list[ImportJob]) -> list[dict[str, Any]]:
+    names = target_names(session, jobs)
+    templates: dict[tuple[str, str], str | None] = {}
+    out = []
+    for job in jobs:
+        target_id = str(job.data_type_id or job.flow_id)
+        key = (job.type, target_id)
+        if key not in templates:
+            try:
+                templates[key] = ensure_template(
+                    job.organization_id, load_target(session, job.organization_id, *key)
+                )
+            except NotFound:  # a deleted data type or flow has no template
+                templates[key] = None
+            except Exception:  # the record still shows; the failure is the operator's to see
+                log.exception(
+                    "import template not made", extra={"job": job.id, "target": target_id}
+                )
+                templates[key] = None
+        out.append(monitoring_record(job, names, templates[key]))
+    return out

@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.ids import utcnow
+from loadbay.imports import fair
+from loadbay.imports.events import import_event
 from loadbay.imports.models import ImportChunk, ImportJob
 from loadbay.leases import error_text, is_transient
 from loadbay.settings import get_settings
-from loadbay.webhooks.service import import_event
 
 log = logging.getLogger("loadbay.imports")
 jobs = table_of(ImportJob)
@@ -107,39 +108,23 @@ def cancel(session: Session, job_id: str, who: str, *, running: bool = False) ->
 # ---- the job: plan and finalize ---------------------------------------------------------
 
 
-def claim_plan(session: Session, job_id: str, owner: str) -> bool:
+def claim_job(session: Session, job_id: str, owner: str, phase: str) -> bool:
+    """Claim a job's plan (`phase` "planning") or finalize ("finalizing") step: from the
+    phase before it, or from the same phase when its lease ran out."""
     now = utcnow()
-    return bool(
-        rowcount(
-            session.execute(
-                jobs.update()
-                .where(
-                    jobs.c.id == job_id,
-                    jobs.c.confirmed.is_(True),
-                    jobs.c.attempts < max_attempts(),
-                    sa.or_(
-                        jobs.c.phase == "queued",
-                        sa.and_(
-                            jobs.c.phase == "planning",
-                            _open(jobs.c.lease_owner, jobs.c.lease_expires, now),
-                        ),
-                    ),
-                )
-                .values(
-                    phase="planning",
-                    lease_owner=owner,
-                    lease_expires=lease_until(now),
-                    started_at=sa.func.coalesce(jobs.c.started_at, now),
-                    attempts=jobs.c.attempts + 1,
-                    updated_time=now,
-                )
-            )
-        )
+    values: dict[str, Any] = {}
+    if phase == "planning":
+        ready: Any = sa.and_(jobs.c.phase == "queued", jobs.c.confirmed.is_(True))
+        values = {"started_at": sa.func.coalesce(jobs.c.started_at, now), "updated_time": now}
+    elif phase == "finalizing":
+        ready = sa.and_(jobs.c.phase == "running", jobs.c.processed_chunks >= jobs.c.total_chunks)
+    else:
+        raise ValueError(f"no job step is claimed as {phase!r}")
+    taken_over = sa.and_(
+        jobs.c.phase == phase,
+        jobs.c.confirmed.is_(True),
+        _open(jobs.c.lease_owner, jobs.c.lease_expires, now),
     )
-
-
-def claim_finalize(session: Session, job_id: str, owner: str) -> bool:
-    now = utcnow()
     return bool(
         rowcount(
             session.execute(
@@ -147,22 +132,14 @@ def claim_finalize(session: Session, job_id: str, owner: str) -> bool:
                 .where(
                     jobs.c.id == job_id,
                     jobs.c.attempts < max_attempts(),
-                    sa.or_(
-                        sa.and_(
-                            jobs.c.phase == "running",
-                            jobs.c.processed_chunks >= jobs.c.total_chunks,
-                        ),
-                        sa.and_(
-                            jobs.c.phase == "finalizing",
-                            _open(jobs.c.lease_owner, jobs.c.lease_expires, now),
-                        ),
-                    ),
+                    sa.or_(ready, taken_over),
                 )
                 .values(
-                    phase="finalizing",
+                    phase=phase,
                     lease_owner=owner,
                     lease_expires=lease_until(now),
                     attempts=jobs.c.attempts + 1,
+                    **values,
                 )
             )
         )
@@ -374,29 +351,61 @@ def add_chunks(
     return [(c.id, c.seq) for c in rows]
 
 
-def claim_chunk(session: Session, chunk_id: str, owner: str) -> bool:
+# Claims of chunks queue behind one another on PostgreSQL, as SQLite's writer turn makes
+# them do there: the in-flight counts a claim reads stay true until it commits, so two
+# claims never both take an organisation's last place under its cap.
+CLAIM_LOCK = 0x6C6F_6164_6261_79  # "loadbay"
+
+
+@dataclass(frozen=True)
+class ChunkClaim:
+    chunk_id: str
+    # Its organisation has a cap in force: when this chunk ends, a chunk of the same
+    # organisation may be waiting for the place it leaves, with no queue message left.
+    capped: bool
+
+
+def claim_chunk(session: Session, owner: str) -> ChunkClaim | None:
+    """Claim the chunk fair shares say is next (`fair.pick`), or None when nothing is
+    waiting that a claim may take now."""
     now = utcnow()
-    return bool(
-        rowcount(
-            session.execute(
-                chunks.update()
-                .where(
-                    chunks.c.id == chunk_id,
-                    chunks.c.state == "pending",
-                    chunks.c.attempts < max_attempts(),
-                    _open(chunks.c.lease_owner, chunks.c.lease_expires, now),
-                    chunks.c.job_id.in_(
-                        sa.select(jobs.c.id).where(jobs.c.phase.in_(("planning", "running")))
-                    ),
-                )
-                .values(
-                    lease_owner=owner,
-                    lease_expires=lease_until(now),
-                    attempts=chunks.c.attempts + 1,
-                )
-            )
+    limit = max_attempts()
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK)))
+    work = fair.snapshot(session, now, limit)
+    caps = fair.caps(session, (w.org for w in work))
+    chosen = fair.pick(work, caps)
+    if chosen is None:
+        return None
+    claimable = sa.and_(
+        chunks.c.job_id == chosen.job_id,
+        chunks.c.state == "pending",
+        chunks.c.attempts < limit,
+        _open(chunks.c.lease_owner, chunks.c.lease_expires, now),
+    )
+    chunk_id = session.scalar(
+        sa.select(chunks.c.id)
+        .where(claimable)
+        .order_by(chunks.c.seq)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if chunk_id is None:
+        return None
+    taken = session.execute(
+        chunks.update()
+        .where(chunks.c.id == chunk_id, claimable)
+        .values(
+            lease_owner=owner,
+            lease_expires=lease_until(now),
+            attempts=chunks.c.attempts + 1,
+            claimed_at=now,
         )
     )
+    if not rowcount(taken):
+        return None
+    return ChunkClaim(chunk_id, capped=bool(caps.get(chosen.org)))
 
 
 def renew_chunk(chunk_id: str, owner: str, until: datetime) -> bool:
@@ -516,16 +525,11 @@ class Swept:
 
 
 def count_unclaimed(session: Session, now: datetime) -> int:
-    """Work no worker holds and whose queue message may have been lost."""
-    pending = session.scalar(
-        sa.select(sa.func.count())
-        .select_from(ImportChunk)
-        .where(
-            ImportChunk.state == "pending",
-            ImportChunk.lease_owner.is_(None),
-            ImportChunk.lease_expires < now,
-        )
-    )
+    """Work no worker holds and whose queue message may have been lost. Chunks held
+    back by their organisation's cap are not counted: they wait for its chunks in
+    flight to end, not for a message."""
+    work = fair.snapshot(session, now, max_attempts())
+    pending = fair.unclaimed(work, fair.caps(session, (w.org for w in work)))
     queued = session.scalar(
         sa.select(sa.func.count())
         .select_from(ImportJob)
@@ -535,7 +539,7 @@ def count_unclaimed(session: Session, now: datetime) -> int:
             ImportJob.lease_expires < now,
         )
     )
-    return int(pending or 0) + int(queued or 0)
+    return pending + int(queued or 0)
 
 
 def sweep(session: Session, now: datetime, *, lost: bool) -> Swept:

@@ -34,7 +34,9 @@ def plan_task(job_id: str) -> None:
 
 
 @huey.task(retries=2, retry_delay=1, name="chunk")
-def chunk_task(chunk_id: str) -> None:
+def chunk_task(chunk_id: str | None = None) -> None:
+    """Writes the chunk fair shares say is next, not necessarily `chunk_id` (the one
+    whose recording sent this message): see `imports.fair`."""
     pipeline.run_chunk(chunk_id)
 
 
