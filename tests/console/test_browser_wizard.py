@@ -10,6 +10,7 @@ import json
 import re
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,12 @@ from tests.console.wizard_data import NOTES_TITLE_MERGED, STORE_FIELDS
 pytestmark = pytest.mark.slow
 
 
+Api = Callable[[str, str, dict[str, Any]], Any]
+
+
 @pytest.fixture(scope="module")
-def store(server: Server) -> str:
-    """The Store data type, and the organisation reading values as id-ID (Rupiah
-    amounts, day-first dates), as the analysts who made the workbook do."""
+def api(server: Server) -> Api:
+    """The API as an admin of acme: (method, path, JSON body) → the answer's JSON."""
     token = server.cli("token", "--org", "acme", "--email", "root@acme.test", "--perms",
                        "import,export,admin")  # fmt: skip
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -36,8 +39,15 @@ def store(server: Server) -> str:
         with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
             return json.loads(answer.read())
 
-    call("PUT", "/organization/settings", {"locale": "id-ID"})
-    made = call("POST", "/data-type", {"name": "Store", "commonData": True, "fields": STORE_FIELDS})
+    return call
+
+
+@pytest.fixture(scope="module")
+def store(api: Api) -> str:
+    """The Store data type, and the organisation reading values as id-ID (Rupiah
+    amounts, day-first dates), as the analysts who made the workbook do."""
+    api("PUT", "/organization/settings", {"locale": "id-ID"})
+    made = api("POST", "/data-type", {"name": "Store", "commonData": True, "fields": STORE_FIELDS})
     return str(made["data_type"]["_id"])
 
 
@@ -51,7 +61,7 @@ def row(page: Any, number: int) -> Any:
 
 
 def test_an_analyst_imports_the_messy_workbook_fixes_three_cells_and_reverts(
-    page: Any, server: Server, store: str
+    page: Any, server: Server, store: str, api: Api
 ) -> None:
     sign_in(page, server, "rina@acme.test")
     page.get_by_role("link", name="New import").first.click()
@@ -169,7 +179,10 @@ def test_an_analyst_imports_the_messy_workbook_fixes_three_cells_and_reverts(
     assert "OUT-0009" in sheet and "OUT-0010" in sheet and "OUT-0004" not in sheet
     expect(page.get_by_role("link", name="Download the rows not imported (CSV)")).to_be_visible()
 
-    # Revert: asked on its own page, its outcome on the import's page.
+    # Revert: asked on its own page, its outcome on the import's page. One record was
+    # changed since the import: it is left as it is, and listed.
+    changed = {"dataTypeId": store, "data": [{"dataId": "OUT-0002", "name": "Warung Bu Sri 2"}]}
+    assert api("POST", "/data/bulk/upsert", changed)["success"] == 1
     page.get_by_role("link", name="Revert this import…").click()
     expect(page.get_by_role("heading", name=re.compile("Revert the import of"))).to_be_visible()
     expect(page.get_by_text("The 10 records it created are deleted.")).to_be_visible()
@@ -177,9 +190,15 @@ def test_an_analyst_imports_the_messy_workbook_fixes_three_cells_and_reverts(
     page.get_by_role("button", name="Revert the import").click()
     revert = page.get_by_role("region", name="Undo this import")
     expect(revert).to_contain_text("Reverted by rina@acme.test", timeout=60_000)
-    expect(revert).to_contain_text("10 records undone")
+    expect(revert).to_contain_text("9 records undone, 1 left as it was")
     expect(page.get_by_role("link", name="Revert this import…")).to_have_count(0)
     check_screen(page, "30-wizard-reverted")
+    page.get_by_role("link", name="See the records left as they were").click()
+    conflict = page.get_by_role("table", name="1 record left as it was").get_by_role("row")
+    expect(conflict.nth(1)).to_contain_text("OUT-0002")
+    expect(conflict.nth(1)).to_contain_text("deleting it")
+    expect(conflict.nth(1)).to_contain_text("changed after this import")
+    check_screen(page, "31-wizard-revert-left")
 
 
 def _tab_to(page: Any, target: Any, most: int = 120) -> None:

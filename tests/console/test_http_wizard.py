@@ -298,7 +298,7 @@ def test_revert_from_the_job_page_with_a_record_changed_since(
     assert "1 left as it was because it changed after the import" in result
     assert "Revert this import…" not in result
     conflicts = app_client.get(f"/imports/{code}/revert-conflicts").text
-    assert record.id in conflicts and "deleting it" in conflicts
+    assert record.id in conflicts and "deleting it" in conflicts and "OUT-0002" in conflicts
     # asked twice (a second tab): the page says how it stands, no error
     again = _post(app_client, f"/imports/{code}/revert", page)
     assert again.status_code == 303
