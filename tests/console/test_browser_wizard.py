@@ -174,9 +174,12 @@ def test_an_analyst_imports_the_messy_workbook_fixes_three_cells_and_reverts(
         page.get_by_role("link", name="Download the failed rows").click()
     failed = waiting.value.path()
     assert failed is not None
+    assert waiting.value.suggested_filename.startswith("failed_rows_")
     with zipfile.ZipFile(failed) as book:  # an XLSX: the two rows still invalid
         sheet = book.read("xl/worksheets/sheet1.xml").decode()
     assert "OUT-0009" in sheet and "OUT-0010" in sheet and "OUT-0004" not in sheet
+    assert sheet.count(' s="5"') == 3  # their bad cells marked: name and date, Lat/Long
+    assert "latitude 106.8456 is out of range" in sheet  # and why, in the Error column
     expect(page.get_by_role("link", name="Download the rows not imported (CSV)")).to_be_visible()
 
     # Revert: asked on its own page, its outcome on the import's page. One record was

@@ -234,6 +234,7 @@ def test_value_maps_the_review_grid_edits_discards_and_the_confirm(
     assert names.get("OUT-0009") == "Toko Baru"  # the cell fixed in the review
     result = app_client.get(f"/imports/{code}").text
     assert "Download the failed rows" in result and "Revert this import…" in result
+    assert "failed_rows.xlsx" in result and "bad cells highlighted" in result
     # a finished import is no wizard step any more
     assert app_client.get(f"/imports/{code}/review", follow_redirects=False).status_code == 303
 
