@@ -307,3 +307,5 @@ def test_revert_from_the_job_page_with_a_record_changed_since(
     with db.read() as session:
         left = session.scalars(sa.select(Record.data_id)).all()
     assert left == ["OUT-0002"]
+    history = app_client.get("/imports").text
+    assert re.search(r'Partly imported</span><span class="muted">, reverted</span>', history)
