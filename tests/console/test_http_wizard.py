@@ -234,6 +234,7 @@ def test_value_maps_the_review_grid_edits_discards_and_the_confirm(
     assert names.get("OUT-0009") == "Toko Baru"  # the cell fixed in the review
     result = app_client.get(f"/imports/{code}").text
     assert "Download the failed rows" in result and "Revert this import…" in result
+    assert "failed_rows.xlsx" in result and "bad cells highlighted" in result
     # a finished import is no wizard step any more
     assert app_client.get(f"/imports/{code}/review", follow_redirects=False).status_code == 303
 
@@ -298,7 +299,7 @@ def test_revert_from_the_job_page_with_a_record_changed_since(
     assert "1 left as it was because it changed after the import" in result
     assert "Revert this import…" not in result
     conflicts = app_client.get(f"/imports/{code}/revert-conflicts").text
-    assert record.id in conflicts and "deleting it" in conflicts
+    assert record.id in conflicts and "deleting it" in conflicts and "OUT-0002" in conflicts
     # asked twice (a second tab): the page says how it stands, no error
     again = _post(app_client, f"/imports/{code}/revert", page)
     assert again.status_code == 303
@@ -306,3 +307,5 @@ def test_revert_from_the_job_page_with_a_record_changed_since(
     with db.read() as session:
         left = session.scalars(sa.select(Record.data_id)).all()
     assert left == ["OUT-0002"]
+    history = app_client.get("/imports").text
+    assert re.search(r'Partly imported</span><span class="muted">, reverted</span>', history)

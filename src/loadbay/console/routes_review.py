@@ -73,10 +73,10 @@ async def sheet_submit(request: Request, code: str, signed: Signed) -> Response:
     name = values.get("sheet", "")
     if not name:
         return await run_in_threadpool(_sheet_page, request, code, 400, "Choose a sheet.")
-    try:  # another sheet has its own header row: found again unless the user picks it
-        await run_in_threadpool(
-            review.change_draft, signed.principal, code, {"sheet": name, "headerRow": ""}
-        )
+    job = await run_in_threadpool(review.job_of, signed.principal, code)
+    try:  # the same sheet again changes nothing (its header row stays as chosen)
+        if name != job.sheet_name:
+            await run_in_threadpool(review.change_draft, signed.principal, code, {"sheet": name})
     except ApiError as exc:
         return await _refused(request, code, exc, _sheet_page, name)
     return redirect(f"/imports/{code}/header")

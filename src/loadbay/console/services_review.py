@@ -8,8 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
+
 from loadbay import queue
 from loadbay.auth import Principal
+from loadbay.catalog.models import Record, Task
 from loadbay.db import get_database
 from loadbay.imports import (
     jobs_routes,
@@ -255,4 +258,9 @@ def revert_conflicts(
     with get_database().read() as session:
         job = service.get_job(session, principal.org, code)
         items, total = queries.conflicts_page(session, code, page, per_page)
-    return job, items, total
+        ids = [i["_id"] for i in items]
+        # what a person knows a record or task by: its key, or its title
+        names = dict(
+            session.execute(sa.select(Record.id, Record.data_id).where(Record.id.in_(ids))).all()
+        ) | dict(session.execute(sa.select(Task.id, Task.title).where(Task.id.in_(ids))).all())
+    return job, [{**i, "name": names.get(i["_id"])} for i in items], total

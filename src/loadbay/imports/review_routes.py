@@ -87,7 +87,10 @@ def _change_draft(principal: Principal, code: str, body: dict[str, Any]) -> Impo
     job = _draft(principal, code)
     options = dict(job.options or {})
     if body.get("sheet") not in (None, ""):
-        job.sheet_name = str(body["sheet"]).strip()[:200]
+        sheet = str(body["sheet"]).strip()[:200]
+        if sheet != job.sheet_name and "headerRow" not in body:
+            options.pop("headerRow", None)  # found again: the old one was another sheet's
+        job.sheet_name = sheet
     if "headerRow" in body:
         options.pop("headerRow", None)
         header_row = service.header_row_of(body.get("headerRow"))

@@ -101,6 +101,11 @@ def _link(job: ImportJob, key: str | None) -> str | None:
     return get_storage().link(job.organization_id, key, name, get_settings().link_ttl_seconds)
 
 
+def failed_xlsx_link(job: ImportJob) -> str | None:
+    """The failed rows as XLSX, the bad cells highlighted, a reason for each row."""
+    return _link(job, (job.options or {}).get("failedXlsxKey"))
+
+
 def monitoring_record(
     job: ImportJob, names: dict[str, str], template_key: str | None
 ) -> dict[str, Any]:
@@ -126,6 +131,7 @@ def monitoring_record(
         record["flowName"] = names.get(str(job.flow_id))
     record["fileTemplate"] = _link(job, template_key)
     record["fileFailedImported"] = _link(job, job.failed_key)
+    record["failedRowsXlsxUrl"] = failed_xlsx_link(job)
     record["errorMessage"] = monitoring_error(job)
     if finished and job.processed_at is not None:
         record["processedAt"] = fmt_time(job.processed_at)
@@ -196,6 +202,7 @@ def job_view(job: ImportJob) -> dict[str, Any]:
         "completedDate": fmt_iso(job.processed_at) if job.phase == "done" else None,
         "createdDate": fmt_iso(job.created_time),
         "notImportedDownloadUrl": _link(job, job.not_imported_key),
+        "failedRowsXlsxUrl": failed_xlsx_link(job),
         **structure(job),
         **revert_fields(job, fmt_iso),
     }
