@@ -269,3 +269,58 @@ def test_racing_claims_respect_the_cap_and_never_share_a_chunk(
     taken = [c.chunk_id for c in claims if c is not None]
     assert len(taken) == 3 and len(set(taken)) == 3
     assert sum(owner is not None for _, owner in chunk_states(a_job)) == 3
+
+
+def test_an_organisation_plans_one_upload_at_a_time(
+    orgs: tuple[Org, Org], small_chunks: Any, db: Database
+) -> None:
+    """Two big uploads of A must not hold both workers in their plans while B's small
+    upload waits: A's second plan waits for its first, B's is planned at once; when
+    A's first plan ends, its second is enqueued, and both end."""
+    a, b = orgs
+    with held_queue():
+        first = a.upload(outlets(6, "A"))
+        second = a.upload(outlets(6, "Z"))
+        with db.write() as session:  # a worker elsewhere reads A's first file
+            session.execute(
+                sa.update(ImportJob)
+                .where(ImportJob.id == first)
+                .values(
+                    phase="planning",
+                    lease_owner="elsewhere:1:x",
+                    lease_expires=utcnow() + timedelta(minutes=5),
+                    attempts=1,
+                )
+            )
+        pipeline.plan_job(second)
+        b_job = b.upload(outlets(2, "B"))
+        pipeline.plan_job(b_job)
+        with db.write() as session:
+            assert session.get(ImportJob, second).phase == "queued"  # type: ignore[union-attr]
+            assert session.get(ImportJob, b_job).phase == "running"  # type: ignore[union-attr]
+            # Waiting for A's plan, not for a message: no sweep takes it for lost.
+            session.execute(
+                sa.update(ImportJob)
+                .where(ImportJob.id == second)
+                .values(lease_expires=utcnow() - timedelta(seconds=1))
+            )
+        with db.read() as session:
+            assert state.count_unclaimed(session, utcnow()) == 0
+        with db.write() as session:  # the first plan's worker is gone: its plan is taken over
+            session.execute(
+                sa.update(ImportJob)
+                .where(ImportJob.id == first)
+                .values(lease_expires=utcnow() - timedelta(seconds=1))
+            )
+        pipeline.plan_job(first)
+        drain()  # the chunks, A's second plan (sent on by the first), the finalizes
+        with db.read() as session:
+            ends = {
+                j.id: (j.phase, j.status, j.created_count)
+                for j in session.scalars(sa.select(ImportJob))
+            }
+    assert ends == {
+        first: ("done", "success", 6),
+        second: ("done", "success", 6),
+        b_job: ("done", "success", 2),
+    }

@@ -21,7 +21,7 @@ from loadbay.errors import BadRequest
 from loadbay.exports import service as export_service
 from loadbay.exports.models import ExportLog
 from loadbay.exports.schemas import ExportRequest
-from loadbay.imports import jobs_routes, review_routes, service
+from loadbay.imports import jobs_routes, review, service
 from loadbay.imports.models import ImportJob
 from loadbay.imports.schemas import job_status, job_view
 from loadbay.imports.target import Target, load_target
@@ -95,7 +95,7 @@ def accept_upload(principal: Principal, upload: Upload) -> tuple[str, int]:
     upload.fields["showPreview"] = "true"
     code, body = jobs_routes._accept(principal, upload)
     assert body is not None
-    review_routes.enqueue(code, body.pop("generation"))  # after the commit, as the API
+    review.enqueue(code, body.pop("generation"))  # after the commit, as the API
     return code, len(body.get("sheets") or [])
 
 

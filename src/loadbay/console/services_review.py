@@ -17,6 +17,7 @@ from loadbay.db import get_database
 from loadbay.imports import (
     jobs_routes,
     mapping,
+    queries,
     revert_routes,
     review,
     review_routes,
@@ -256,7 +257,7 @@ def revert_conflicts(
     """A page of `GET /import-jobs/{code}/revert-conflicts`."""
     with get_database().read() as session:
         job = service.get_job(session, principal.org, code)
-        items, total = revert_routes.conflicts_page(session, code, page, per_page)
+        items, total = queries.conflicts_page(session, code, page, per_page)
         ids = [i["_id"] for i in items]
         # what a person knows a record or task by: its key, or its title
         names = dict(

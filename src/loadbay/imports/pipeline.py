@@ -27,6 +27,7 @@ from loadbay.imports.counters import running_totals
 from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.invalid_rule import check_invalid_rule, no_data_rows
 from loadbay.imports.journal import Journal
+from loadbay.imports.limits import limits as limits  # the console reads previews with them
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
 from loadbay.imports.review import Edited
 from loadbay.imports.review_rows import apply_edits
@@ -38,23 +39,9 @@ from loadbay.leases import HandBack, Heartbeat, LeaseLost, error_text, is_transi
 from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
-from loadbay.tabular.readers import Limits, TableError, chunk_cell, open_table, restore_chunk_cells
+from loadbay.tabular.readers import TableError, chunk_cell, open_table, restore_chunk_cells
 
 log = logging.getLogger("loadbay.imports")
-
-
-def limits() -> Limits:
-    s = get_settings()
-    return Limits(
-        max_rows=s.max_rows,
-        max_columns=s.max_columns,
-        max_cell_chars=s.max_cell_chars,
-        max_xlsx_uncompressed_bytes=s.max_xlsx_uncompressed_bytes,
-        max_xlsx_ratio=s.max_xlsx_ratio,
-        xlsx_calamine_max_bytes=s.xlsx_calamine_max_bytes,
-        calamine_max_cells=s.calamine_max_cells,
-        max_json_depth=s.max_json_depth,
-    )
 
 
 fail_job = state.fail_job
@@ -71,7 +58,8 @@ def _target_of(session: Any, job: ImportJob) -> Target:
 def plan_job(job_id: str) -> None:
     """Claim and run the plan step. A file that cannot be read fails the job; any other
     error is counted as an attempt (unless transient) and raised for the queue to retry,
-    until the step is out of attempts and the job fails with that error."""
+    until the step is out of attempts and the job fails with that error. However it
+    ends, the organisation's next upload, which waited for this plan, is enqueued."""
     db = get_database()
     owner = new_owner()
     with db.write() as session:
@@ -79,13 +67,36 @@ def plan_job(job_id: str) -> None:
         job = session.get(ImportJob, job_id)
         if not claimed or job is None:
             return
-        if job.cancel_requested:
+        cancelled = job.cancel_requested
+        if cancelled:
             state.cancel_claimed(session, job_id)
-            return
-        target = _target_of(session, job)
-        done_seqs = set(
-            session.scalars(sa.select(ImportChunk.seq).where(ImportChunk.job_id == job_id))
-        )
+        else:
+            target = _target_of(session, job)
+            done_seqs = set(
+                session.scalars(sa.select(ImportChunk.seq).where(ImportChunk.job_id == job_id))
+            )
+    try:
+        if not cancelled:
+            _run_plan(job, target, done_seqs, owner)
+    finally:
+        _plan_next(job_id)
+
+
+def _plan_next(job_id: str) -> None:
+    """An organisation plans one upload at a time (`state.claim_job`): its next one
+    waited for this plan, perhaps with no queue message left (one that came meanwhile
+    was refused). Should this fail, the sweeper finds that upload instead."""
+    try:
+        with get_database().read() as session:
+            following = state.next_queued(session, job_id)
+        if following is not None:
+            enqueue("plan", following)
+    except Exception:
+        log.exception("next plan not enqueued", extra={"job": job_id})
+
+
+def _run_plan(job: ImportJob, target: Target, done_seqs: set[int], owner: str) -> None:
+    job_id = job.id
     log.info("plan start", extra={"job": job_id, "format": job.file_format})
     started = time.perf_counter()
     try:
@@ -215,7 +226,7 @@ def _memory(job: ImportJob, target: Target) -> tuple[list[Any], dict[str, Any]]:
     options = job.options or {}
     if not options.get("useMemory"):
         return [], {}
-    from loadbay.imports.jobs_routes import mapping_history
+    from loadbay.imports.queries import mapping_history
 
     with get_database().read() as session:
         history = [] if job.mapping else mapping_history(session, job.organization_id, target)

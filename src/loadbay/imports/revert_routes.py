@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from loadbay import queue
@@ -15,7 +13,8 @@ from loadbay.auth import CanImport, Principal
 from loadbay.db import get_database
 from loadbay.deps import ReadSession
 from loadbay.imports import service
-from loadbay.imports.models import ImportJob, ImportRevertConflict
+from loadbay.imports.models import ImportJob
+from loadbay.imports.queries import conflicts_page
 from loadbay.imports.revert import request_revert
 from loadbay.imports.schemas import job_view
 from loadbay.pagination import ok, page_params, paginate
@@ -37,27 +36,6 @@ async def revert_import_job(code: str, principal: CanImport) -> Any:
     job = await run_in_threadpool(request_job_revert, principal, code)
     await run_in_threadpool(queue.enqueue, "revert", code)  # after the commit, off the loop
     return JSONResponse(ok(job_view(job)), status_code=202)
-
-
-def conflicts_page(
-    session: Session, code: str, page: int, per_page: int
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of the records a revert left as they were, and how many there are."""
-    where = ImportRevertConflict.job_id == code
-    total = session.scalar(
-        sa.select(sa.func.count()).select_from(ImportRevertConflict).where(where)
-    )
-    rows = session.scalars(
-        sa.select(ImportRevertConflict)
-        .where(where)
-        .order_by(ImportRevertConflict.id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    items = [
-        {"_id": c.target_id, "type": c.kind, "action": c.action, "reason": c.reason} for c in rows
-    ]
-    return items, int(total or 0)
 
 
 @router.get("/import-jobs/{code}/revert-conflicts", response_model=None, tags=["import-jobs"])

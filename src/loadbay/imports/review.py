@@ -27,6 +27,7 @@ from loadbay.imports.models import ImportJob
 from loadbay.imports.review_check import RowChecker, reason_of
 from loadbay.imports.review_models import ImportReview, ImportReviewEdit, ImportReviewIssue
 from loadbay.imports.target import load_target
+from loadbay.queue import enqueue as queue_enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 from loadbay.tabular.readers import TableError, open_table
@@ -167,7 +168,7 @@ def _pass(
     edits: dict[int, dict[str, str | None]],
     discarded: set[int],
 ) -> None:
-    from loadbay.imports.pipeline import limits  # the pipeline applies the review's edits
+    from loadbay.imports.limits import limits
 
     size = get_settings().chunk_size
     prefix = f"{job.organization_id}/imports/{job.id}/review/{generation:04d}"
@@ -357,3 +358,8 @@ def summary(session: Session, job_id: str) -> dict[str, Any] | None:
     if review.error_message:
         body["errorMessage"] = review.error_message
     return body
+
+
+def enqueue(code: str, generation: int) -> None:
+    """Send a review pass through the queue's seam (after the commit that started it)."""
+    queue_enqueue("review", code, generation)

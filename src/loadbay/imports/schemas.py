@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
-from loadbay.errors import NotFound
+from loadbay.errors import BadRequest, NotFound
 from loadbay.ids import fmt_iso, fmt_time
 from loadbay.imports import names
 from loadbay.imports.models import ImportJob
@@ -16,10 +17,74 @@ from loadbay.imports.progress import progress_fields
 from loadbay.imports.queries import target_names
 from loadbay.imports.target import load_target
 from loadbay.imports.template import ensure_template
+from loadbay.pagination import SORT_ORDERS
+from loadbay.parsing import PageQuery
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
 log = logging.getLogger("loadbay.imports")
+
+MONITORING_TYPES = ("datasource", "task", "visit", "route")
+MONITORING_STATUSES = ("onprocess", "success", "partially", "failed", "cancelled")
+SORTABLE: dict[str, Any] = {
+    "createdTime": ImportJob.created_time,
+    "updatedTime": ImportJob.updated_time,
+    "status": ImportJob.status,
+    "filename": ImportJob.filename,
+    "totalRows": ImportJob.total_rows,
+    "processedAt": ImportJob.processed_at,
+}
+
+
+def _listed(allowed: tuple[str, ...], label: str) -> BeforeValidator:
+    """A comma-separated list of `allowed` values, checked and kept as the text sent."""
+
+    def check(raw: Any) -> str | None:
+        if not raw:
+            return None
+        if any(v.strip() not in allowed for v in str(raw).split(",") if v.strip()):
+            # The vendor's body exactly: it names the parameter, not the value.
+            raise BadRequest("import-003", f"Invalid {label} value")
+        return str(raw)
+
+    return BeforeValidator(check)
+
+
+def _sort_by(raw: Any) -> str:
+    key = raw or "createdTime"
+    if key not in SORTABLE:
+        raise BadRequest("import-003", f"Invalid sortBy value: {key}")
+    return str(key)
+
+
+def _sort_order(raw: Any) -> str:
+    order = str(raw or "desc").lower()
+    if order not in SORT_ORDERS:
+        raise BadRequest("import-003", f"Invalid sortOrder value: {raw}")
+    return order
+
+
+class MonitoringQuery(PageQuery):
+    """`GET /import-monitoring`'s parameters, checked in the order the vendor checks them."""
+
+    module = "import"
+
+    type: Annotated[str | None, _listed(MONITORING_TYPES, "type")] = None
+    status: Annotated[str | None, _listed(MONITORING_STATUSES, "status")] = None
+    sortBy: Annotated[str, BeforeValidator(_sort_by)] = "createdTime"
+    sortOrder: Annotated[str, BeforeValidator(_sort_order)] = "desc"
+    dataTypeId: str | None = None
+
+    def types(self) -> list[str]:
+        return _items(self.type)
+
+    def statuses(self) -> list[str]:
+        return _items(self.status)
+
+
+def _items(raw: str | None) -> list[str]:
+    return [v.strip() for v in (raw or "").split(",") if v.strip()]
+
 
 JOB_VIEW_STATUS = {
     "success": "Completed",

@@ -37,6 +37,12 @@ chunks = table_of(ImportChunk)
 WORKER_STOPPED = "the worker running it stopped before it finished (its lease ran out)"
 
 
+# Claims of chunks and plans queue behind one another on PostgreSQL, as SQLite's writer
+# turn makes them do there: what a claim counts (chunks in flight, plans running) stays
+# true until it commits, so two claims never both take an organisation's last place.
+CLAIM_LOCK = 0x6C6F_6164_6261_79  # "loadbay"
+
+
 def lease_until(now: datetime | None = None) -> datetime:
     return (now or utcnow()) + timedelta(seconds=get_settings().lease_seconds)
 
@@ -108,13 +114,36 @@ def cancel(session: Session, job_id: str, who: str, *, running: bool = False) ->
 # ---- the job: plan and finalize ---------------------------------------------------------
 
 
+def _planning_elsewhere(now: datetime) -> Any:
+    """Another job of the same organisation holds a live plan lease."""
+    other = jobs.alias("other")
+    return sa.exists().where(
+        other.c.organization_id == jobs.c.organization_id,
+        other.c.id != jobs.c.id,
+        other.c.phase == "planning",
+        other.c.lease_owner.is_not(None),
+        other.c.lease_expires >= now,
+    )
+
+
 def claim_job(session: Session, job_id: str, owner: str, phase: str) -> bool:
     """Claim a job's plan (`phase` "planning") or finalize ("finalizing") step: from the
-    phase before it, or from the same phase when its lease ran out."""
+    phase before it, or from the same phase when its lease ran out.
+
+    An organisation plans one file at a time: a plan holds a worker for as long as its
+    file takes to read, and two big uploads of one organisation would otherwise hold
+    both workers of a small deployment while another's small upload waits. A plan
+    refused for that stays queued; the organisation's plan in flight enqueues it when
+    it ends (`next_queued`)."""
     now = utcnow()
     values: dict[str, Any] = {}
     if phase == "planning":
-        ready: Any = sa.and_(jobs.c.phase == "queued", jobs.c.confirmed.is_(True))
+        conn = session.connection()
+        if conn.dialect.name == "postgresql":  # two claims must not both see none planning
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK)))
+        ready: Any = sa.and_(
+            jobs.c.phase == "queued", jobs.c.confirmed.is_(True), ~_planning_elsewhere(now)
+        )
         values = {"started_at": sa.func.coalesce(jobs.c.started_at, now), "updated_time": now}
     elif phase == "finalizing":
         ready = sa.and_(jobs.c.phase == "running", jobs.c.processed_chunks >= jobs.c.total_chunks)
@@ -144,6 +173,23 @@ def claim_job(session: Session, job_id: str, owner: str, phase: str) -> bool:
             )
         )
     )
+
+
+def next_queued(session: Session, job_id: str) -> str | None:
+    """The oldest upload waiting for its plan in the same organisation as `job_id`."""
+    org = sa.select(jobs.c.organization_id).where(jobs.c.id == job_id).scalar_subquery()
+    found = session.scalar(
+        sa.select(jobs.c.id)
+        .where(
+            jobs.c.organization_id == org,
+            jobs.c.phase == "queued",
+            jobs.c.confirmed.is_(True),
+            jobs.c.id != job_id,
+        )
+        .order_by(jobs.c.created_time, jobs.c.id)
+        .limit(1)
+    )
+    return str(found) if found is not None else None
 
 
 def renew_job(job_id: str, phase: str, owner: str, until: datetime) -> bool:
@@ -351,12 +397,6 @@ def add_chunks(
     return [(c.id, c.seq) for c in rows]
 
 
-# Claims of chunks queue behind one another on PostgreSQL, as SQLite's writer turn makes
-# them do there: the in-flight counts a claim reads stay true until it commits, so two
-# claims never both take an organisation's last place under its cap.
-CLAIM_LOCK = 0x6C6F_6164_6261_79  # "loadbay"
-
-
 @dataclass(frozen=True)
 class ChunkClaim:
     chunk_id: str
@@ -526,17 +566,18 @@ class Swept:
 
 def count_unclaimed(session: Session, now: datetime) -> int:
     """Work no worker holds and whose queue message may have been lost. Chunks held
-    back by their organisation's cap are not counted: they wait for its chunks in
-    flight to end, not for a message."""
+    back by their organisation's cap, and uploads waiting for its plan in flight, are
+    not counted: they wait for its work in flight to end, not for a message."""
     work = fair.snapshot(session, now, max_attempts())
     pending = fair.unclaimed(work, fair.caps(session, (w.org for w in work)))
     queued = session.scalar(
         sa.select(sa.func.count())
-        .select_from(ImportJob)
+        .select_from(jobs)
         .where(
-            ImportJob.confirmed.is_(True),
-            ImportJob.phase == "queued",
-            ImportJob.lease_expires < now,
+            jobs.c.confirmed.is_(True),
+            jobs.c.phase == "queued",
+            jobs.c.lease_expires < now,
+            ~_planning_elsewhere(now),
         )
     )
     return pending + int(queued or 0)
