@@ -309,3 +309,35 @@ def test_revert_from_the_job_page_with_a_record_changed_since(
     assert left == ["OUT-0002"]
     history = app_client.get("/imports").text
     assert re.search(r'Partly imported</span><span class="muted">, reverted</span>', history)
+
+
+def test_tasks_of_a_flow_go_through_the_same_steps(
+    app_client: TestClient, db: Database, make_org: Any
+) -> None:
+    from loadbay.catalog.demo import seed_demo
+
+    make_org("acme")
+    with db.write() as session:
+        demo = seed_demo(session, "acme")
+    store = {
+        "org": demo["organizationId"],
+        "hub": demo["hubId"],
+        "target": f"task:{demo['flowId']}",
+    }
+    content = b"Title,Order Number,Weight (kg)\nDrop,SO-1,2.5\nPick,,3\nLift,SO-3,heavy\n"
+    answer = _upload(app_client, store, content, "tasks.csv")
+    code = answer.headers["location"].split("/")[2]
+    assert answer.headers["location"] == f"/imports/{code}/header"  # a CSV has no sheets
+    page = app_client.get(f"/imports/{code}/map").text
+    assert _selected(page, "col-1") == "orderNumber"
+    form = {f"col-{i}": _selected(page, f"col-{i}") for i in range(3)}
+    assert _post(app_client, f"/imports/{code}/map", page, **form).status_code == 303
+    assert "Every value in the Delivery choice" in app_client.get(f"/imports/{code}/values").text
+    review = app_client.get(f"/imports/{code}/review?filter=invalid").text
+    assert re.findall(r'<tr id="row-(\d+)"', review) == ["3", "4"]
+    assert 'aria-label="Weight (kg), row 4"' in review
+    confirm = app_client.get(f"/imports/{code}/confirm").text
+    assert "Find existing tasks by" in confirm and "<dt>To create</dt><dd>1</dd>" in confirm
+    _post(app_client, f"/imports/{code}/confirm", confirm)
+    job = _job(db, code)
+    assert (job.status, job.created_count, job.failed_count) == ("partially", 1, 2)
