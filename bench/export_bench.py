@@ -54,7 +54,8 @@ START = datetime(2024, 1, 1)
 
 
 def _database(url: str) -> Any:
-    from loadbay.db import Database, migrate
+    from loadbay.db import Database
+    from loadbay.migrations import migrate
 
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]

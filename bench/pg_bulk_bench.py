@@ -35,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import FIELDS, rows
 
 from loadbay.catalog.models import Record
-from loadbay.db import Database, migrate, table_of
+from loadbay.db import Database, table_of
 from loadbay.ids import new_id
 from loadbay.imports import pg_bulk
+from loadbay.migrations import migrate
 
 records = table_of(Record)
 Params = list[tuple[Any, ...]]

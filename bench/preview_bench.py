@@ -30,9 +30,10 @@ def main() -> None:
     from loadbay.catalog.fields import parse_fields
     from loadbay.catalog.models import DataType, Hub
     from loadbay.catalog.service import ensure_organization
-    from loadbay.db import Database, migrate, set_database
+    from loadbay.db import Database, set_database
     from loadbay.imports import review, review_rows
     from loadbay.imports.models import ImportJob
+    from loadbay.migrations import migrate
     from loadbay.storage import get_storage
 
     path = work / f"outlets.{args.format}"

@@ -48,9 +48,10 @@ def build_job(work: Path, n: int) -> tuple[str, float]:
     from loadbay.catalog.fields import parse_fields
     from loadbay.catalog.models import DataType, Hub
     from loadbay.catalog.service import ensure_organization
-    from loadbay.db import get_database, migrate
+    from loadbay.db import get_database
     from loadbay.imports import review
     from loadbay.imports.models import ImportJob
+    from loadbay.migrations import migrate
     from loadbay.storage import get_storage
 
     path = work / "outlets.csv"

@@ -32,7 +32,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from huey.storage import SqliteStorage  # noqa: E402
 
 from loadbay.auth import issue_token  # noqa: E402
-from loadbay.db import Base, Database, migrate, set_database  # noqa: E402
+from loadbay.db import Base, Database, set_database  # noqa: E402
+from loadbay.migrations import migrate  # noqa: E402
 from loadbay.queue import huey  # noqa: E402
 from loadbay.settings import get_settings  # noqa: E402
 

@@ -73,3 +73,28 @@ def test_token_prints_a_signed_token_on_its_last_line(sqlite_db) -> None:
     )
     bad = CliRunner().invoke(app, ["token", "--org", "o", "--email", "e", "--perms", "root"])
     assert bad.exit_code == 2
+
+
+def test_an_app_is_built_for_the_settings_it_is_given(db, token_for) -> None:
+    """No environment change and no cache to clear: each app answers by its own settings
+    (one app at a time in a process: the services still read the installed ones)."""
+    from fastapi.testclient import TestClient
+
+    from loadbay.api import create_app
+
+    headers = {"Authorization": f"Bearer {token_for()}"}
+    nested: dict[str, object] = {"leaf": 1}
+    for _ in range(5):
+        nested = {"inner": nested}
+    body = {"name": "Jakarta", "extra": nested}
+    try:
+        shallow = create_app(Settings(max_json_depth=4), database=db, run_migrations=False)
+        assert shallow.state.settings.max_json_depth == 4 and shallow.state.database is db
+        with TestClient(shallow) as client:
+            refused = client.post("/api/v3/hub", json=body, headers=headers)
+        assert refused.status_code == 400 and refused.json()["failedCode"] == "hub-015"
+        deep = create_app(Settings(max_json_depth=64), database=db, run_migrations=False)
+        with TestClient(deep) as client:
+            assert client.post("/api/v3/hub", json=body, headers=headers).status_code == 201
+    finally:
+        get_settings.cache_clear()  # the environment's settings again for the next test

@@ -189,3 +189,21 @@ def test_label_values_are_escaped(app_client: TestClient, db: Database) -> None:
         )  # fmt: skip
     samples = parse(app_client.get("/metrics").text)
     assert sample(samples, "loadbay_exports", status=odd) == 1
+
+
+def test_a_queue_that_cannot_answer_reads_minus_one_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from huey.storage import RedisStorage
+
+    from loadbay.queue import queue_depth
+
+    saved = huey.storage
+    huey.storage = RedisStorage("loadbay", url="redis://127.0.0.1:1/0")  # nothing listens
+    try:
+        with caplog.at_level(logging.WARNING, logger="loadbay.queue"):
+            assert queue_depth() == -1
+    finally:
+        huey.storage = saved
+    failure = next(r for r in caplog.records if r.getMessage() == "queue depth not read")
+    assert failure.exc_info is not None

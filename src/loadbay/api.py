@@ -11,11 +11,14 @@ from fastapi import FastAPI, Request, Response
 
 from loadbay import __version__
 from loadbay.apidocs import install as install_apidocs
-from loadbay.db import get_database, migrate
+from loadbay.db import Database, get_database, set_database
 from loadbay.errors import install_error_handlers
 from loadbay.logs import setup_logging
+from loadbay.migrations import migrate
+from loadbay.queue import configure as configure_queue
 from loadbay.responses import JsonResponse
-from loadbay.settings import get_settings
+from loadbay.settings import Settings, get_settings
+from loadbay.storage import get_storage
 
 log = logging.getLogger("loadbay.request")
 
@@ -23,18 +26,39 @@ API = "/api/v3"
 
 
 @asynccontextmanager
-async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    settings = get_settings()
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
     setup_logging(settings.log_level)
-    migrate(get_database())
+    migrate(app.state.database)
     from loadbay.imports.upload import sweep_stale
 
     sweep_stale(settings.data_dir / "tmp")  # uploads a crashed API process left
     yield
 
 
-def create_app(*, run_migrations: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    run_migrations: bool = True,
+) -> FastAPI:
+    """The app for `settings` (default: the environment's), with its database (default:
+    the process's, built from the settings when there is none yet) and storage, kept in
+    `app.state` and handed to the request dependencies from there.
+
+    They are installed as the process's current ones too (`get_settings`, `get_database`,
+    `get_storage`), which the services not yet handed them still read: one app per
+    process at a time. A test builds the app for its own settings this way instead of
+    changing the environment and clearing the cached settings."""
+    if settings is not None:
+        get_settings.use(settings)
+        configure_queue(settings)
+    settings = get_settings()
+    if database is not None:
+        set_database(database)
+    database = get_database(settings)
     from loadbay.catalog.routes import router as catalog_router
+    from loadbay.catalog.service import known_organisation
     from loadbay.exports.routes import router as exports_router
     from loadbay.files.routes import router as files_router
     from loadbay.imports.routes import router as imports_router
@@ -57,7 +81,11 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.state.max_json_depth = get_settings().max_json_depth  # named by the error handler
+    app.state.settings = settings
+    app.state.database = database
+    app.state.storage = get_storage(settings)
+    app.state.max_json_depth = settings.max_json_depth  # named by the error handler
+    app.state.known_organisation = known_organisation  # auth's check of a token's org
     app.include_router(catalog_router, prefix=API)
     app.include_router(imports_router, prefix=API)
     app.include_router(exports_router, prefix=API)
@@ -71,7 +99,7 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, object]:
-        with get_database().read() as session:
+        with database.read() as session:
             session.connection().exec_driver_sql("SELECT 1")
         return {"status": True, "message": "ok", "version": __version__}
 
@@ -83,7 +111,7 @@ def create_app(*, run_migrations: bool = True) -> FastAPI:
         from loadbay.queue import queue_depth
 
         waiting = queue_depth()
-        reason = not_ready(get_database(), get_settings(), waiting)
+        reason = not_ready(database, settings, waiting)
         if reason is not None:
             return JsonResponse(
                 {"status": False, "message": f"Not ready: {reason}", "failedCode": "server-036"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -82,13 +83,16 @@ def decode_token(token: str) -> Principal:
     return Principal(org=claims["org"], email=claims["sub"], perms=frozenset(perms))
 
 
-def _known_organisation(org: str) -> bool:
-    # Imported here: the catalog's models import the database module, which auth does not need.
-    from loadbay.catalog.models import Organization
-    from loadbay.db import get_database
+# Which organisations exist is the catalog's to say, and auth sits below it: the app hands
+# the check in at start-up (`create_app` sets `app.state.known_organisation`).
+KnownOrganisation = Callable[[str], bool]
 
-    with get_database().read() as session:
-        return session.get(Organization, org) is not None
+
+def _known_organisation(request: Request, org: str) -> bool:
+    check: KnownOrganisation | None = getattr(request.app.state, "known_organisation", None)
+    if check is None:  # an app that skipped the wiring must not let every token through
+        raise RuntimeError("app.state.known_organisation is not set (see loadbay.api)")
+    return check(org)
 
 
 def current_principal(request: Request) -> Principal:
@@ -102,7 +106,7 @@ def current_principal(request: Request) -> Principal:
         raise Unauthorized(detail="no token: the Authorization header has no token after 'Bearer'")
     principal = decode_token(token.strip())
     # A token outlives a reset database; its organisation's data would look merely empty.
-    if not _known_organisation(principal.org):
+    if not _known_organisation(request, principal.org):
         raise Unauthorized(
             detail=f"unknown organisation: {principal.org[:40]} does not exist on this server"
         )

@@ -83,7 +83,7 @@ def main() -> None:
 def migrate() -> None:
     """Apply the database migrations."""
     from loadbay.db import get_database
-    from loadbay.db import migrate as run
+    from loadbay.migrations import migrate as run
 
     run(get_database())
     console.print("database is up to date")
@@ -112,8 +112,8 @@ def serve(
     import uvicorn
 
     from loadbay.db import get_database
-    from loadbay.db import migrate as run
     from loadbay.logs import setup_logging
+    from loadbay.migrations import migrate as run
 
     if "LOADBAY_PUBLIC_URL" not in os.environ:  # links should point where we listen
         os.environ["LOADBAY_PUBLIC_URL"] = f"http://{host}:{port}"
@@ -222,7 +222,7 @@ def token(
     from loadbay.auth import PERMISSIONS, issue_token
     from loadbay.catalog.service import ensure_organization
     from loadbay.db import get_database
-    from loadbay.db import migrate as run
+    from loadbay.migrations import migrate as run
 
     wanted = [p.strip() for p in perms.split(",") if p.strip()]
     unknown = [p for p in wanted if p not in PERMISSIONS]
@@ -253,7 +253,7 @@ def console_link(
     from loadbay.catalog.service import ensure_organization
     from loadbay.console.session import LINK_MINUTES, issue_link
     from loadbay.db import get_database
-    from loadbay.db import migrate as run
+    from loadbay.migrations import migrate as run
 
     wanted = [p.strip() for p in perms.split(",") if p.strip()]
     unknown = [p for p in wanted if p not in PERMISSIONS]
@@ -309,7 +309,7 @@ def demo(
     from loadbay.auth import issue_token
     from loadbay.catalog.demo import seed_demo
     from loadbay.db import get_database
-    from loadbay.db import migrate as run
+    from loadbay.migrations import migrate as run
 
     server = _same_data_as_server()
     db = get_database()

@@ -1,4 +1,4 @@
-"""Engines, sessions and migrations.
+"""Engines and sessions (the migrations are applied by `loadbay.migrations.migrate`).
 
 SQLite runs in WAL mode with two engines: writes begin IMMEDIATE (a deferred
 BEGIN that later writes fails at once with SQLITE_BUSY under WAL, ignoring the
@@ -270,23 +270,6 @@ def set_database(db: Database | None) -> None:
     if _db is not None and db is not _db:
         _db.dispose()
     _db = db
-
-
-def migrate(db: Database) -> None:
-    """Apply the Alembic migrations up to head."""
-    from alembic import command
-    from alembic.config import Config
-
-    import loadbay.models  # noqa: F401  (register every table)
-
-    here = Path(__file__).parent / "migrations"
-    cfg = Config()
-    cfg.set_main_option("script_location", str(here))
-    cfg.attributes["connection_url"] = db.url
-    with db.engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-        conn.commit()
 
 
 def _forget_after_fork() -> None:

@@ -5,20 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from loadbay.db import get_database
+from loadbay.db import Database, get_database
 
 
-def write_session() -> Iterator[Session]:
+def database(request: Request) -> Database:
+    """The app's database (`create_app` keeps it in `app.state`); a bare app built
+    around a router (some tests) has none and uses the process's."""
+    found: Database | None = getattr(request.app.state, "database", None)
+    return found if found is not None else get_database()
+
+
+def write_session(request: Request) -> Iterator[Session]:
     """Commits when the handler returns, rolls back when it raises."""
-    with get_database().write() as session:
+    with database(request).write() as session:
         yield session
 
 
-def read_session() -> Iterator[Session]:
-    with get_database().read() as session:
+def read_session(request: Request) -> Iterator[Session]:
+    with database(request).read() as session:
         yield session
 
 

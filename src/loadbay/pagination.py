@@ -46,9 +46,18 @@ def paginated(
     matches, one page of them in `order` (which must end in a unique column, so pages
     never overlap), each page's rows rendered together (`render` can look up names for
     all of them in one query), in the envelope."""
+    rows, total = page_rows(session, query, order, page, per_page)
+    return paginate(request, render(rows), total, page, per_page)
+
+
+def page_rows(
+    session: Session, query: sa.Select[T], order: Sequence[Any], page: int, per_page: int
+) -> tuple[list[T], int]:
+    """One page of `query`'s matches in `order` and the count of all of them: the query
+    behind every list, whichever envelope it answers in."""
     total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
     rows = session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page))
-    return paginate(request, render(list(rows)), int(total or 0), page, per_page)
+    return list(rows), int(total or 0)
 
 
 def paginate(

@@ -33,7 +33,17 @@ def make_huey(settings: Settings) -> Huey:
     return SqliteHuey("loadbay", filename=str(path), results=False, utc=True, timeout=60)
 
 
+# Exists from import on: the task modules declare their tasks on it. An entry point that
+# builds its own settings points it at their queue with `configure`.
 huey: Huey = make_huey(get_settings())
+
+
+def configure(settings: Settings) -> None:
+    """Point the process's queue at `settings`' queue URL (at start-up, before any task
+    is enqueued or consumed)."""
+    built = make_huey(settings)
+    huey.immediate = built.immediate
+    huey.storage = built.storage
 
 
 # ---- the enqueue seam -------------------------------------------------------------------
@@ -110,4 +120,5 @@ def queue_depth() -> int:
     try:
         return int(huey.pending_count())
     except Exception:  # a queue that cannot answer is not a reason to fail a scrape
+        log.warning("queue depth not read", exc_info=True)
         return -1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from functools import lru_cache
+import threading
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -205,6 +205,29 @@ def load_settings() -> Settings:
         raise SettingsError(f"invalid setting: {problems}") from None
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()
+class CurrentSettings:
+    """The process's current settings: the ones an entry point (`create_app`, the worker)
+    built at start-up and installed with `use`, else read once from the environment.
+    `cache_clear` forgets them, so the next call reads the environment again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current: Settings | None = None
+
+    def __call__(self) -> Settings:
+        current = self._current
+        if current is None:
+            with self._lock:
+                if self._current is None:
+                    self._current = load_settings()
+                current = self._current
+        return current
+
+    def use(self, settings: Settings) -> None:
+        self._current = settings
+
+    def cache_clear(self) -> None:
+        self._current = None
+
+
+get_settings = CurrentSettings()

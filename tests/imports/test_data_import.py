@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from typing import Any
 
 import pytest
@@ -143,6 +145,43 @@ def test_every_failed_row_lists_each_reason_and_the_file_says_why(
     assert "duplicate of row 2" in row4
     assert set(records(db)) == {"A1", "A3"}
     assert records(db)["A3"]["name"] == '=HYPERLINK("x")'
+
+
+def test_failed_rows_as_xlsx_with_the_bad_cells_marked(
+    upload, monitoring, app_client, auth
+) -> None:
+    """DECISIONS (wave 2): `failedRowsXlsxUrl`, the failed rows as XLSX whatever the
+    upload's format, each cell a row failed on highlighted, and the reasons."""
+    content = csv_bytes(
+        [
+            ["Outlet Code", "Name", "Email", "Visits"],
+            ["C1", "Good", "", "1"],
+            ["C2", "", "not-an-email", "2"],
+            ["C3", "Fine", "c@d.co", "2.5"],
+        ]
+    )
+    job = monitoring(upload(content).json()["data"]["_id"])
+    assert job["totalInvalid"] == 2
+    link = job["failedRowsXlsxUrl"]
+    view = app_client.get(f"/api/v3/import-jobs/{job['_id']}", headers=auth).json()["data"]
+    assert view["failedRowsXlsxUrl"].split("?")[0] == link.split("?")[0]
+    answer = app_client.get(link.split("127.0.0.1:8000", 1)[1])
+    assert answer.status_code == 200
+    assert f"failed_rows_outlets_{job['_id']}.xlsx" in answer.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(answer.content)) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+        styles = book.read("xl/styles.xml").decode()
+    assert 'fgColor rgb="FFFFC7CE"' in styles
+    rows = re.findall(r"<row [^>]*>(.*?)</row>", sheet)
+    cells = [[' s="5"' in c for c in re.findall(r"<c[ >/].*?(?:/>|</c>)", row)] for row in rows]
+    texts = [re.findall(r"<t[^>]*>([^<]*)</t>", row) for row in rows]
+    assert texts[0] == ["Row", "Outlet Code", "Name", "Email", "Visits", "Error"]
+    # row 3: Name and Email marked; row 4: Visits marked; nothing else
+    assert cells[1] == [False, False, True, True, False, False]
+    assert cells[2] == [False, False, False, False, True, False]
+    assert "Name is required" in texts[1][-1] and "not an e-mail address" in texts[1][-1]
+    assert texts[2][:2] == ["C3", "Fine"] and "2.5" in texts[2]
+    assert "fileFailedImported" in job  # the vendor's file, in the upload's format, stays
 
 
 def test_the_failed_rows_file_fixed_imports_back(upload, monitoring, app_client, db) -> None:

@@ -245,6 +245,21 @@ def test_the_messy_workbook_notes_sheet_title_and_merged_group_headers(
     assert "OUT-0009" not in saved  # blank required name: failed, not written
 
 
+def test_patching_another_sheet_finds_that_sheets_header_row(start, app_client, auth) -> None:
+    """Before: the data sheet's detected header row (4) stuck to the draft, so choosing
+    the Notes sheet read its row 4 as the header (and found no data under it)."""
+    content = (MESSY / "a2_outlets_notes_title_merged.xlsx").read_bytes()
+    code = start(content, filename="outlets.xlsx").json()["data"]["code"]
+    url = f"{API}/import-jobs/{code}"
+    notes = app_client.patch(url, headers=auth, json={"sheet": "Notes"})
+    assert notes.status_code == 200, notes.text
+    assert (notes.json()["data"]["sheet"], notes.json()["data"]["headerRow"]) == ("Notes", 1)
+    told = app_client.patch(url, headers=auth, json={"sheet": "Outlet Data", "headerRow": 4})
+    assert told.json()["data"]["headerRow"] == 4
+    same = app_client.patch(url, headers=auth, json={"sheet": "Outlet Data"})
+    assert same.json()["data"]["headerRow"] == 4  # the same sheet keeps its header row
+
+
 def test_a_sheet_without_data_rows_is_named(start, tmp_path) -> None:
     header = '<row r="2"><c r="A2" t="inlineStr"><is><t>Outlet Code</t></is></c></row>'
     path = build_xlsx(tmp_path / "o.xlsx", [("Sheet1", worksheet(header))])

@@ -138,6 +138,11 @@ def test_edit_revalidates_is_stored_and_applied_at_commit(preview, app_client, a
     ]
     assert (validation["valid"], validation["invalid"]) == (58, 1)
     assert validation["forecast"] == {"create": 58, "update": 0, "skip": 1}
+    # the errors grouped count the rows still invalid: 45's name; 50 is discarded
+    assert [(g["column"], g["count"], g["firstRows"]) for g in validation["errors"]] == [
+        ("Email", 1, [45]),
+        ("Name", 1, [45]),
+    ]
     # stored: read again, the edited cell is there
     assert (
         rows(app_client, auth, code, filter="all", page=39, limit=1)["data"][0]["cells"]["Email"]
@@ -150,6 +155,52 @@ def test_edit_revalidates_is_stored_and_applied_at_commit(preview, app_client, a
     stored = records(db)
     assert stored["K39"]["email"] == "ok@shop.id"
     assert "K49" not in stored and "K44" not in stored
+
+
+def test_an_edit_keeps_a_duplicate_key_and_counts_a_fixed_one(preview, app_client, auth) -> None:
+    """Before: an edit re-checked the row without the file's other keys, so editing any
+    cell of a duplicate row dropped its duplicate error, and fixing its key left the
+    forecast one create short (the row had been counted as valid before the edit)."""
+    code = preview(outlets(10, {8: ["K3", "Toko dup", "d@shop.id", "Retail"]}))["code"]
+    url = f"{API}/import-jobs/{code}/rows"
+
+    def validation() -> dict[str, Any]:
+        view = app_client.get(f"{API}/import-jobs/{code}", headers=auth).json()["data"]
+        found: dict[str, Any] = view["validation"]
+        return found
+
+    assert validation()["invalid"] == 1 and validation()["forecast"]["create"] == 9
+    other = app_client.patch(
+        url, headers=auth, json={"rows": [{"row": 8, "cells": {"Email": "e@shop.id"}}]}
+    )
+    issues = other.json()["data"][0]["issues"]
+    assert [(i["code"], i["message"]) for i in issues] == [("duplicate", "duplicate of row 4")]
+    assert validation()["invalid"] == 1 and validation()["forecast"]["create"] == 9
+    key = app_client.patch(
+        url, headers=auth, json={"rows": [{"row": 8, "cells": {"Outlet Code": "K99"}}]}
+    )
+    assert key.json()["data"][0]["issues"] == []
+    assert validation()["invalid"] == 0
+    assert validation()["forecast"] == {"create": 10, "update": 0, "skip": 0}
+
+
+def test_the_commit_reads_keys_and_the_invalid_rule_after_the_reviews_edits(
+    preview, app_client, auth, db
+) -> None:
+    """Before: the plan step looked for duplicate keys and applied invalidRows=block to
+    the file as uploaded, so a duplicate key fixed in the review still failed as a
+    duplicate, and a file whose every bad row was fixed or discarded was refused."""
+    bad = {8: ["K3", "Toko dup", "d@shop.id", "Retail"], 9: ["K8", "", "e@shop.id", "Retail"]}
+    code = preview(outlets(10, bad))["code"]
+    url = f"{API}/import-jobs/{code}/rows"
+    edits = {"rows": [{"row": 8, "cells": {"Outlet Code": "K99"}}, {"row": 9, "discard": True}]}
+    assert app_client.patch(url, headers=auth, json=edits).status_code == 200
+    done = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={"invalidRows": "block"})
+    assert done.status_code in (201, 202), done.text
+    job = app_client.get(f"{API}/import-jobs/{code}", headers=auth).json()["data"]
+    assert job["status"] == "Completed", job
+    assert (job["createdCount"], job["errorCount"], job["skippedCount"]) == (9, 0, 1)
+    assert records(db)["K99"]["name"] == "Toko dup"
 
 
 def test_edit_refuses_unknown_rows_and_columns(preview, app_client, auth) -> None:

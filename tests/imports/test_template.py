@@ -192,3 +192,32 @@ def test_the_template_route_links_the_same_template_without_an_import(
     assert both.status_code == 400 and both.json()["failedCode"] == "import-001"
     unknown = app_client.get("/api/v3/import-template", params={"flowId": "x"}, headers=auth)
     assert unknown.status_code == 404 and unknown.json()["failedCode"] == "import-033"
+
+
+def test_a_template_that_cannot_be_stored_is_logged_and_the_record_still_shows(
+    upload, monitoring, db, org_id, catalog, caplog
+) -> None:
+    import logging
+
+    from loadbay.catalog.models import DataType
+    from loadbay.imports.target import load_target
+    from loadbay.imports.template import template_key
+    from loadbay.storage import LocalStorage, get_storage
+
+    job_id = upload(csv_bytes([["Outlet Code", "Name"], ["1", "a"]])).json()["data"]["_id"]
+    # The schema changes, so the next record needs a new template; a folder where that
+    # template's file should go makes storing it fail the way a broken disk would.
+    with db.write() as session:
+        outlet = session.get(DataType, catalog["outlet"])
+        assert outlet is not None
+        outlet.fields = [*outlet.fields, {"id": "note", "title": "Note", "type": "string"}]
+    with db.read() as session:
+        key = template_key(org_id, load_target(session, org_id, "datasource", catalog["outlet"]))
+    storage = get_storage()
+    assert isinstance(storage, LocalStorage)
+    (storage.path(key) / "blocked").mkdir(parents=True)
+    with caplog.at_level(logging.ERROR, logger="loadbay.imports"):
+        record = monitoring(job_id)
+    assert "fileTemplate" not in record and record["status"] == "success"
+    failure = next(r for r in caplog.records if r.getMessage() == "import template not made")
+    assert failure.exc_info is not None and failure.job == job_id  # type: ignore[attr-defined]

@@ -336,8 +336,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/import-monitoring/{job_id}"): Op(
         "Get an import monitoring record",
         "One import's progress and outcome. `fileFailedImported` links to the rows not "
-        "imported with their reasons. While running: `rowsPerSecond` (the average since "
-        "processing started) and `etaSeconds` (rows left at that rate).",
+        "imported with their reasons, in the upload's format; `failedRowsXlsxUrl` to the "
+        "same rows as XLSX with each bad cell highlighted. While running: `rowsPerSecond` "
+        "(the average since processing started) and `etaSeconds` (rows left at that rate).",
         ("import-004",),
         tag="Import",
     ),
@@ -374,7 +375,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/import-jobs/{code}"): Op(
         "Get an import job",
         "The job view (`CsvImportJobDto`): status Queued|InProgress|Completed|Failed|Cancelled, "
-        "counts, dates, and `notImportedDownloadUrl` when rows were skipped or failed. While "
+        "counts, dates, and `notImportedDownloadUrl` when rows were skipped or failed "
+        "(`failedRowsXlsxUrl`: the failed rows as XLSX, bad cells highlighted). While "
         "running it adds `rowsPerSecond` and `etaSeconds`.",
         ("import-004",),
         tag="Import jobs",

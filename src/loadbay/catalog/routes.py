@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Body, Request
+from fastapi import Body, Query, Request
 from sqlalchemy.orm import Session
 
 from loadbay.auth import CanImport, CanRead, CurrentPrincipal, Principal
 from loadbay.catalog import queries, service, writes
-from loadbay.catalog.models import TASK_STATUSES, DataType, Flow, Hub, Record, Task
+from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
 from loadbay.catalog.schemas import (
     DataTypeChange,
     DataTypeIn,
+    DataTypeQuery,
     FlowIn,
+    FlowQuery,
     HubIn,
+    HubQuery,
+    RecordQuery,
+    TaskQuery,
     data_type_out,
     flow_out,
     hub_out,
@@ -28,8 +33,8 @@ from loadbay.catalog.schemas import (
     task_out,
 )
 from loadbay.deps import ReadSession, WriteSession
-from loadbay.errors import BadRequest, NotFound
-from loadbay.pagination import ok, page_params, paginated
+from loadbay.errors import NotFound
+from loadbay.pagination import ok, paginated
 from loadbay.routing import Router
 from loadbay.settings import get_settings
 
@@ -53,12 +58,10 @@ def list_hubs(
     request: Request,
     principal: CurrentPrincipal,
     session: ReadSession,
-    page: str | None = None,
-    limit: str | None = None,
-    search: str | None = None,
+    params: Annotated[HubQuery, Query()],
 ) -> Answer:
-    number, size = page_params(page, limit, "hub")
-    query = queries.hubs(principal.org, search)
+    number, size = params.page, params.limit
+    query = queries.hubs(principal.org, params.search)
     order = [Hub.name, Hub.id]
     return ok(
         paginated(
@@ -89,10 +92,9 @@ def list_flows(
     request: Request,
     principal: CurrentPrincipal,
     session: ReadSession,
-    page: str | None = None,
-    limit: str | None = None,
+    params: Annotated[FlowQuery, Query()],
 ) -> Answer:
-    number, size = page_params(page, limit, "flow")
+    number, size = params.page, params.limit
     query = queries.flows(principal.org)
     order = queries.newest_first(Flow)
     return ok(
@@ -124,10 +126,9 @@ def list_data_types(
     request: Request,
     principal: CurrentPrincipal,
     session: ReadSession,
-    page: str | None = None,
-    limit: str | None = None,
+    params: Annotated[DataTypeQuery, Query()],
 ) -> Answer:
-    number, size = page_params(page, limit, "datatype")
+    number, size = params.page, params.limit
     query = queries.data_types(principal.org)
     order = queries.newest_first(DataType)
     render = lambda rows: [data_type_out(d) for d in rows]  # noqa: E731
@@ -195,15 +196,10 @@ def list_records(
     request: Request,
     principal: CanRead,
     session: ReadSession,
-    page: str | None = None,
-    limit: str | None = None,
-    dataTypeId: str | None = None,
-    hubId: str | None = None,
-    dataId: str | None = None,
+    params: Annotated[RecordQuery, Query()],
 ) -> Answer:
-    number, size = page_params(page, limit, "data")
-    keys = [k.strip() for k in (dataId or "").split(",") if k.strip()]
-    query = queries.records(principal.org, dataTypeId, hubId, keys)
+    number, size = params.page, params.limit
+    query = queries.records(principal.org, params.dataTypeId, params.hubId, params.keys())
 
     def render(rows: list[Record]) -> list[Any]:
         names = queries.names(session, DataType, principal.org, (r.data_type_id for r in rows))
@@ -236,18 +232,12 @@ def list_tasks(
     request: Request,
     principal: CanRead,
     session: ReadSession,
-    page: str | None = None,
-    limit: str | None = None,
-    flowId: str | None = None,
-    hubId: str | None = None,
-    status: str | None = None,
-    assignee: str | None = None,
+    params: Annotated[TaskQuery, Query()],
 ) -> Answer:
-    number, size = page_params(page, limit, "task")
-    if status and status.strip().upper() not in TASK_STATUSES:
-        raise BadRequest("task-017", f"status must be one of {', '.join(TASK_STATUSES)}")
-    wanted = status.strip().upper() if status else None
-    query = queries.tasks(principal.org, flowId, hubId, wanted, assignee)
+    number, size = params.page, params.limit
+    query = queries.tasks(
+        principal.org, params.flowId, params.hubId, params.status, params.assignee
+    )
 
     def render(rows: list[Task]) -> list[Any]:
         names = queries.names(session, Flow, principal.org, (t.flow_id for t in rows))

@@ -7,19 +7,21 @@ body that is not JSON at all gets the 400 of the installed handler.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 from pydantic import StringConstraints as Text
 
-from loadbay.catalog.models import DataType, Flow, Hub, Record, Task
+from loadbay.catalog.models import TASK_STATUSES, DataType, Flow, Hub, Record, Task
 from loadbay.errors import BadRequest
 from loadbay.ids import fmt_time
-from loadbay.settings import get_settings
-from loadbay.tabular.nesting import deeper_than, too_deep
+
+# Parsed by the shared helpers (imports and exports use them too); named here for the catalog.
+from loadbay.parsing import PageQuery
+from loadbay.parsing import parse_body as parse_body
+from loadbay.parsing import require_object as require_object
 
 Name = Annotated[StrictStr, Text(strip_whitespace=True, min_length=1, max_length=200)]
-M = TypeVar("M", bound=BaseModel)
 
 # Keys an object carries besides its own: never taken from a client's body.
 SYSTEM_KEYS = frozenset({"_id", "organizationId", "createdTime", "updatedTime", "createdBy"})
@@ -64,43 +66,44 @@ class DataTypeChange(BaseModel):
     provider: Literal["internal"] | None = None
 
 
-def parse_body(model: type[M], payload: Any, module: str) -> M:
-    body = require_object(payload, module)
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "body"
-        if error["type"] == "missing":
-            raise BadRequest(f"{module}-001", f"{where} is required") from None
-        code = "017" if error["type"] == "literal_error" else "003"
-        raise BadRequest(f"{module}-{code}", f"{where}: {error['msg']}") from None
+# ---- query parameters of the lists ------------------------------------------------------
 
 
-def require_object(payload: Any, module: str) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise BadRequest(f"{module}-003", "The body must be a JSON object")
-    check_depth(payload, module)
-    if _has_nul(payload):
-        raise BadRequest(f"{module}-003", "Text must not contain NUL characters")
-    return payload
+class HubQuery(PageQuery):
+    module = "hub"
+    search: str | None = None
 
 
-def check_depth(payload: Any, module: str) -> None:
-    """400 `{module}-015` for a body nested past the limit (before any recursive walk)."""
-    limit = get_settings().max_json_depth
-    if deeper_than(payload, limit):
-        raise BadRequest(f"{module}-015", too_deep(limit, "The body"))
+class FlowQuery(PageQuery):
+    module = "flow"
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+class DataTypeQuery(PageQuery):
+    module = "datatype"
+
+
+class RecordQuery(PageQuery):
+    module = "data"
+    dataTypeId: str | None = None
+    hubId: str | None = None
+    dataId: str | None = None  # comma-separated record keys
+
+    def keys(self) -> list[str]:
+        return [k.strip() for k in (self.dataId or "").split(",") if k.strip()]
+
+
+def _task_status(raw: Any) -> str | None:
+    if raw and str(raw).strip().upper() not in TASK_STATUSES:
+        raise BadRequest("task-017", f"status must be one of {', '.join(TASK_STATUSES)}")
+    return str(raw).strip().upper() if raw else None
+
+
+class TaskQuery(PageQuery):
+    module = "task"
+    flowId: str | None = None
+    hubId: str | None = None
+    status: Annotated[str | None, BeforeValidator(_task_status)] = None
+    assignee: str | None = None
 
 
 # ---- responses ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""The import wizard (choose → upload → map columns → confirm → progress → result)
-and the import history. Each step is its own page, so steps (sheet, header row,
-value maps, the review grid) slot in between without touching the others."""
+"""The import wizard (choose → upload → [sheet → header row: routes_review] → map
+columns → [map values → review: routes_review] → confirm → progress → result) and the
+import history. Each step is its own page, its state in the draft job."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from loadbay.console import services
+from loadbay.console import services_review as review
 from loadbay.console.deps import (
     PageError,
     PageRoute,
@@ -99,12 +100,14 @@ async def upload(request: Request, signed: Signed) -> Response:
             return _upload_page(request, ref, 400, "Choose a file to upload.")
         received.fields["dataTypeId" if kind == "datasource" else "flowId"] = target_id
         try:
-            code = await run_in_threadpool(services.accept_upload, signed.principal, received)
+            code, sheets = await run_in_threadpool(
+                services.accept_upload, signed.principal, received
+            )
         except ApiError as exc:
             return _upload_page(request, ref, 400, exc.message)
     finally:
         received.discard()
-    return redirect(f"/imports/{code}/map")
+    return redirect(f"/imports/{code}/{'sheet' if sheets > 1 else 'header'}")
 
 
 # ---- 3. map columns -----------------------------------------------------------------------
@@ -119,7 +122,7 @@ def _map_page(
     bad: set[int] | None = None,
 ) -> Response:
     signed = request.state.console
-    draft = services.draft(signed.principal, code)
+    draft = review.draft(signed.principal, code)
     picks = (
         chosen if chosen is not None else {c.index: c.suggested or IGNORE for c in draft.columns}
     )
@@ -141,8 +144,8 @@ def _map_page(
 @router.get("/imports/{code}/map")
 async def map_page(request: Request, code: str, signed: Signed) -> Response:
     need(signed, "import")
-    view = await run_in_threadpool(services.job, signed.principal, code)
-    if view.job.phase != "preview":
+    job = await run_in_threadpool(review.job_of, signed.principal, code)
+    if job.phase != "preview":
         return redirect(f"/imports/{code}")
     return await run_in_threadpool(_map_page, request, code)
 
@@ -151,7 +154,7 @@ async def map_page(request: Request, code: str, signed: Signed) -> Response:
 async def map_submit(request: Request, code: str, signed: Signed) -> Response:
     need(signed, "import")
     values = await form(request, signed)
-    draft = await run_in_threadpool(services.draft, signed.principal, code)
+    draft = await run_in_threadpool(review.draft, signed.principal, code)
     chosen = {c.index: values.get(f"col-{c.index}", IGNORE) for c in draft.columns}
     titles = {s.id: s.title for s in draft.target.specs} | {"_id": "Record id (_id)"}
     by_field: dict[str, list[int]] = {}
@@ -185,28 +188,43 @@ async def map_submit(request: Request, code: str, signed: Signed) -> Response:
         if f == IGNORE and headers[i]
     ]
     try:
-        await run_in_threadpool(services.save_mapping, signed.principal, code, items)
+        await run_in_threadpool(review.change_draft, signed.principal, code, {"mapping": items})
     except ApiError as exc:
+        if exc.status_code == 409:
+            return redirect(f"/imports/{code}")
         return await run_in_threadpool(_map_page, request, code, 400, exc.message, chosen)
-    return redirect(f"/imports/{code}/confirm")
+    return redirect(f"/imports/{code}/values")
 
 
 # ---- 4. confirm ---------------------------------------------------------------------------
 
 
-def _confirm_page(request: Request, code: str, status: int = 200, error: str = "") -> Response:
-    signed = request.state.console
-    draft = services.draft(signed.principal, code)
-    titles = {s.id: s.title for s in draft.target.specs} | {"_id": "Record id (_id)"}
-    mapped = [(c.header, titles.get(c.suggested or "", "")) for c in draft.columns]
+def _confirm_page(
+    request: Request,
+    code: str,
+    status: int = 200,
+    error: str = "",
+    sent: dict[str, str] | None = None,
+) -> Response:
+    check = review.check(request.state.console.principal, code)
+    titles = {header: title for _i, header, title in check.columns}
+    job = check.job
+    sent = sent or {}
     return render(
         request,
         "imports/confirm.html",
         status,
         step="confirm",
-        draft=draft,
-        mapped=mapped,
-        modes=services.IMPORT_MODES,
+        check=check,
+        job=job,
+        target=check.target,
+        v=check.summary or {},
+        mapped=[(h, titles.get(h, "")) for h in job.headers or [] if h],
+        value_map=(job.options or {}).get("valueMap") or {},
+        mode=sent.get("importMode") or job.import_mode,
+        match=sent.get("matchField", job.match_field or ""),
+        rule=sent.get("invalidRows", "skip"),
+        max_invalid=sent.get("maxInvalid", ""),
         error=error,
     )
 
@@ -214,8 +232,8 @@ def _confirm_page(request: Request, code: str, status: int = 200, error: str = "
 @router.get("/imports/{code}/confirm")
 async def confirm_page(request: Request, code: str, signed: Signed) -> Response:
     need(signed, "import")
-    view = await run_in_threadpool(services.job, signed.principal, code)
-    if view.job.phase != "preview":
+    job = await run_in_threadpool(review.job_of, signed.principal, code)
+    if job.phase != "preview":
         return redirect(f"/imports/{code}")
     return await run_in_threadpool(_confirm_page, request, code)
 
@@ -224,12 +242,18 @@ async def confirm_page(request: Request, code: str, signed: Signed) -> Response:
 async def confirm(request: Request, code: str, signed: Signed) -> Response:
     need(signed, "import")
     values = await form(request, signed)
-    mode = values.get("importMode", "CreateAndUpdate")
-    match = values.get("matchField") or None
+    body = {
+        "importMode": values.get("importMode") or "CreateAndUpdate",
+        "matchField": values.get("matchField") or None,
+        "invalidRows": values.get("invalidRows") or "skip",
+        "maxInvalid": values.get("maxInvalid", "").strip() or None,
+    }
     try:
-        await run_in_threadpool(services.confirm, signed.principal, code, mode, match)
+        await run_in_threadpool(services.confirm, signed.principal, code, body)
     except ApiError as exc:
-        return await run_in_threadpool(_confirm_page, request, code, 400, exc.message)
+        if exc.status_code == 409:
+            return redirect(f"/imports/{code}")
+        return await run_in_threadpool(_confirm_page, request, code, 400, exc.message, values)
     return redirect(f"/imports/{code}")
 
 
@@ -241,7 +265,7 @@ async def job_page(request: Request, code: str, signed: Signed) -> Response:
     need(signed, "import")
     view = await run_in_threadpool(services.job, signed.principal, code)
     if view.job.phase == "preview":
-        return redirect(f"/imports/{code}/map")
+        return redirect(f"/imports/{code}/review")
     return render(request, "imports/job.html", step="progress", v=view)
 
 
@@ -262,6 +286,55 @@ async def cancel(request: Request, code: str, signed: Signed) -> Response:
         if exc.status_code != 409:  # already finished: the page shows how it ended
             raise
     return redirect(f"/imports/{code}")
+
+
+# ---- revert -------------------------------------------------------------------------------
+
+
+@router.get("/imports/{code}/revert")
+async def revert_page(request: Request, code: str, signed: Signed) -> Response:
+    need(signed, "import")
+    view = await run_in_threadpool(services.job, signed.principal, code)
+    if not view.done or view.job.revert_status in ("Queued", "InProgress", "Done"):
+        return redirect(f"/imports/{code}")
+    return render(request, "imports/revert.html", v=view)
+
+
+@router.post("/imports/{code}/revert")
+async def revert(request: Request, code: str, signed: Signed) -> Response:
+    need(signed, "import")
+    await form(request, signed)
+    try:
+        await run_in_threadpool(review.revert, signed.principal, code)
+    except ApiError as exc:
+        if exc.status_code != 409:  # not finished, or already reverted: its page says so
+            raise
+    return redirect(f"/imports/{code}#revert")
+
+
+@router.get("/imports/{code}/revert-status")
+async def revert_status(request: Request, code: str, signed: Signed) -> Response:
+    need(signed, "import")
+    view = await run_in_threadpool(services.job, signed.principal, code)
+    return render(request, "imports/_revert.html", v=view)
+
+
+@router.get("/imports/{code}/revert-conflicts")
+async def revert_conflicts(request: Request, code: str, signed: Signed, page: str = "") -> Response:
+    need(signed, "import")
+    number = _page_number(page)
+    job, items, total = await run_in_threadpool(
+        review.revert_conflicts, signed.principal, code, number, PER_PAGE
+    )
+    return render(
+        request,
+        "imports/conflicts.html",
+        job=job,
+        items=items,
+        total=total,
+        page=number,
+        pages=max(1, -(-total // PER_PAGE)),
+    )
 
 
 # ---- history ------------------------------------------------------------------------------

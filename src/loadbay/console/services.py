@@ -1,13 +1,12 @@
 """The console's one door into the import, export, catalog and webhook services.
 
-Every call the pages make into those packages is here and nowhere else, so
-when the import review API lands (sheets, header row, PATCH of a draft,
-value maps, the review grid) only this module is re-pointed at it.
+Every call the pages make into those packages is here or, for the import review
+(sheets, header row, changes to a draft, value maps, the review grid, revert), in
+`services_review`, and nowhere else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,16 +16,13 @@ from sqlalchemy.orm import Session
 from loadbay.auth import Principal
 from loadbay.catalog import queries as catalog_queries
 from loadbay.catalog.models import Hub
-from loadbay.db import get_database, rowcount, table_of
-from loadbay.errors import BadRequest, Conflict
+from loadbay.db import get_database, table_of
+from loadbay.errors import BadRequest
 from loadbay.exports import service as export_service
 from loadbay.exports.models import ExportLog
 from loadbay.exports.schemas import ExportRequest
-from loadbay.ids import utcnow
-from loadbay.imports import jobs_routes, mapping, service
+from loadbay.imports import jobs_routes, review, service
 from loadbay.imports.models import ImportJob
-from loadbay.imports.pipeline import limits as pipeline_limits
-from loadbay.imports.preview_read import read_head
 from loadbay.imports.schemas import job_status, job_view
 from loadbay.imports.target import Target, load_target
 from loadbay.imports.template import ensure_template
@@ -34,7 +30,6 @@ from loadbay.imports.upload import Upload
 from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
-from loadbay.tabular.readers import TableError
 
 FORMATS = ("csv", "tsv", "xlsx", "xls", "json", "ndjson")
 EXPORT_FORMATS = {"xlsx": "Excel (XLSX)", "csv": "CSV", "json": "JSON (zipped)"}
@@ -94,93 +89,20 @@ def limits() -> dict[str, Any]:
 # ---- import wizard -----------------------------------------------------------------------
 
 
-def accept_upload(principal: Principal, upload: Upload) -> str:
-    """Create a draft job (the preview step of POST /import-jobs); answers its code."""
+def accept_upload(principal: Principal, upload: Upload) -> tuple[str, int]:
+    """Create a draft job (the preview step of POST /import-jobs) and send its whole-file
+    check; answers its code and how many sheets the file has."""
     upload.fields["showPreview"] = "true"
-    code, _body = jobs_routes._accept(principal, upload)
-    return code
+    code, body = jobs_routes._accept(principal, upload)
+    assert body is not None
+    review.enqueue(code, body.pop("generation"))  # after the commit, as the API
+    return code, len(body.get("sheets") or [])
 
 
-@dataclass(frozen=True)
-class Column:
-    index: int
-    header: str
-    samples: list[str]
-    suggested: str | None  # field id
-    source: str  # where the suggestion came from, in words
-
-
-@dataclass(frozen=True)
-class Draft:
-    job: ImportJob
-    target: Target
-    total_rows: int
-    columns: list[Column]
-
-
-def draft(principal: Principal, code: str) -> Draft:
-    """The draft job: each column with sample values and the field to show as chosen
-    (the one the user chose last, else the suggestion)."""
-    db = get_database()
-    with db.read() as session:
-        job = service.get_job(session, principal.org, code)
-        tgt = load_target(session, principal.org, job.type, jobs_routes.target_id_of(job))
-        history = jobs_routes.mapping_history(session, principal.org, tgt)
-    settings = get_settings()
-    try:
-        with get_storage().local_copy(job.file_key) as path:
-            head = read_head(
-                path,
-                job.file_format,
-                has_header_row=job.has_header_row,
-                sheet=job.sheet_name,
-                limits=pipeline_limits(),
-                n=jobs_routes.PREVIEW_ROWS,
-                memory_bytes=settings.preview_memory_bytes,
-                timeout=settings.preview_timeout_seconds,
-            )
-    except TableError as exc:
-        raise jobs_routes.table_error(exc) from None
-    chosen = {i["headerColumn"]: i["id"] for i in (job.mapping or []) if i.get("id")}
-    source = "your earlier choice" if job.mapping else "matched by name"
-    if not job.mapping:
-        suggested = jobs_routes.suggestion(head.headers, tgt, history)
-        chosen = {i["headerColumn"]: i["id"] for i in suggested}
-    columns = []
-    for index, header in enumerate(head.headers):
-        samples: list[str] = []
-        for _number, cells in head.rows:
-            text = str(cells[index]) if index < len(cells) and cells[index] is not None else ""
-            if text.strip() and text not in samples:
-                samples.append(text)
-        field = chosen.get(header)
-        columns.append(Column(index, header, samples[:3], field, source if field else ""))
-    return Draft(job, tgt, head.total, columns)
-
-
-def save_mapping(principal: Principal, code: str, items: Sequence[dict[str, Any]]) -> None:
-    """Keep the chosen mapping on the draft (what PATCH /import-jobs/{code} will do)."""
+def confirm(principal: Principal, code: str, body: dict[str, Any]) -> None:
+    """`PUT /import-jobs/{code}`: importMode, matchField, invalidRows, maxInvalid; the
+    mapping and value map are the draft's (set by the map steps)."""
     with get_database().write() as session:
-        job = service.get_job(session, principal.org, code)
-        tgt = load_target(session, principal.org, job.type, jobs_routes.target_id_of(job))
-        mapping.resolve_mapping(list(job.headers or []), tgt.specs, list(items))  # 400 naming it
-        changed = rowcount(
-            session.execute(
-                jobs.update()
-                .where(jobs.c.id == code, jobs.c.phase == "preview")
-                .values(mapping=list(items), updated_by=principal.email, updated_time=utcnow())
-            )
-        )
-    if changed != 1:
-        raise Conflict("import-032", "This import has already been started or cancelled")
-
-
-def confirm(principal: Principal, code: str, mode: str, match_field: str | None) -> None:
-    with get_database().write() as session:
-        job = service.get_job(session, principal.org, code)
-        body: dict[str, Any] = {"importMode": mode, "matchField": match_field}
-        if job.mapping:
-            body["mapping"] = list(job.mapping)
         jobs_routes.confirm_job(session, principal, code, body)
     enqueue("plan", code)  # after the commit
 
@@ -216,7 +138,7 @@ def job(principal: Principal, code: str) -> JobView:
 
 
 def _view(session: Session, found: ImportJob) -> JobView:
-    from loadbay.imports.routes import records_for
+    from loadbay.imports.schemas import records_for
 
     record = records_for(session, [found])[0]
     return JobView(found, job_status(found), record, job_view(found))

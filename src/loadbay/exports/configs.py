@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Body, Request
+from fastapi import Body, Query, Request
 from sqlalchemy.orm import Session
 
 from loadbay.auth import Principal, require
@@ -20,7 +20,8 @@ from loadbay.errors import BadRequest, NotFound
 from loadbay.exports.models import ExportConfig
 from loadbay.exports.schemas import iso_z
 from loadbay.ids import utcnow
-from loadbay.pagination import SORT_ORDERS, page_params, paginated
+from loadbay.pagination import paginated
+from loadbay.parsing import PageQuery, sort_order
 from loadbay.routing import Router
 
 router = Router()
@@ -28,6 +29,17 @@ router = Router()
 COLLECTIONS = ("task", "data")
 # Any JSON: the body is checked here, so a bad value is a 400 naming it (not FastAPI's 422).
 Payload = Annotated[Any, Body()]
+
+
+class ConfigQuery(PageQuery):
+    """`GET /export-configs`'s parameters (page and limit first, as `page_params` checks)."""
+
+    module = "export"
+    collection: str | None = None
+    name: str | None = None
+    sortOrder: Annotated[
+        str, sort_order("export-017", "The selected sortOrder is invalid: {}.")
+    ] = "desc"
 
 
 ConfigManager = Annotated[
@@ -161,25 +173,19 @@ def list_configs(
     request: Request,
     principal: ConfigManager,
     session: ReadSession,
-    collection: str | None = None,
-    name: str | None = None,
-    sortOrder: str | None = None,
-    limit: str | None = None,
-    page: str | None = None,
+    params: Annotated[ConfigQuery, Query()],
 ) -> dict[str, Any]:
-    number, size = page_params(page, limit, "export", default_limit=20)
-    order = (sortOrder or "desc").lower()
-    if order not in SORT_ORDERS:
-        raise BadRequest("export-017", f"The selected sortOrder is invalid: {sortOrder}.")
     where = [ExportConfig.organization_id == principal.org]
-    if collection:
-        where.append(ExportConfig.collection == collection)
-    if name:
-        where.append(sa.func.lower(ExportConfig.name).contains(name.lower(), autoescape=True))
+    if params.collection:
+        where.append(ExportConfig.collection == params.collection)
+    if params.name:
+        name = params.name.lower()
+        where.append(sa.func.lower(ExportConfig.name).contains(name, autoescape=True))
     time, ident = ExportConfig.created_time, ExportConfig.id
-    ordering = [time.desc(), ident.desc()] if order == "desc" else [time, ident]
+    ordering = [time.desc(), ident.desc()] if params.sortOrder == "desc" else [time, ident]
     query = sa.select(ExportConfig).where(*where)
     render = lambda rows: [config_out(c) for c in rows]  # noqa: E731
+    number, size = params.page, params.limit
     return _answer(
         200, "Success.", paginated(request, session, query, ordering, number, size, render)
     )

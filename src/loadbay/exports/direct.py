@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from loadbay.db import Database, set_database
 from loadbay.exports import parallel
 from loadbay.exports.models import ExportLog
+from loadbay.exports.run import run_export
 from loadbay.settings import get_settings
 
 _lock = threading.Lock()
@@ -57,8 +58,6 @@ def _run(url: str, env: dict[str, str], log_id: str) -> None:
     os.environ.update(env)
     get_settings.cache_clear()
     set_database(Database(url))
-    from loadbay.exports.service import run_export
-
     run_export(log_id)
 
 

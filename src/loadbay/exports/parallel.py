@@ -40,6 +40,7 @@ from loadbay.exports.formats.base import WrittenPart
 from loadbay.exports.plan import ExportPlan
 from loadbay.exports.rows import RowSource, Written
 from loadbay.gcpause import tune_worker_gc
+from loadbay.leases import is_transient
 from loadbay.settings import get_settings
 
 Progress = Callable[[int], None]
@@ -149,8 +150,6 @@ def _portable(exc: BaseException) -> BaseException:
         pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes, just made
         return exc
     except Exception:
-        from loadbay.exports.service import is_transient
-
         message = f"{type(exc).__name__}: {exc}"[:2000]
         if isinstance(exc, ValueError):
             return ValueError(str(exc))

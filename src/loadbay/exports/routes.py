@@ -7,35 +7,23 @@ from typing import Annotated, Any
 
 import orjson
 import sqlalchemy as sa
-from fastapi import Request
+from fastapi import Query, Request
 
 from loadbay import idempotency
 from loadbay.auth import Principal, require
 from loadbay.deps import ReadSession
-from loadbay.errors import BadRequest, Forbidden, envelope
+from loadbay.errors import BadRequest, Forbidden
 from loadbay.exports import configs, service
 from loadbay.exports.models import ExportLog
-from loadbay.exports.schemas import LOG_DATA_TYPES, LOG_STATUSES, parse_request
+from loadbay.exports.schemas import LOG_SORTS, ExportLogQuery, log_entry, parse_request
 from loadbay.ids import fmt_iso, utcnow
-from loadbay.pagination import SORT_ORDERS
-from loadbay.responses import JsonResponse
+from loadbay.pagination import page_rows
 from loadbay.routing import Router
 from loadbay.settings import get_settings
 from loadbay.tabular.nesting import deeper_than, too_deep
 
 router = Router()
 router.include_router(configs.router)
-
-LOG_SORTS: dict[str, Any] = {
-    "requestAt": ExportLog.request_at,
-    "completedAt": ExportLog.completed_at,
-    "status": ExportLog.status,
-    "dataType": ExportLog.report_type,
-    "dataName": ExportLog.data_name,
-    "email": ExportLog.email,
-    "fileType": ExportLog.file_type,
-    "totalRecords": ExportLog.total,
-}
 
 
 def _may(what: str) -> Any:
@@ -88,83 +76,14 @@ async def export_data(request: Request, principal: DataExporter) -> dict[str, An
 # ---- export log ------------------------------------------------------------------------------
 
 
-def _log_error(exc: BadRequest) -> JsonResponse:
-    # The vendor's 400 for this endpoint carries an empty `data` list.
-    return JsonResponse({**envelope(exc.message, exc.failed_code), "data": []}, status_code=400)
-
-
-def _positive(raw: str | None, default: int, name: str, most: int | None = None) -> int:
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(str(raw))
-    except ValueError:
-        value = 0
-    if value < 1 or (most is not None and value > most):
-        bounds = f"between 1 and {most}" if most else "at least 1"
-        raise BadRequest("export-003", f"Invalid {name} parameter. Must be {bounds}.")
-    return value
-
-
-def _enum(raw: str | None, allowed: tuple[str, ...], name: str) -> str | None:
-    if raw in (None, ""):
-        return None
-    if raw not in allowed:
-        raise BadRequest(
-            "export-017", f"Invalid {name} parameter: {raw} (use {', '.join(allowed)})."
-        )
-    return raw
-
-
-def log_entry(entry: ExportLog) -> dict[str, Any]:
-    source: dict[str, Any] = {
-        "organizationId": entry.organization_id,
-        "dataType": entry.report_type,
-        "dataName": entry.data_name,
-        "status": entry.status,
-        "requestAt": fmt_iso(entry.request_at),
-        "completedAt": fmt_iso(entry.completed_at) if entry.status != "Processing" else None,
-        "email": entry.email,
-        "fileUrl": service.file_link(entry),
-        "fileType": entry.file_type,
-        "totalRecords": entry.total,
-        "errorMessage": entry.error if entry.status == "Failed" else None,
-    }
-    return {
-        "_index": "export",
-        "_type": "_doc",
-        "_id": entry.id,
-        "_score": 1,
-        "_source": {k: v for k, v in source.items() if v is not None},
-    }
-
-
 @router.get("/tasks/export-log", response_model=None)
 def export_log(
-    principal: LogReader,
-    session: ReadSession,
-    page: str | None = None,
-    limit: str | None = None,
-    sortBy: str | None = None,
-    sortOrder: str | None = None,
-    dataName: str | None = None,
-    dataType: str | None = None,
-    status: str | None = None,
-    email: str | None = None,
-) -> dict[str, Any] | JsonResponse:
-    try:
-        size = _positive(limit, 10, "limit", 100)
-        number = _positive(page, 1, "page", 1_000_000)
-        sort_by = sortBy or "requestAt"
-        if sort_by not in LOG_SORTS:
-            raise BadRequest("export-003", f"Invalid sortBy parameter: {sort_by}.")
-        order = _enum((sortOrder or "desc").lower(), SORT_ORDERS, "sortOrder") or "desc"
-        kind = _enum(dataType, LOG_DATA_TYPES, "dataType")
-        state = _enum(status, LOG_STATUSES, "status")
-    except BadRequest as exc:
-        return _log_error(exc)
+    principal: LogReader, session: ReadSession, params: Annotated[ExportLogQuery, Query()]
+) -> dict[str, Any]:
+    size, number, sort_by, order = params.limit, params.page, params.sortBy, params.sortOrder
+    kind, state, dataName, email = params.dataType, params.status, params.dataName, params.email
     who = (email or "").strip() or principal.email
-    if who.lower() != principal.email.lower() and "admin" not in principal.perms:
+    if who.lower() != principal.email.lower() and not principal.can("admin"):
         raise Forbidden(
             "You do not have permission to view export logs",
             extra={"detail": f"only an admin sees the exports of {who}; leave out email for yours"},
@@ -193,18 +112,12 @@ def export_log(
     must.append({"range": {"requestAt": {"lte": fmt_iso(now), "gte": fmt_iso(since)}}})
     column = LOG_SORTS[sort_by]
     ordering = [column.desc(), ExportLog.id.desc()] if order == "desc" else [column, ExportLog.id]
-    total = session.scalar(sa.select(sa.func.count()).select_from(ExportLog).where(*where)) or 0
-    entries = session.scalars(
-        sa.select(ExportLog)
-        .where(*where)
-        .order_by(*ordering)
-        .offset((number - 1) * size)
-        .limit(size)
-    ).all()
+    query = sa.select(ExportLog).where(*where)
+    entries, total = page_rows(session, query, ordering, number, size)
     return {
         "status": True,
         "message": "Success",
-        "total": int(total),
+        "total": total,
         "data": [log_entry(e) for e in entries],
         "params": {
             "from": (number - 1) * size,

@@ -10,16 +10,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from loadbay.catalog.models import TASK_STATUSES
 from loadbay.errors import BadRequest
+from loadbay.exports.models import ExportLog
+from loadbay.ids import fmt_iso
 from loadbay.pagination import SORT_ORDERS
+from loadbay.storage import get_storage
 
 FORMATS = ("xlsx", "json", "csv")
 FILE_TYPES = {"xlsx": "xlsx", "csv": "csv", "json": "zip"}
 LOG_STATUSES = ("Processing", "Done", "Failed")
 LOG_DATA_TYPES = ("task", "data", "vehicle", "driver", "route")
+LOG_SORTS: dict[str, Any] = {
+    "requestAt": ExportLog.request_at,
+    "completedAt": ExportLog.completed_at,
+    "status": ExportLog.status,
+    "dataType": ExportLog.report_type,
+    "dataName": ExportLog.data_name,
+    "email": ExportLog.email,
+    "fileType": ExportLog.file_type,
+    "totalRecords": ExportLog.total,
+}
 BACKGROUND_MESSAGE = (
     "Export queued for background processing. Check status at GET /tasks/export-log"
 )
@@ -184,3 +199,95 @@ def unix(naive_utc: datetime) -> int:
 def iso_z(value: datetime) -> str:
     """`2024-11-26T09:59:39.860000Z`, as the vendor writes config times."""
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def file_link(entry: ExportLog) -> str | None:
+    if entry.status != "Done" or not entry.file_key:
+        return None
+    filename = entry.file_key.rsplit("/", 1)[-1]
+    return get_storage().link(entry.organization_id, entry.file_key, filename)
+
+
+def log_entry(entry: ExportLog) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "organizationId": entry.organization_id,
+        "dataType": entry.report_type,
+        "dataName": entry.data_name,
+        "status": entry.status,
+        "requestAt": fmt_iso(entry.request_at),
+        "completedAt": fmt_iso(entry.completed_at) if entry.status != "Processing" else None,
+        "email": entry.email,
+        "fileUrl": file_link(entry),
+        "fileType": entry.file_type,
+        "totalRecords": entry.total,
+        "errorMessage": entry.error if entry.status == "Failed" else None,
+    }
+    return {
+        "_index": "export",
+        "_type": "_doc",
+        "_id": entry.id,
+        "_score": 1,
+        "_source": {k: v for k, v in source.items() if v is not None},
+    }
+
+
+# ---- the export log's parameters ---------------------------------------------------------
+
+
+def _log_error(code: str, message: str) -> BadRequest:
+    # The vendor's 400 for this endpoint carries an empty `data` list.
+    return BadRequest(code, message, extra={"data": []})
+
+
+def _positive(name: str, default: int, most: int) -> BeforeValidator:
+    def check(raw: Any) -> int:
+        if raw in (None, ""):
+            return default
+        try:
+            value = int(str(raw))
+        except ValueError:
+            value = 0
+        if value < 1 or value > most:
+            raise _log_error(
+                "export-003", f"Invalid {name} parameter. Must be between 1 and {most}."
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
+def _one_of(allowed: tuple[str, ...], name: str, default: str | None = None) -> BeforeValidator:
+    def check(raw: Any) -> str | None:
+        if raw in (None, ""):
+            return default
+        if name == "sortOrder":
+            raw = str(raw).lower()
+        if raw not in allowed:
+            raise _log_error(
+                "export-017", f"Invalid {name} parameter: {raw} (use {', '.join(allowed)})."
+            )
+        return str(raw)
+
+    return BeforeValidator(check)
+
+
+def _log_sort(raw: Any) -> str:
+    key = str(raw or "requestAt")
+    if key not in LOG_SORTS:
+        raise _log_error("export-003", f"Invalid sortBy parameter: {key}.")
+    return key
+
+
+class ExportLogQuery(BaseModel):
+    """`GET /tasks/export-log`'s parameters, checked in the order the vendor checks them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: Annotated[int, _positive("limit", 10, 100)] = 10
+    page: Annotated[int, _positive("page", 1, 1_000_000)] = 1
+    sortBy: Annotated[str, BeforeValidator(_log_sort)] = "requestAt"
+    sortOrder: Annotated[str, _one_of(SORT_ORDERS, "sortOrder", "desc")] = "desc"
+    dataType: Annotated[str | None, _one_of(LOG_DATA_TYPES, "dataType")] = None
+    status: Annotated[str | None, _one_of(LOG_STATUSES, "status")] = None
+    dataName: str | None = None
+    email: str | None = None

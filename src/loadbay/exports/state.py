@@ -12,11 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from loadbay.db import Database, get_database, rowcount
+from loadbay.exports.events import export_event
 from loadbay.exports.models import ExportLog
 from loadbay.ids import utcnow
 from loadbay.leases import lease_seconds
 from loadbay.settings import get_settings
-from loadbay.webhooks.service import export_event
 
 # A background export still Processing after this long lost its queue message or worker.
 STALE_AFTER = timedelta(hours=6)

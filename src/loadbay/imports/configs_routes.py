@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Body, Request
+from fastapi import Body, Query, Request
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from loadbay.auth import CanImport
@@ -20,7 +21,8 @@ from loadbay.errors import ApiError, BadRequest, NotFound
 from loadbay.ids import fmt_time, utcnow
 from loadbay.imports.models import ImportConfig
 from loadbay.imports.target import Target, load_target
-from loadbay.pagination import SORT_ORDERS, ok, page_params, paginated
+from loadbay.pagination import ok, paginated
+from loadbay.parsing import PageQuery, sort_order
 from loadbay.routing import Router
 
 router = Router()
@@ -28,6 +30,22 @@ router = Router()
 JsonBody = Annotated[Any, Body()]
 REFERENCE_KINDS = {"dataType": "datasource", "flow": "task"}
 DEFAULT_COLLECTION = {"dataType": "data", "flow": "task"}
+
+
+def _reference_type(raw: Any) -> str | None:
+    if raw and raw not in REFERENCE_KINDS:
+        raise BadRequest("import-003", f"Invalid referenceType value: {raw}")
+    return str(raw) if raw else None
+
+
+class ConfigQuery(PageQuery):
+    """`GET /import-configs`'s parameters, checked in the order the vendor checks them."""
+
+    module = "import"
+    referenceType: Annotated[str | None, BeforeValidator(_reference_type)] = None
+    referenceId: str | None = None
+    name: str | None = None
+    sortOrder: Annotated[str, sort_order("import-003", "Invalid sortOrder value: {}")] = "desc"
 
 
 def config_out(config: ImportConfig) -> dict[str, Any]:
@@ -154,31 +172,21 @@ def list_import_configs(
     request: Request,
     principal: CanImport,
     session: ReadSession,
-    page: str | None = None,
-    limit: str | None = None,
-    referenceType: str | None = None,
-    referenceId: str | None = None,
-    name: str | None = None,
-    sortOrder: str | None = None,
+    params: Annotated[ConfigQuery, Query()],
 ) -> dict[str, Any]:
-    page_no, per_page = page_params(page, limit, "import")
     where = [ImportConfig.organization_id == principal.org]
-    if referenceType:
-        if referenceType not in REFERENCE_KINDS:
-            raise BadRequest("import-003", f"Invalid referenceType value: {referenceType}")
-        where.append(ImportConfig.reference_type == referenceType)
-    if referenceId:
-        where.append(ImportConfig.reference_id == referenceId)
-    if name:
-        where.append(sa.func.lower(ImportConfig.name).contains(name.lower(), autoescape=True))
-    order = (sortOrder or "desc").lower()
-    if order not in SORT_ORDERS:
-        raise BadRequest("import-003", f"Invalid sortOrder value: {sortOrder}")
+    if params.referenceType:
+        where.append(ImportConfig.reference_type == params.referenceType)
+    if params.referenceId:
+        where.append(ImportConfig.reference_id == params.referenceId)
+    if params.name:
+        name = params.name.lower()
+        where.append(sa.func.lower(ImportConfig.name).contains(name, autoescape=True))
     columns = (ImportConfig.created_time, ImportConfig.id)
-    ordering = [c.asc() if order == "asc" else c.desc() for c in columns]
+    ordering = [c.asc() if params.sortOrder == "asc" else c.desc() for c in columns]
     query = sa.select(ImportConfig).where(*where)
     render = lambda rows: [config_out(c) for c in rows]  # noqa: E731
-    return ok(paginated(request, session, query, ordering, page_no, per_page, render))
+    return ok(paginated(request, session, query, ordering, params.page, params.limit, render))
 
 
 @router.get("/import-config/{config_id}", response_model=None, tags=["import-configs"])

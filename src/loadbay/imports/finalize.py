@@ -19,6 +19,7 @@ from loadbay.leases import HandBack, Heartbeat, LeaseLost
 from loadbay.queue import enqueue
 from loadbay.storage import get_storage
 from loadbay.tabular.writers import open_writer
+from loadbay.tabular.xlsx_writer import Highlighted, XlsxWriter
 
 log = logging.getLogger("loadbay.imports")
 issues_table = table_of(ImportRowIssue)
@@ -47,12 +48,16 @@ def finalize_job(job_id: str) -> None:
     # store): the claim is renewed meanwhile, and a finalize whose claim another worker
     # took over stops at its next batch; the newer one finishes the job.
     failed_key = not_imported_key = None
+    options: dict[str, Any] | None = None
     try:
         with Heartbeat(
             lambda until: state.renew_job(job_id, "finalizing", owner, until), job=job_id
         ) as heartbeat:
             if job.failed_count:
                 failed_key = _write_issues(job, ("failed",), not_imported=False, beat=heartbeat)
+                # the same rows as XLSX whatever the upload's format, the bad cells marked
+                xlsx_key = _write_failed_xlsx(job, heartbeat)
+                options = {**(job.options or {}), "failedXlsxKey": xlsx_key}
             if job.failed_count or job.skipped_count:
                 not_imported_key = _write_issues(
                     job, ("failed", "skipped"), not_imported=True, beat=heartbeat
@@ -69,6 +74,8 @@ def finalize_job(job_id: str) -> None:
         ends: dict[str, Any] = final_counts(job, status, written_chunks)
         if status == "failed" and not job.error_message:  # filled on every failed status
             ends["error_message"] = failed_message(job)
+        if options is not None:
+            ends["options"] = options
         finished = state.finalize_done(job_id, owner, status, failed_key, not_imported_key, **ends)
     except LeaseLost:
         log.warning("finalize lease lost; the newer claim finishes the job", extra={"job": job_id})
@@ -174,5 +181,34 @@ def _write_issues(
             writer.write_rows(rows())
         finally:
             writer.close()
+        get_storage().save_file(key, path)
+    return key
+
+
+def _write_failed_xlsx(job: ImportJob, beat: Heartbeat) -> str:
+    """`failedRowsXlsxUrl`'s file: Row, the file's columns and Error, each cell a row
+    failed on shown on a red fill (DECISIONS: the failed rows as XLSX, bad cells marked)."""
+    headers = list(job.headers or [])
+    width = len(headers)
+    at = {h: i for i, h in enumerate(headers)}
+    key = names.failed_xlsx_key(job)
+    with tempfile.TemporaryDirectory(prefix="loadbay-") as tmp:
+        path = Path(tmp) / "failed_rows.xlsx"
+        with XlsxWriter(path) as book:
+            book.add_sheet("Failed rows", ["Row", *headers, "Error"])
+
+            def rows() -> Iterator[list[Any]]:
+                for issue in _issues(job.id, ("failed",), beat):
+                    cells: list[Any] = list(issue.cells[:width]) + [None] * (
+                        width - len(issue.cells)
+                    )
+                    for reason in issue.reasons:
+                        col = at.get(reason.get("column") or "")
+                        if col is not None and not isinstance(cells[col], Highlighted):
+                            cells[col] = Highlighted(cells[col])
+                    reason = "; ".join(r["message"] for r in issue.reasons)
+                    yield [issue.row_number, *cells, reason]
+
+            book.write_rows(rows())
         get_storage().save_file(key, path)
     return key

@@ -16,6 +16,7 @@ from loadbay.catalog.fields import cell_text
 from loadbay.errors import BadRequest
 from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.models import ImportJob
+from loadbay.imports.review import Edited
 from loadbay.imports.target import Target
 from loadbay.imports.validate import compile_batch_validator
 from loadbay.imports.values import rules_of
@@ -36,7 +37,12 @@ def limit_of(max_invalid: Any, total: int) -> int | None:
 
 
 def check_invalid_rule(
-    job: ImportJob, target: Target, table: Table, columns: dict[str, int], key_col: int | None
+    job: ImportJob,
+    target: Target,
+    table: Table,
+    columns: dict[str, int],
+    key_col: int | None,
+    edited: Edited | None = None,
 ) -> None:
     options = job.options or {}
     block = options.get("invalidRows") == "block"
@@ -51,11 +57,15 @@ def check_invalid_rule(
     with KeyIndex() as seen:
         batch: list[tuple[int, list[Any]]] = []
 
-        def check(rows: Sequence[tuple[int, list[Any]]]) -> int:
+        def check(rows: list[tuple[int, list[Any]]]) -> int:
+            if edited is not None:  # a row fixed in the review counts as fixed
+                rows = edited.rows(rows)
             dupes: dict[int, int] = {}
             if key_col is not None:
                 keyed = [
-                    (cell_text(c[key_col]), n) for n, c in rows if c[key_col] not in (None, "")
+                    (cell_text(c[key_col]), n)
+                    for n, c in rows
+                    if key_col < len(c) and c[key_col] not in (None, "")
                 ]
                 dupes = seen.first_rows(keyed)
             bad = 0

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import Body, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -26,11 +25,12 @@ from loadbay.auth import CanImport, Principal
 from loadbay.db import get_database, table_of
 from loadbay.deps import ReadSession
 from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
-from loadbay.imports import mapping, review, review_routes, service, state, values
+from loadbay.imports import mapping, review, service, state, values
 from loadbay.imports.invalid_rule import no_data_rows
+from loadbay.imports.limits import limits
 from loadbay.imports.models import ImportJob
-from loadbay.imports.pipeline import limits
 from loadbay.imports.preview_read import Head, read_head
+from loadbay.imports.queries import mapping_history as mapping_history  # the console's too
 from loadbay.imports.schemas import job_view
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.upload import Upload, receive
@@ -45,7 +45,6 @@ from loadbay.tabular.readers import TableError
 router = Router()
 
 PREVIEW_ROWS = 10
-HISTORY_JOBS = 20  # earlier mappings consulted for a suggestion, newest first
 POLL_SECONDS = 0.2
 FALSE_WORDS = ("false", "0", "no", "off")
 jobs = table_of(ImportJob)
@@ -66,23 +65,6 @@ class Preview:
 
 def target_id_of(job: ImportJob) -> str:
     return str(job.data_type_id if job.type == "datasource" else job.flow_id)
-
-
-def mapping_history(session: Session, org: str, target: Target) -> list[list[dict[str, Any]]]:
-    """The mappings of this organisation's earlier jobs for the same target, newest first."""
-    column = ImportJob.data_type_id if target.kind == "datasource" else ImportJob.flow_id
-    found = session.scalars(
-        sa.select(ImportJob.mapping)
-        .where(
-            ImportJob.organization_id == org,
-            ImportJob.type == target.kind,
-            column == target.id,
-            ImportJob.confirmed.is_(True),
-        )
-        .order_by(ImportJob.created_time.desc(), ImportJob.id.desc())
-        .limit(HISTORY_JOBS)
-    )
-    return [list(m) for m in found if m]  # a JSON null is not filtered by IS NOT NULL
 
 
 def suggestion(
@@ -284,7 +266,7 @@ async def _create_job(request: Request, principal: Principal) -> dict[str, Any]:
     finally:
         upload.discard()
     if body is not None:
-        await run_in_threadpool(review_routes.enqueue, code, body.pop("generation"))
+        await run_in_threadpool(review.enqueue, code, body.pop("generation"))
         body["validation"] = await run_in_threadpool(_validation, code)
         return ok(body)
     await _enqueue(code)

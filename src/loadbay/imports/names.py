@@ -32,6 +32,11 @@ def issues_key(job: ImportJob, *, not_imported: bool) -> str:
     return f"{job.organization_id}/imports/{job.id}/{kind}.{issues_format(job, not_imported=not_imported)}"
 
 
+def failed_xlsx_key(job: ImportJob) -> str:
+    """The failed rows as XLSX with the bad cells marked (`failedRowsXlsxUrl`)."""
+    return f"{job.organization_id}/imports/{job.id}/failed_rows.xlsx"
+
+
 def safe_name(name: str) -> str:
     """A name for a user's disk: control characters and path separators become `_`."""
     return "".join("_" if ord(c) < 32 or 127 <= ord(c) < 160 or c in "/\\" else c for c in name)
@@ -50,4 +55,7 @@ def download_name(job: ImportJob, key: str) -> str:
         return issues_filename(job, not_imported=False)
     if key == job.not_imported_key:
         return issues_filename(job, not_imported=True)
+    if key == (job.options or {}).get("failedXlsxKey"):
+        stem = safe_name(PurePosixPath(job.filename).stem)[:MAX_STEM_CHARS] or "import"
+        return f"failed_rows_{stem}_{job.id}.xlsx"
     return key.rsplit("/", 1)[-1]

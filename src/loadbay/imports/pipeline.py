@@ -27,7 +27,9 @@ from loadbay.imports.counters import running_totals
 from loadbay.imports.dedupe import KeyIndex
 from loadbay.imports.invalid_rule import check_invalid_rule, no_data_rows
 from loadbay.imports.journal import Journal
+from loadbay.imports.limits import limits as limits  # the console reads previews with them
 from loadbay.imports.models import ImportChunk, ImportJob, ImportRowIssue
+from loadbay.imports.review import Edited
 from loadbay.imports.review_rows import apply_edits
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.validate import Checked, compile_batch_validator
@@ -37,23 +39,9 @@ from loadbay.leases import HandBack, Heartbeat, LeaseLost, error_text, is_transi
 from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
-from loadbay.tabular.readers import Limits, TableError, chunk_cell, open_table, restore_chunk_cells
+from loadbay.tabular.readers import TableError, chunk_cell, open_table, restore_chunk_cells
 
 log = logging.getLogger("loadbay.imports")
-
-
-def limits() -> Limits:
-    s = get_settings()
-    return Limits(
-        max_rows=s.max_rows,
-        max_columns=s.max_columns,
-        max_cell_chars=s.max_cell_chars,
-        max_xlsx_uncompressed_bytes=s.max_xlsx_uncompressed_bytes,
-        max_xlsx_ratio=s.max_xlsx_ratio,
-        xlsx_calamine_max_bytes=s.xlsx_calamine_max_bytes,
-        calamine_max_cells=s.calamine_max_cells,
-        max_json_depth=s.max_json_depth,
-    )
 
 
 fail_job = state.fail_job
@@ -193,7 +181,8 @@ def _plan(
             sheet_name=table.sheet or job.sheet_name,
         )
         # invalidRows=block / maxInvalid: every row is validated before any chunk exists.
-        check_invalid_rule(job, target, table, columns, key_col)
+        edited = Edited(job.id, list(headers))  # keys and the rule read the review's edits
+        check_invalid_rule(job, target, table, columns, key_col, edited)
         seq = 0
         total = 0
         stopped: str | None = None
@@ -206,7 +195,7 @@ def _plan(
                     batch.append([number, cells, 0])
                     if len(batch) >= size:
                         beat.check()
-                        _emit(job, seq, batch, key_col, seen, done_seqs, recorder)
+                        _emit(job, seq, batch, key_col, seen, done_seqs, recorder, edited)
                         total += len(batch)
                         seq += 1
                         batch = []
@@ -221,7 +210,7 @@ def _plan(
                     raise
                 stopped = f"{exc.message}; the rows after it were not read"
             if batch and not cancelled:
-                _emit(job, seq, batch, key_col, seen, done_seqs, recorder)
+                _emit(job, seq, batch, key_col, seen, done_seqs, recorder, edited)
                 total += len(batch)
                 seq += 1
         recorder.flush(wait=True)
@@ -237,7 +226,7 @@ def _memory(job: ImportJob, target: Target) -> tuple[list[Any], dict[str, Any]]:
     options = job.options or {}
     if not options.get("useMemory"):
         return [], {}
-    from loadbay.imports.jobs_routes import mapping_history
+    from loadbay.imports.queries import mapping_history
 
     with get_database().read() as session:
         history = [] if job.mapping else mapping_history(session, job.organization_id, target)
@@ -300,10 +289,16 @@ def _emit(
     seen: KeyIndex,
     done_seqs: set[int],
     recorder: _Recorder,
+    edited: Edited,
 ) -> None:
     """Write one chunk file and have it recorded and queued (see `_Recorder`)."""
     if key_col is not None:
-        keyed = [(cell_text(r[1][key_col]), r[0]) for r in batch if r[1][key_col] not in (None, "")]
+        rows = edited.rows([(r[0], r[1]) for r in batch])
+        keyed = [
+            (cell_text(c[key_col]), n)
+            for n, c in rows
+            if key_col < len(c) and c[key_col] not in (None, "")
+        ]
         dupes = seen.first_rows(keyed)
         if dupes:
             by_number = {r[0]: r for r in batch}

@@ -11,8 +11,10 @@ MemoryError becomes a 400 for this upload, and the API process carries on.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import resource
+import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 
 from loadbay.tabular.readers import Limits, Row, Table, TableError, header_text, open_table
 
+log = logging.getLogger("loadbay.imports")
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(
     [
@@ -81,6 +84,10 @@ def read_head(
         if child.is_alive():
             child.kill()
         child.join(5)
+    if kind == "bug":
+        code, message, trace = payload
+        log.error("preview reader failed on %s\n%s", Path(path).name, trace.rstrip())
+        raise TableError(code, message)
     if kind == "error":
         raise TableError(*payload)
     return Head(**payload)
@@ -133,7 +140,9 @@ def _child(
     except RecursionError:
         result = ("error", ("import-015", "The file is nested too deeply to read"))
     except Exception as exc:  # a reader's bug must still answer, not look like a crash
-        result = ("error", ("import-015", f"The file could not be read ({type(exc).__name__})"))
+        message = f"The file could not be read ({type(exc).__name__})"
+        # The parent logs the trace: this child has no log handlers of its own.
+        result = ("bug", ("import-015", message, traceback.format_exc()))
     with contextlib.suppress(OSError):
         sender.send(result)
     sender.close()

@@ -21,10 +21,10 @@ from loadbay.catalog.models import Record, Task
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.errors import Conflict
 from loadbay.ids import new_owner, utcnow
+from loadbay.imports.events import import_event
 from loadbay.imports.journal import parse_time, restored_task_values
 from loadbay.imports.models import ImportBeforeImage, ImportJob, ImportRevertConflict
 from loadbay.settings import get_settings
-from loadbay.webhooks.service import import_event
 
 log = logging.getLogger("loadbay.imports")
 jobs = table_of(ImportJob)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +13,8 @@ from loadbay.auth import CanImport, Principal
 from loadbay.db import get_database
 from loadbay.deps import ReadSession
 from loadbay.imports import service
-from loadbay.imports.models import ImportJob, ImportRevertConflict
+from loadbay.imports.models import ImportJob
+from loadbay.imports.queries import conflicts_page
 from loadbay.imports.revert import request_revert
 from loadbay.imports.schemas import job_view
 from loadbay.pagination import ok, page_params, paginate
@@ -23,7 +23,8 @@ from loadbay.routing import Router
 router = Router()
 
 
-def _request(principal: Principal, code: str) -> ImportJob:
+def request_job_revert(principal: Principal, code: str) -> ImportJob:
+    """Queue the revert (the caller enqueues it once this has returned, i.e. committed)."""
     with get_database().write() as session:
         request_revert(session, service.get_job(session, principal.org, code), principal.email)
     with get_database().read() as session:
@@ -32,7 +33,7 @@ def _request(principal: Principal, code: str) -> ImportJob:
 
 @router.post("/import-jobs/{code}/revert", response_model=None, tags=["import-jobs"])
 async def revert_import_job(code: str, principal: CanImport) -> Any:
-    job = await run_in_threadpool(_request, principal, code)
+    job = await run_in_threadpool(request_job_revert, principal, code)
     await run_in_threadpool(queue.enqueue, "revert", code)  # after the commit, off the loop
     return JSONResponse(ok(job_view(job)), status_code=202)
 
@@ -48,18 +49,5 @@ def revert_conflicts(
 ) -> dict[str, Any]:
     service.get_job(session, principal.org, code)
     page_no, per_page = page_params(page, limit, "import")
-    where = ImportRevertConflict.job_id == code
-    total = session.scalar(
-        sa.select(sa.func.count()).select_from(ImportRevertConflict).where(where)
-    )
-    rows = session.scalars(
-        sa.select(ImportRevertConflict)
-        .where(where)
-        .order_by(ImportRevertConflict.id)
-        .offset((page_no - 1) * per_page)
-        .limit(per_page)
-    )
-    items = [
-        {"_id": c.target_id, "type": c.kind, "action": c.action, "reason": c.reason} for c in rows
-    ]
-    return ok(paginate(request, items, int(total or 0), page_no, per_page))
+    items, total = conflicts_page(session, code, page_no, per_page)
+    return ok(paginate(request, items, total, page_no, per_page))

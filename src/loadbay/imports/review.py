@@ -27,6 +27,7 @@ from loadbay.imports.models import ImportJob
 from loadbay.imports.review_check import RowChecker, reason_of
 from loadbay.imports.review_models import ImportReview, ImportReviewEdit, ImportReviewIssue
 from loadbay.imports.target import load_target
+from loadbay.queue import enqueue as queue_enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 from loadbay.tabular.readers import TableError, open_table
@@ -73,6 +74,26 @@ def edits_of(session: Session, job_id: str) -> tuple[dict[int, dict[str, str | N
         else:
             cells.setdefault(edit.row_number, {})[edit.header] = edit.value
     return cells, discarded
+
+
+class Edited:
+    """The review's edits of one job, loaded once, laid over rows read from its file:
+    what the plan step's duplicate-key check and invalid-row rule see, as the chunks do."""
+
+    def __init__(self, job_id: str, headers: list[str]) -> None:
+        with get_database().read() as session:
+            self.cells, self.discarded = edits_of(session, job_id)
+        self.headers = headers
+
+    def rows(self, rows: list[tuple[int, list[Any]]]) -> list[tuple[int, list[Any]]]:
+        """The rows not discarded, with their edited cells."""
+        if not self.cells and not self.discarded:
+            return rows
+        return [
+            (n, patched(cells, self.cells.get(n), self.headers))
+            for n, cells in rows
+            if n not in self.discarded
+        ]
 
 
 def patched(
@@ -147,7 +168,7 @@ def _pass(
     edits: dict[int, dict[str, str | None]],
     discarded: set[int],
 ) -> None:
-    from loadbay.imports.pipeline import limits  # the pipeline applies the review's edits
+    from loadbay.imports.limits import limits
 
     size = get_settings().chunk_size
     prefix = f"{job.organization_id}/imports/{job.id}/review/{generation:04d}"
@@ -271,11 +292,17 @@ def invalid_rows(session: Session, job_id: str) -> list[int]:
 
 
 def groups(session: Session, job_id: str) -> list[dict[str, Any]]:
-    """Errors grouped by column and reason, with counts and the first rows."""
+    """Errors grouped by column and reason, with counts and the first rows; a row
+    discarded in the review is not counted (it is skipped, not invalid)."""
     issue = ImportReviewIssue
+    kept = issue.row_number.not_in(
+        sa.select(ImportReviewEdit.row_number).where(
+            ImportReviewEdit.job_id == job_id, ImportReviewEdit.discard.is_(True)
+        )
+    )
     found = session.execute(
         sa.select(issue.column, issue.field, issue.code, sa.func.count())
-        .where(issue.job_id == job_id, issue.severity == "error")
+        .where(issue.job_id == job_id, issue.severity == "error", kept)
         .group_by(issue.column, issue.field, issue.code)
     ).all()
     out = []
@@ -283,7 +310,7 @@ def groups(session: Session, job_id: str) -> list[dict[str, Any]]:
     for column, fid, code, count in sorted(found, key=lambda g: (-g[3], g[0], g[2])):
         first = session.scalars(
             sa.select(issue.row_number)
-            .where(issue.job_id == job_id, issue.column == column, issue.code == code)
+            .where(issue.job_id == job_id, issue.column == column, issue.code == code, kept)
             .order_by(issue.row_number)
             .limit(FIRST_ROWS)
         ).all()
@@ -331,3 +358,8 @@ def summary(session: Session, job_id: str) -> dict[str, Any] | None:
     if review.error_message:
         body["errorMessage"] = review.error_message
     return body
+
+
+def enqueue(code: str, generation: int) -> None:
+    """Send a review pass through the queue's seam (after the commit that started it)."""
+    queue_enqueue("review", code, generation)

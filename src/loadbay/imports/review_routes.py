@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Body, Request
+from fastapi import Body, Query, Request
+from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
-from loadbay import queue
 from loadbay.auth import CanImport, Principal
 from loadbay.catalog.org_settings import locale_for
 from loadbay.db import get_database
@@ -16,12 +16,24 @@ from loadbay.imports import mapping, review, review_rows, service, values
 from loadbay.imports.models import ImportJob
 from loadbay.imports.schemas import job_view
 from loadbay.imports.values import rules_of
-from loadbay.pagination import ok, page_params, paginate
+from loadbay.pagination import ok, paginate
+from loadbay.parsing import PageQuery
 from loadbay.routing import Router
 from loadbay.storage import get_storage
 
 router = Router()
 DRAFT_KEYS = ("sheet", "headerRow", "mapping", "valueMap", "locale")
+
+
+class RowsQuery(PageQuery):
+    """The rows grid's paging (up to 500 a page); its filters are checked with the job's
+    review, once the job is found."""
+
+    module = "import"
+    max_limit = 500
+    filter: str = "all"
+    column: Annotated[str | None, BeforeValidator(lambda raw: raw or None)] = None
+    reason: Annotated[str | None, BeforeValidator(lambda raw: raw or None)] = None
 
 
 def _draft(principal: Principal, code: str) -> ImportJob:
@@ -32,21 +44,12 @@ def _draft(principal: Principal, code: str) -> ImportJob:
     return job
 
 
-def enqueue(code: str, generation: int) -> None:
-    """Send a review pass through the queue's seam (after the commit that started it)."""
-    queue.enqueue("review", code, generation)
-
-
 @router.get("/import-jobs/{code}/rows", response_model=None, tags=["import-jobs"])
 def list_review_rows(
     code: str,
     request: Request,
     principal: CanImport,
-    filter: str = "all",
-    column: str | None = None,
-    reason: str | None = None,
-    page: str | None = None,
-    limit: str | None = None,
+    params: Annotated[RowsQuery, Query()],
 ) -> dict[str, Any]:
     """The previewed file's rows, in file order, as a Laravel paginator of `{row (the
     1-based row of the file), cells: {header: text} (with the review's edits), issues:
@@ -55,11 +58,11 @@ def list_review_rows(
     (a header) and `reason` (a code like `required`, or the grouped errors' `reason`)
     keep the rows with such an issue. 409 `import-032` until `validation.status` is
     Done."""
-    number, per_page = page_params(page, limit, "import", max_limit=500)
+    number, per_page = params.page, params.limit
     with get_database().read() as session:
         job = service.get_job(session, principal.org, code)
         items, total = review_rows.page_rows(
-            session, job, filter, column or None, reason or None, number, per_page
+            session, job, params.filter, params.column, params.reason, number, per_page
         )
     return ok(paginate(request, items, total, number, per_page))
 
@@ -77,18 +80,17 @@ def edit_review_rows(
 
 
 def _change_draft(principal: Principal, code: str, body: dict[str, Any]) -> ImportJob:
-    from loadbay.imports.jobs_routes import (
-        mapping_history,
-        read_preview,
-        remember_structure,
-        target_id_of,
-    )
+    from loadbay.imports.jobs_routes import read_preview, remember_structure, target_id_of
+    from loadbay.imports.queries import mapping_history
     from loadbay.imports.target import load_target
 
     job = _draft(principal, code)
     options = dict(job.options or {})
     if body.get("sheet") not in (None, ""):
-        job.sheet_name = str(body["sheet"]).strip()[:200]
+        sheet = str(body["sheet"]).strip()[:200]
+        if sheet != job.sheet_name and "headerRow" not in body:
+            options.pop("headerRow", None)  # found again: the old one was another sheet's
+        job.sheet_name = sheet
     if "headerRow" in body:
         options.pop("headerRow", None)
         header_row = service.header_row_of(body.get("headerRow"))
@@ -131,7 +133,7 @@ def _change_draft(principal: Principal, code: str, body: dict[str, Any]) -> Impo
         stored.options, stored.mapping = job.options, job.mapping
         stored.updated_by = principal.email
         generation = review.start(session, stored, draft, preview.total_rows)
-    enqueue(code, generation)
+    review.enqueue(code, generation)
     with get_database().read() as session:
         return service.get_job(session, principal.org, code)
 

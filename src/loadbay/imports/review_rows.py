@@ -10,6 +10,7 @@ restart and are laid over the file's cells wherever cells are read.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -253,6 +254,7 @@ def edit_rows(job: ImportJob, body: Any) -> list[dict[str, Any]]:
         if missing:
             raise BadRequest("import-003", f"row {missing[0]} is not a data row of this file")
         edits, discarded = edits_of(session, job.id)
+        was_bad, first_of = _stored_errors(session, job.id, numbers)
         generation = review.generation
         columns = mapping.resolve_mapping(
             headers, target.specs, review.mapping, strict=False
@@ -269,8 +271,20 @@ def edit_rows(job: ImportJob, body: Any) -> list[dict[str, Any]]:
         elif w["discard"] is False:
             discarded.discard(n)
     after = {n: patched(originals[n] or [], edits.get(n), headers) for n in numbers}
-    old = checker.check([(n, before[n]) for n in numbers if n not in was_discarded])
-    new = checker.check([(n, after[n]) for n in numbers])
+    # The forecast counted a row only if the whole-file check found it valid; a row is
+    # checked here without the file's other keys, so a duplicate stays one while its key
+    # is unchanged (a changed key is not looked for among the other rows).
+    old = [
+        r
+        for r in checker.check([(n, before[n]) for n in numbers if n not in was_discarded])
+        if r.row_number not in was_bad
+    ]
+    dupes = {
+        n: first
+        for n, first in first_of.items()
+        if checker.key_of(after[n]) == checker.key_of(before[n])
+    }
+    new = checker.check([(n, after[n]) for n in numbers], dupes)
     with db.write() as session:
         conn = session.connection()
         if (
@@ -304,6 +318,29 @@ def edit_rows(job: ImportJob, body: Any) -> list[dict[str, Any]]:
             forecast[k] = max(int(forecast.get(k, 0)) + v, 0)
         conn.execute(reviews.update().where(reviews.c.job_id == job.id).values(forecast=forecast))
         return render(session, job, chunks, numbers)
+
+
+def _stored_errors(
+    session: Session, job_id: str, numbers: Sequence[int]
+) -> tuple[set[int], dict[int, int]]:
+    """Of `numbers`: the rows the check found invalid, and each duplicate's first row."""
+    bad: set[int] = set()
+    first_of: dict[int, int] = {}
+    for number, code, message in session.execute(
+        sa.select(issues_table.c.row_number, issues_table.c.code, issues_table.c.message).where(
+            issues_table.c.job_id == job_id,
+            issues_table.c.row_number.in_(list(numbers)),
+            issues_table.c.severity == "error",
+        )
+    ):
+        bad.add(number)
+        found = _FIRST_ROW.search(message) if code == "duplicate" else None
+        if found:
+            first_of[number] = int(found.group(1))
+    return bad, first_of
+
+
+_FIRST_ROW = re.compile(r"duplicate of row (\d+)")
 
 
 def _store(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Request
+from fastapi import Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from loadbay import idempotency
@@ -15,46 +15,17 @@ from loadbay.deps import ReadSession
 from loadbay.errors import BadRequest, NotFound
 from loadbay.imports import service
 from loadbay.imports.models import ImportJob
-from loadbay.imports.schemas import monitoring_record
+from loadbay.imports.schemas import SORTABLE, MonitoringQuery, records_for
 from loadbay.imports.target import load_target
 from loadbay.imports.template import ensure_template
 from loadbay.imports.upload import Upload, receive
-from loadbay.pagination import SORT_ORDERS, ok, page_params, paginated
+from loadbay.pagination import ok, paginated
 from loadbay.queue import enqueue
 from loadbay.routing import Router
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
 
 router = Router()
-
-MONITORING_TYPES = ("datasource", "task", "visit", "route")
-MONITORING_STATUSES = ("onprocess", "success", "partially", "failed", "cancelled")
-SORTABLE: dict[str, Any] = {
-    "createdTime": ImportJob.created_time,
-    "updatedTime": ImportJob.updated_time,
-    "status": ImportJob.status,
-    "filename": ImportJob.filename,
-    "totalRows": ImportJob.total_rows,
-    "processedAt": ImportJob.processed_at,
-}
-
-
-def records_for(session: Any, jobs: list[ImportJob]) -> list[dict[str, Any]]:
-    names = service.target_names(session, jobs)
-    templates: dict[tuple[str, str], str | None] = {}
-    out = []
-    for job in jobs:
-        target_id = str(job.data_type_id or job.flow_id)
-        key = (job.type, target_id)
-        if key not in templates:
-            try:
-                templates[key] = ensure_template(
-                    job.organization_id, load_target(session, job.organization_id, *key)
-                )
-            except Exception:  # a deleted data type has no template; the record still shows
-                templates[key] = None
-        out.append(monitoring_record(job, names, templates[key]))
-    return out
 
 
 async def _create(request: Request, principal: Principal, kind: str) -> dict[str, Any]:
@@ -118,16 +89,6 @@ async def import_tasks(request: Request, principal: CanImport) -> Any:
     )
 
 
-def _enum_list(raw: str | None, allowed: tuple[str, ...], label: str) -> list[str]:
-    if not raw:
-        return []
-    values = [v.strip() for v in raw.split(",") if v.strip()]
-    bad = [v for v in values if v not in allowed]
-    if bad:  # the vendor's body exactly: it names the parameter, not the value
-        raise BadRequest("import-003", f"Invalid {label} value")
-    return values
-
-
 @router.get("/import-template")
 def import_template(
     principal: CanImport,
@@ -152,41 +113,27 @@ def list_monitoring(
     request: Request,
     principal: CanImport,
     session: ReadSession,
-    page: str | None = None,
-    limit: str | None = None,
-    type: str | None = None,
-    status: str | None = None,
-    dataTypeId: str | None = None,
-    sortBy: str | None = None,
-    sortOrder: str | None = None,
+    params: Annotated[MonitoringQuery, Query()],
 ) -> dict[str, Any]:
-    page_no, per_page = page_params(page, limit, "import")
-    types = _enum_list(type, MONITORING_TYPES, "type")
-    statuses = _enum_list(status, MONITORING_STATUSES, "status")
-    sort_key = sortBy or "createdTime"
-    if sort_key not in SORTABLE:
-        raise BadRequest("import-003", f"Invalid sortBy value: {sort_key}")
-    order = (sortOrder or "desc").lower()
-    if order not in SORT_ORDERS:
-        raise BadRequest("import-003", f"Invalid sortOrder value: {sortOrder}")
     where = [ImportJob.organization_id == principal.org, ImportJob.confirmed.is_(True)]
-    if types:
-        where.append(ImportJob.type.in_(types))
-    if statuses:
+    if params.type:
+        where.append(ImportJob.type.in_(params.types()))
+    if params.status:
+        statuses = params.statuses()
         if "failed" in statuses:  # monitoring shows a cancelled job as failed (DECISIONS)
             statuses.append("cancelled")
         where.append(ImportJob.status.in_(statuses))
-    if dataTypeId:
-        where.append(ImportJob.data_type_id == dataTypeId)
-    column = SORTABLE[sort_key]
+    if params.dataTypeId:
+        where.append(ImportJob.data_type_id == params.dataTypeId)
+    column = SORTABLE[params.sortBy]
     ordering = (
         [column.asc(), ImportJob.id.asc()]
-        if order == "asc"
+        if params.sortOrder == "asc"
         else [column.desc(), ImportJob.id.desc()]
     )
     query = sa.select(ImportJob).where(*where)
     render = lambda jobs: records_for(session, jobs)  # noqa: E731
-    return ok(paginated(request, session, query, ordering, page_no, per_page, render))
+    return ok(paginated(request, session, query, ordering, params.page, params.limit, render))
 
 
 @router.get("/import-monitoring/{job_id}")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loadbay.auth import Principal
-from loadbay.catalog.models import DataType, Flow, Hub
+from loadbay.catalog.models import Hub
 from loadbay.errors import BadRequest, NotFound, Unprocessable
 from loadbay.ids import new_id, utcnow
 from loadbay.imports import values
@@ -177,16 +176,3 @@ def get_job(session: Session, org: str, job_id: str) -> ImportJob:
     if job is None or job.organization_id != org:
         raise NotFound("import-004", "Import monitoring record not found")
     return job
-
-
-def target_names(session: Session, jobs: list[ImportJob]) -> dict[str, str]:
-    type_ids = {j.data_type_id for j in jobs if j.data_type_id}
-    flow_ids = {j.flow_id for j in jobs if j.flow_id}
-    names: dict[str, str] = {}
-    if type_ids:
-        query = sa.select(DataType.id, DataType.name).where(DataType.id.in_(type_ids))
-        names.update((row[0], row[1]) for row in session.execute(query))
-    if flow_ids:
-        query = sa.select(Flow.id, Flow.name).where(Flow.id.in_(flow_ids))
-        names.update((row[0], row[1]) for row in session.execute(query))
-    return names

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.ids import utcnow
 from loadbay.imports import fair
+from loadbay.imports.events import import_event
 from loadbay.imports.models import ImportChunk, ImportJob
 from loadbay.leases import error_text, is_transient
 from loadbay.settings import get_settings
-from loadbay.webhooks.service import import_event
 
 log = logging.getLogger("loadbay.imports")
 jobs = table_of(ImportJob)

@@ -166,7 +166,7 @@ def distinct_bad_values(
     column that its field does not take (after the job's value map), most frequent first,
     read from the whole file with the reader the import uses. A blank shows as "" where
     the field is required."""
-    from loadbay.imports.pipeline import limits
+    from loadbay.imports.limits import limits
 
     rules = rules_of(job)
     loc = rules["locale"]

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed in by `loadbay.db.migrate`."""
+"""Alembic environment: runs on the connection handed in by `loadbay.migrations.migrate`."""
 
 from __future__ import annotations
 

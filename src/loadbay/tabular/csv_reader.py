@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from loadbay.tabular.formula import unescape_formula
-from loadbay.tabular.readers import (
+from loadbay.tabular.sniff import SAMPLE_BYTES, detect_encoding, sniff_delimiter
+from loadbay.tabular.table import (
     Limits,
     RawRows,
     Table,
@@ -17,7 +18,6 @@ from loadbay.tabular.readers import (
     build_table,
     cell_too_long,
 )
-from loadbay.tabular.sniff import SAMPLE_BYTES, detect_encoding, sniff_delimiter
 
 
 def open_csv(

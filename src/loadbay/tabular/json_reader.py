@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from loadbay.tabular.nesting import deeper_than, too_deep
-from loadbay.tabular.readers import (
+from loadbay.tabular.table import (
     Cell,
     JsonText,
     Limits,

@@ -9,7 +9,7 @@ import io
 import pathlib
 from collections import Counter
 
-from loadbay.tabular.readers import TableError
+from loadbay.tabular.table import TableError
 
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
 # The vendor's message, used exactly (loadbay also reads TSV, JSON and NDJSON).

@@ -18,7 +18,7 @@ import struct
 from collections.abc import Callable
 from typing import BinaryIO
 
-from loadbay.tabular.readers import Limits, TableError
+from loadbay.tabular.table import Limits, TableError
 from loadbay.tabular.xlsx_extent import Extent, beyond
 
 PASSWORD_MESSAGE = "The workbook is password-protected; remove the password and upload it again"  # noqa: S105

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from loadbay.tabular.readers import Limits, TableError
+from loadbay.tabular.table import Limits, TableError
 
 _MAX_TAG = 1 << 22  # one start tag (or a text with no markup) longer than this is hostile
 # A start tag of a cell, a row or the dimension, with its reference and whether it is empty.

@@ -23,7 +23,7 @@ from xml.parsers import expat
 
 import python_calamine
 
-from loadbay.tabular.readers import (
+from loadbay.tabular.table import (
     Cell,
     Limits,
     RawRows,

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Iterator
 from typing import IO
 
-from loadbay.tabular.readers import Cell, Limits, RawRows, TableError, cell_too_long, date_text
+from loadbay.tabular.table import Cell, Limits, RawRows, TableError, cell_too_long, date_text
 from loadbay.tabular.xlsx_extent import beyond
 from loadbay.tabular.xlsx_values import excel_date, iso_value, text_value, unescape
 

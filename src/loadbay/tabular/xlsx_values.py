@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable
 
-from loadbay.tabular.readers import Cell, TableError
+from loadbay.tabular.table import Cell, TableError
 
 DATETIME, DURATION = 1, 2
 _EPOCH = datetime.datetime(1899, 12, 30)

@@ -48,7 +48,7 @@ _EPOCH_DT = dt.datetime(1899, 12, 30)
 _LEAP_BUG_END = dt.date(1900, 3, 1)
 _DAY = dt.timedelta(days=1)
 
-_STYLE_DATE, _STYLE_DATETIME, _STYLE_TIME, _STYLE_HEADER = 1, 2, 3, 4
+_STYLE_DATE, _STYLE_DATETIME, _STYLE_TIME, _STYLE_HEADER, _STYLE_BAD = 1, 2, 3, 4, 5
 
 # Characters XML 1.0 cannot carry (and CR, which parsers turn into LF), the
 # markup characters, and a literal "_xHHHH_" that Excel would decode (any case,
@@ -73,20 +73,35 @@ _STYLES = (
     '<numFmts count="3"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/>'
     '<numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/>'
     '<numFmt numFmtId="166" formatCode="hh:mm:ss"/></numFmts>'
-    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
-    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<fonts count="3"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><color rgb="FF9C0006"/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    "</fonts>"
+    '<fills count="3"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFFFC7CE"/></patternFill></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="6"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    # Excel's own "Bad" look: dark red text on light red, for a cell marked `Highlighted`
+    '<xf numFmtId="0" fontId="2" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1"/>'
+    "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
+
+
+class Highlighted:
+    """A cell to be seen: its value's text on a light red fill (a failed row's bad cell)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: object) -> None:
+        self.text = "" if value is None else str(value)
 
 
 def _escape_match(m: re.Match[str]) -> str:
@@ -129,6 +144,9 @@ def _day_fraction(t: dt.time) -> float:
 
 def _other_xml(v: object) -> str | None:
     """Cells off the fast path: time, Decimal, subclasses; None for an unknown type."""
+    if isinstance(v, Highlighted):
+        style = f' s="{_STYLE_BAD}"'
+        return _text_xml(v.text, style) if v.text else f"<c{style}/>"
     if isinstance(v, bool):
         return '<c t="b"><v>1</v></c>' if v else '<c t="b"><v>0</v></c>'
     if isinstance(v, int):
@@ -257,10 +275,10 @@ class XlsxWriter:
             cells = "".join(_text_xml(h, bold) if h else "<c/>" for h in headers)
             self._pending.append(f'<row r="1">{cells}</row>')
 
-    def write_row(self, cells: Sequence[Cell]) -> None:
+    def write_row(self, cells: Sequence[Cell | Highlighted]) -> None:
         self.write_rows((cells,))
 
-    def write_rows(self, rows: Iterable[Sequence[Cell]]) -> None:
+    def write_rows(self, rows: Iterable[Sequence[Cell | Highlighted]]) -> None:
         self._check_open()
         if not self._in_sheet:
             raise RuntimeError("call add_sheet() before writing rows")
@@ -337,7 +355,8 @@ class XlsxWriter:
                     elif t is bool:
                         append('<c t="b"><v>1</v></c>' if v else '<c t="b"><v>0</v></c>')
                     else:
-                        if isinstance(v, str) and _too_long(v):
+                        text = v.text if isinstance(v, Highlighted) else v
+                        if isinstance(text, str) and _too_long(text):
                             raise ValueError(self._locate(n, row, v, _TOO_LONG))
                         xml = _other_xml(v)
                         if xml is None:
@@ -403,7 +422,7 @@ class XlsxWriter:
             raise ValueError(f"sheet name {name!r} is already used or reserved")
 
     @staticmethod
-    def _locate(n: int, row: Sequence[Cell], value: object, reason: str) -> str:
+    def _locate(n: int, row: Sequence[object], value: object, reason: str) -> str:
         col = next(i for i, v in enumerate(row) if v is value)
         return f"row {n}, column {_col_letters(col)} ({col + 1}): {reason}"
 

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from loadbay.tabular.readers import Limits, TableError
+from loadbay.tabular.table import Limits, TableError
 
 BOMB_FLOOR = 10 * 1024**2  # below this, even a 1000:1 ratio is an ordinary sparse sheet
 _READ = 1 << 16

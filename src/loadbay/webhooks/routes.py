@@ -12,7 +12,7 @@ from loadbay.auth import Principal, require
 from loadbay.db import get_database
 from loadbay.deps import ReadSession, WriteSession
 from loadbay.errors import BadRequest
-from loadbay.pagination import ok, page_params, paginate
+from loadbay.pagination import ok, page_params, paginated
 from loadbay.routing import Router
 from loadbay.webhooks import delivery, service
 from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -42,13 +42,12 @@ def list_webhooks(
 ) -> Answer:
     number, size = page_params(page, limit, "webhook")
     query = sa.select(WebhookEndpoint).where(WebhookEndpoint.organization_id == principal.org)
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(WebhookEndpoint.created_time.desc(), WebhookEndpoint.id.desc())
-        .offset((number - 1) * size)
-        .limit(size)
-    ).all()
-    return ok(paginate(request, [endpoint_out(e) for e in rows], total, number, size))
+    order = [WebhookEndpoint.created_time.desc(), WebhookEndpoint.id.desc()]
+
+    def render(rows: list[WebhookEndpoint]) -> list[Any]:
+        return [endpoint_out(e) for e in rows]
+
+    return ok(paginated(request, session, query, order, number, size, render))
 
 
 @router.get("/webhooks/{endpoint_id}", response_model=None, tags=["webhooks"])
@@ -105,15 +104,13 @@ def list_deliveries(
                 "webhook-017", f"Invalid status: {status} (use pending, delivered, failed)"
             )
         query = query.where(WebhookDelivery.status == status)
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(WebhookDelivery.created_time.desc(), WebhookDelivery.id.desc())
-        .offset((number - 1) * size)
-        .limit(size)
-    ).all()
-    attempts = _attempts_of(session, [d.id for d in rows])
-    items = [delivery_out(d, attempts.get(d.id, [])) for d in rows]
-    return ok(paginate(request, items, total, number, size))
+    order = [WebhookDelivery.created_time.desc(), WebhookDelivery.id.desc()]
+
+    def render(rows: list[WebhookDelivery]) -> list[Any]:
+        attempts = _attempts_of(session, [d.id for d in rows])
+        return [delivery_out(d, attempts.get(d.id, [])) for d in rows]
+
+    return ok(paginated(request, session, query, order, number, size, render))
 
 
 def _attempts_of(session: Any, ids: list[str]) -> dict[str, list[WebhookAttempt]]:

@@ -94,57 +94,6 @@ def _forget_after_rollback(session: Session) -> None:
         session.info.pop(_PENDING, None)
 
 
-# ---- events of imports and exports -------------------------------------------------------
-
-IMPORT_EVENTS = {
-    "success": "import.completed",
-    "partially": "import.completed",
-    "failed": "import.failed",
-    "cancelled": "import.cancelled",
-}
-
-
-def import_event(session: Session, job_id: str, event_type: str | None = None) -> None:
-    """The event of an import that has just ended (or `event_type`, e.g. reverted), with
-    the monitoring record as `GET /import-monitoring/{id}` shows it."""
-    from loadbay.imports.models import ImportJob
-
-    job = session.get(ImportJob, job_id, populate_existing=True)
-    if job is None or not job.confirmed:  # a draft never confirmed has no monitoring record
-        return
-    kind = event_type or IMPORT_EVENTS.get(job.status)
-    if kind is None:
-        return
-
-    def data() -> Mapping[str, Any]:
-        from loadbay.imports.routes import records_for
-
-        return records_for(session, [job])[0]
-
-    record_event(session, job.organization_id, kind, data)
-
-
-def export_event(session: Session, log_id: str) -> None:
-    """`export.completed` or `export.failed` for an export-log entry that has just ended,
-    with its `_source` and `_id` as `GET /tasks/export-log` shows them."""
-    from loadbay.exports.models import ExportLog
-
-    entry = session.get(ExportLog, log_id, populate_existing=True)
-    kind = {"Done": "export.completed", "Failed": "export.failed"}.get(
-        entry.status if entry else ""
-    )
-    if entry is None or kind is None:
-        return
-
-    def data() -> Mapping[str, Any]:
-        from loadbay.exports.routes import log_entry
-
-        shown = log_entry(entry)
-        return {"_id": shown["_id"], **shown["_source"]}
-
-    record_event(session, entry.organization_id, kind, data)
-
-
 # ---- endpoints ---------------------------------------------------------------------------
 
 

@@ -7,9 +7,11 @@ import os
 import threading
 from typing import Any
 
+from loadbay.db import get_database
 from loadbay.leases import stopping
-from loadbay.queue import huey, load_tasks, require
-from loadbay.settings import get_settings
+from loadbay.queue import configure, huey, load_tasks, require
+from loadbay.settings import Settings, get_settings
+from loadbay.storage import get_storage
 from loadbay.worker.beat import start_heartbeat
 from loadbay.worker.sweeper import sweep_forever
 
@@ -27,8 +29,18 @@ def _own_scratch() -> None:
 huey.on_startup()(_own_scratch)
 
 
-def run_consumer(concurrency: int = 1, periodic: bool = True) -> None:
-    """Run a consumer in this process (its main thread: Huey installs signal handlers)."""
+def run_consumer(
+    concurrency: int = 1, periodic: bool = True, settings: Settings | None = None
+) -> None:
+    """Run a consumer in this process (its main thread: Huey installs signal handlers),
+    for `settings` (default: the environment's): its database, storage and queue are
+    built here, before any task runs, so a wrong URL stops the worker at once."""
+    if settings is not None:
+        get_settings.use(settings)
+        configure(settings)
+    settings = get_settings()
+    get_database(settings)
+    get_storage(settings)
     _own_scratch()
     load_tasks()
     require()  # a task name without a task stops the worker here, not later in silence
@@ -45,11 +57,11 @@ def run_consumer(concurrency: int = 1, periodic: bool = True) -> None:
     stop = threading.Event()
     beat_stop = start_heartbeat()
     if periodic:
-        interval = get_settings().sweep_interval_seconds
+        interval = settings.sweep_interval_seconds
         threading.Thread(
             target=sweep_forever, args=(interval, stop), daemon=True, name="sweeper"
         ).start()
-    if concurrency <= 1 and get_settings().export_processes > 1:
+    if concurrency <= 1 and settings.export_processes > 1:
         from loadbay.exports.parallel import start_fork_server
 
         # Started now, the first big export does not wait for it (a second or so).

@@ -28,3 +28,23 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+// A review row answered after an edit replaces the one holding the focus: when the
+// button pressed is gone (the row is valid now), the focus goes to the row's number
+// instead of the top of the page, so a keyboard user carries on from the same row.
+(function () {
+  var rowId = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var row = event.target.closest ? event.target.closest("[data-row]") : null;
+    rowId = row ? row.id : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!rowId) return;
+    var active = document.activeElement;
+    if (!active || active === document.body) {
+      var head = document.querySelector("#" + rowId + " th");
+      if (head) head.focus();
+    }
+    rowId = null;
+  });
+})();
