@@ -7,7 +7,7 @@ so that every bad value answers 400 with the spec's code and names the parameter
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
@@ -26,7 +26,7 @@ from loadbay.errors import BadRequest
 from loadbay.exports.models import ExportLog
 from loadbay.ids import fmt_iso
 from loadbay.pagination import SORT_ORDERS
-from loadbay.parsing import validate
+from loadbay.parsing import context_of, validate
 from loadbay.storage import get_storage
 
 FORMATS = ("xlsx", "json", "csv")
@@ -252,6 +252,122 @@ def parse_request(kind: str, raw: Mapping[str, Any]) -> ExportRequest:
     """One export request; `kind` is `task` (JSON body) or `data` (query parameters)."""
     model = TaskExportIn if kind == "task" else DataExportIn
     return validate(model, dict(raw), "export").request()
+
+
+# ---- export configs ------------------------------------------------------------------------
+
+CONFIG_COLLECTIONS = ("task", "data")
+
+
+@dataclass(frozen=True)
+class ConfigChecks:
+    """What checking a config's body looks up, in the caller's session: a name another
+    config of the organisation has, the flow ids it does not have, whether a data type
+    is its own. `creating`: a new config, whose name is required."""
+
+    creating: bool
+    name_taken: Callable[[str], bool]
+    unknown_flows: Callable[[list[str]], list[str]]
+    data_type_known: Callable[[str], bool]
+
+
+def _required(name: str) -> BadRequest:
+    return BadRequest("export-001", f"The {name} field is required.")
+
+
+def _string(value: Any, name: str, *, required: bool, most: int = 200) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise _required(name)
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("export-003", f"The {name} must be a string.")
+    if len(value) > most or "\x00" in value:
+        raise BadRequest("export-003", f"The {name} must be text of at most {most} characters.")
+    return value.strip()
+
+
+class ExportConfigIn(BaseModel):
+    """An export config's body, whole on create and on update (the name may be left out
+    of an update). Checked in this order, the look-ups (`ConfigChecks`, the validation
+    context) each right after the shape of what they look up: a name already taken is
+    `export-002`, an unknown flow or data type `export-033`. A field's attributes are
+    kept as given; their ids are checked when an export uses the config."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = Field(None, validate_default=True)
+    collection: str = Field("", validate_default=True)
+    description: str | None = None
+    flowIds: list[str] = Field(None, validate_default=True)
+    dataTypeId: str | None = None
+    fields: list[Any] = Field(None, validate_default=True)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, raw: Any, info: ValidationInfo) -> str | None:
+        checks = context_of(info, ConfigChecks)
+        name = _string(raw, "name", required=checks.creating)
+        if name is not None and checks.name_taken(name):
+            raise BadRequest("export-002", "The name has already been taken.")
+        return name
+
+    @field_validator("collection", mode="before")
+    @classmethod
+    def _collection(cls, raw: Any) -> str | None:
+        collection = _string(raw, "collection", required=True, most=50)
+        if collection not in CONFIG_COLLECTIONS:
+            raise BadRequest(
+                "export-017",
+                f"The selected collection is invalid: {collection} (use task or data).",
+            )
+        return collection
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _description(cls, raw: Any) -> str | None:
+        return _string(raw, "description", required=False, most=10_000)
+
+    @field_validator("flowIds", mode="before")
+    @classmethod
+    def _flow_ids(cls, raw: Any, info: ValidationInfo) -> list[str]:
+        if raw is None or raw == []:
+            if info.data["collection"] == "task":
+                raise _required("flowIds")
+            return []
+        if not isinstance(raw, list) or not all(isinstance(f, str) and f for f in raw):
+            raise BadRequest("export-003", "The flowIds must be an array of flow ids.")
+        wanted = list(dict.fromkeys(raw))
+        missing = context_of(info, ConfigChecks).unknown_flows(wanted)
+        if missing:
+            raise BadRequest("export-033", f"Unknown flowId: {', '.join(missing)}")
+        return wanted
+
+    @field_validator("dataTypeId", mode="before")
+    @classmethod
+    def _data_type_id(cls, raw: Any, info: ValidationInfo) -> str | None:
+        data_type_id = _string(raw, "dataTypeId", required=False, most=64)
+        if data_type_id is not None:
+            known = context_of(info, ConfigChecks).data_type_known(data_type_id)
+            if info.data["collection"] != "data" or not known:
+                raise BadRequest("export-033", f"Unknown dataTypeId: {data_type_id}")
+        return data_type_id
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _fields(cls, raw: Any) -> list[Any]:
+        if raw is None or raw == []:
+            raise _required("fields")
+        if not isinstance(raw, list):
+            raise BadRequest("export-003", "The fields must be an array.")
+        for i, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise BadRequest("export-003", f"The fields.{i} must be an object.")
+            for key in ("id", "component", "title"):
+                value = item.get(key)
+                if not isinstance(value, str) or not value.strip():
+                    raise _required(f"fields.{i}.{key}")
+        return raw
 
 
 # ---- answers -------------------------------------------------------------------------------
