@@ -11,6 +11,7 @@ look-ups themselves stay with the route, in its session.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +19,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from loadbay.errors import BadRequest
-from loadbay.imports.models import ImportConfig
-from loadbay.imports.target import Target
+from loadbay.imports.models import ImportConfig, ImportJob
+from loadbay.imports.service import IMPORT_MODES, header_row_of, unmapped_policy
+from loadbay.imports.target import Target, check_match_field
+from loadbay.imports.values import Rules, parse_value_map
 from loadbay.parsing import context_of
 
 
@@ -145,3 +148,175 @@ def config_fields(raw: Any, target: Target) -> list[dict[str, str]]:
         seen.add(fid)
         out.append({"id": fid, "headerColumn": header.strip()})
     return out
+
+
+# ---- the confirm of a preview (PUT /import-jobs/{code}) ----------------------------------
+#
+# Read in three parts, because the route does work between them that a later check must
+# wait for: `StructureIn` once the job is found (a new sheet or header row reads the file
+# again), `MappingIn` once it is known to be a preview of a target, `RulesIn` once the
+# mapping is resolved against the file's columns.
+
+
+class StructureIn(BaseModel):
+    """`sheet` (a name or an index, as text) and `headerRow` (1-based) to read the file
+    with before the mapping is checked; blank means as the preview read it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sheet: str | None = None
+    headerRow: int | None = None
+
+    @classmethod
+    def asked(cls, body: dict[str, Any]) -> bool:
+        """Whether the body names a sheet or a header row (the file is then read again)."""
+        return body.get("sheet") not in (None, "") or body.get("headerRow") not in (None, "")
+
+    @field_validator("sheet", mode="before")
+    @classmethod
+    def _sheet(cls, value: Any) -> str | None:
+        return None if value in (None, "") else str(value).strip()[:200]
+
+    @field_validator("headerRow", mode="before")
+    @classmethod
+    def _header_row(cls, value: Any) -> int | None:
+        return header_row_of(value)
+
+
+@dataclass(frozen=True)
+class MappingContext:
+    """The job being confirmed, its target, its options (as read again when the body
+    names another sheet or header row), and the fields of an import config by id (a 404
+    or a 400 when it is not this target's)."""
+
+    job: ImportJob
+    target: Target
+    options: dict[str, Any]
+    config_mapping: Callable[[str], list[dict[str, Any]]]
+
+
+class MappingIn(BaseModel):
+    """`importMode`, `matchField`, `importConfigId`, `mapping` and `unmappedColumns`,
+    each defaulting to what the preview chose. `mapping` is the body's, else the draft
+    a PATCH left, else the named import config's fields, else none (the route then
+    suggests one as the preview did)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    importMode: str = Field(None, validate_default=True)
+    matchField: str | None = Field(None, validate_default=True)
+    importConfigId: str | None = None
+    mapping: list[dict[str, Any]] | None = Field(None, validate_default=True)
+    unmappedColumns: str = Field(None, validate_default=True)
+
+    @field_validator("importMode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any, info: ValidationInfo) -> str:
+        mode = text(value, "importMode") or context_of(info, MappingContext).job.import_mode
+        if mode not in IMPORT_MODES:
+            raise BadRequest("import-003", f"importMode must be one of {', '.join(IMPORT_MODES)}")
+        return mode
+
+    @field_validator("matchField", mode="before")
+    @classmethod
+    def _match(cls, value: Any, info: ValidationInfo) -> str | None:
+        context = context_of(info, MappingContext)
+        return check_match_field(
+            context.target, text(value, "matchField") or context.job.match_field
+        )
+
+    @field_validator("importConfigId", mode="before")
+    @classmethod
+    def _config_id(cls, value: Any) -> str | None:
+        return text(value, "importConfigId")
+
+    @field_validator("mapping", mode="before")
+    @classmethod
+    def _mapping(cls, value: Any, info: ValidationInfo) -> list[dict[str, Any]] | None:
+        context = context_of(info, MappingContext)
+        items = mapping_items(value)
+        if items is None and (context.job.options or {}).get("draftMapping"):  # set by PATCH
+            items = list(context.job.mapping or [])
+        config_id = info.data["importConfigId"]
+        if items is None and config_id is not None:
+            items = context.config_mapping(config_id)
+        return items
+
+    @field_validator("unmappedColumns", mode="before")
+    @classmethod
+    def _unmapped(cls, value: Any, info: ValidationInfo) -> str:
+        options = context_of(info, MappingContext).options
+        return unmapped_policy(value) or options.get("unmappedColumns") or "error"
+
+
+def mapping_items(raw: Any) -> list[dict[str, Any]] | None:
+    if raw is None or raw == []:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise BadRequest("import-003", "mapping must be a list of {id, headerColumn} objects")
+    return raw
+
+
+@dataclass(frozen=True)
+class RulesContext:
+    """The job's target and its reading rules (locale, value map), for `valueMap`."""
+
+    target: Target
+    rules: Rules
+
+
+class RulesIn(BaseModel):
+    """`invalidRows`, `valueMap` (replaces the draft's when given) and `maxInvalid`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    invalidRows: str = Field(None, validate_default=True)
+    valueMap: dict[str, Any] | None = None
+    maxInvalid: int | str | None = None
+
+    @field_validator("invalidRows", mode="before")
+    @classmethod
+    def _invalid_rows(cls, value: Any) -> str:
+        return invalid_rows(value)
+
+    @field_validator("valueMap", mode="before")
+    @classmethod
+    def _value_map(cls, value: Any, info: ValidationInfo) -> dict[str, Any]:
+        context = context_of(info, RulesContext)
+        return parse_value_map(value, context.target, context.rules)
+
+    @field_validator("maxInvalid", mode="before")
+    @classmethod
+    def _max_invalid(cls, value: Any) -> int | str | None:
+        return max_invalid(value)
+
+
+def invalid_rows(value: Any) -> str:
+    """`skip` writes the valid rows (the vendor's behaviour); `block` writes nothing
+    unless every row is valid."""
+    if value is None or value == "":
+        return "skip"
+    if value not in ("skip", "block"):
+        raise BadRequest("import-003", "invalidRows must be one of skip, block")
+    return str(value)
+
+
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def max_invalid(value: Any) -> int | str | None:
+    """`maxInvalid`: a count of invalid rows (an integer) or a share ("5%")."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        if value.strip().isdigit():
+            return int(value.strip())
+        found = _PERCENT.match(value)
+        if found and float(found.group(1)) <= 100:
+            return f"{found.group(1)}%"
+    raise BadRequest(
+        "import-003",
+        f'maxInvalid must be a count of rows (like 10) or a share (like "5%"), not {value!r}',
+    )
