@@ -35,8 +35,9 @@ class _Absent(enum.Enum):
 ABSENT = _Absent.TOKEN
 
 
-def text(value: Any, key: str, *, required: bool = False) -> str | None:
-    """A string, stripped; null or blank is no value (`import-001` when required)."""
+def text(value: Any, key: str, *, required: bool = False, most: int | None = None) -> str | None:
+    """A string, stripped; null or blank is no value (`import-001` when required);
+    `most`: the longest the column stores (PostgreSQL refuses a longer one)."""
     if isinstance(value, str):
         value = value.strip()
     if value is None or value == "":
@@ -45,6 +46,8 @@ def text(value: Any, key: str, *, required: bool = False) -> str | None:
         return None
     if not isinstance(value, str):
         raise BadRequest("import-003", f"{key} must be a string")
+    if most is not None and len(value) > most:
+        raise BadRequest("import-003", f"{key} must be at most {most} characters")
     return value
 
 
@@ -63,8 +66,8 @@ class ConfigContext:
 
 
 class ImportConfigIn(BaseModel):
-    """An import config's body: whole on create, the fields given on update. Checked in
-    this order; the data type or flow is looked up after `referenceId`, and the fields
+    """An import config's body: whole on create, the fields given on update (a JSON
+    object without NUL characters, see `parse_body`). Checked in this order; the data type or flow is looked up after `referenceId`, and the fields
     are checked against it when given, when creating, or when the config moves to
     another one (its stored fields then must fit the new one)."""
 
@@ -84,12 +87,17 @@ class ImportConfigIn(BaseModel):
             if not context_of(info, ConfigContext).creating:
                 return None
             value = None
-        return text(value, "name", required=True)
+        return text(value, "name", required=True, most=200)
 
-    @field_validator("description", "collection", mode="before")
+    @field_validator("description", mode="before")
     @classmethod
-    def _optional(cls, value: Any, info: ValidationInfo) -> str | None:
-        return text(value, str(info.field_name))
+    def _description(cls, value: Any) -> str | None:
+        return text(value, "description")
+
+    @field_validator("collection", mode="before")
+    @classmethod
+    def _collection(cls, value: Any) -> str | None:
+        return text(value, "collection", most=100)
 
     @field_validator("referenceType", "referenceId", mode="before")
     @classmethod

@@ -23,7 +23,7 @@ from loadbay.imports.bodies import ConfigContext, ImportConfigIn
 from loadbay.imports.models import ImportConfig
 from loadbay.imports.target import Target, load_target
 from loadbay.pagination import ok, paginated
-from loadbay.parsing import PageQuery, sort_order, validate
+from loadbay.parsing import PageQuery, parse_body, sort_order
 from loadbay.routing import Router
 
 router = Router()
@@ -77,12 +77,6 @@ def get_config(session: Session, org: str, config_id: str) -> ImportConfig:
 # ---- validation --------------------------------------------------------------------------
 
 
-def _object(payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise BadRequest("import-003", "The body must be a JSON object")
-    return payload
-
-
 def _target(session: Session, org: str, reference_type: str, reference_id: str) -> Target:
     kind = REFERENCE_KINDS.get(reference_type)
     if kind is None:
@@ -102,7 +96,7 @@ def _apply(
         return _target(session, org, reference_type, reference_id)
 
     context = ConfigContext(creating, config, target)
-    body = validate(ImportConfigIn, _object(payload), "import", context)
+    body = parse_body(ImportConfigIn, payload, "import", context)
     if body.name is not None:
         config.name = body.name
     if creating or "description" in body.model_fields_set:
