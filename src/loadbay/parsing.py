@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from loadbay.errors import BadRequest
+from loadbay.errors import NUL_TEXT, BadRequest
 from loadbay.pagination import SORT_ORDERS, page_params
 from loadbay.settings import get_settings
 from loadbay.tabular.nesting import deeper_than, too_deep
@@ -68,7 +68,7 @@ def require_object(payload: Any, module: str) -> dict[str, Any]:
         raise BadRequest(f"{module}-003", "The body must be a JSON object")
     check_depth(payload, module)
     if _has_nul(payload):
-        raise BadRequest(f"{module}-003", "Text must not contain NUL characters")
+        raise BadRequest(f"{module}-003", NUL_TEXT)
     return payload
 
 
