@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from fastapi import Body, Query, Request
 
 from loadbay.auth import Principal, require
-from loadbay.db import get_database
-from loadbay.deps import ReadSession, WriteSession
+from loadbay.deps import AppDatabase, ReadSession, WriteSession
 from loadbay.pagination import ok, paginated
 from loadbay.routing import Router
 from loadbay.webhooks import delivery, service
@@ -75,10 +74,9 @@ def delete_webhook(endpoint_id: str, principal: Admin, session: WriteSession) ->
 
 
 @router.post("/webhooks/{endpoint_id}/test", response_model=None, tags=["webhooks"])
-def test_webhook(endpoint_id: str, principal: Admin) -> Answer:
+def test_webhook(endpoint_id: str, principal: Admin, db: AppDatabase) -> Answer:
     """Send a signed `webhook.test` event now and answer with its delivery record
     (status, status code, time taken). A test is sent once, never retried."""
-    db = get_database()
     with db.write() as session:
         endpoint = service.get_endpoint(session, principal.org, endpoint_id)
         delivery_id = service.add_test_delivery(session, endpoint)
