@@ -28,14 +28,15 @@ os.environ.pop("LOADBAY_STORAGE_URL", None)
 os.environ.pop("LOADBAY_SMTP_HOST", None)
 
 import sqlalchemy as sa  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from huey.storage import SqliteStorage  # noqa: E402
 
 from loadbay.auth import issue_token  # noqa: E402
 from loadbay.db import Base, Database, set_database  # noqa: E402
 from loadbay.migrations import migrate  # noqa: E402
-from loadbay.queue import huey  # noqa: E402
-from loadbay.settings import get_settings  # noqa: E402
+from loadbay.queue import configure, huey  # noqa: E402
+from loadbay.settings import Settings, get_settings  # noqa: E402
 
 POSTGRES_URL = os.environ.get("LOADBAY_TEST_POSTGRES_URL", "")
 
@@ -105,6 +106,41 @@ def app_client(db: Database) -> Iterator[TestClient]:
 
     with TestClient(create_app(run_migrations=False), raise_server_exceptions=False) as client:
         yield client
+
+
+@pytest.fixture
+def make_app(db: Database) -> Iterator[Callable[..., FastAPI]]:
+    """`make_app(**overrides)`: an app built for its own settings (the environment's,
+    with `overrides`), on the test's database, as `loadbay serve` builds one: no
+    environment change, no cached settings cleared. The app installs its settings as
+    the process's current ones for the services that still read them; they are
+    forgotten afterwards (the environment's again)."""
+    from loadbay.api import create_app
+
+    def _build(**overrides: Any) -> FastAPI:
+        return create_app(Settings(**overrides), database=db, run_migrations=False)
+
+    yield _build
+    get_settings.cache_clear()
+    configure(get_settings())
+
+
+AppFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def app_for(make_app: Callable[..., FastAPI]) -> Iterator[AppFactory]:
+    """`app_for(**overrides)`: a client of `make_app(**overrides)`."""
+    opened: list[TestClient] = []
+
+    def _build(**overrides: Any) -> TestClient:
+        client = TestClient(make_app(**overrides), raise_server_exceptions=False)
+        opened.append(client)
+        return client.__enter__()
+
+    yield _build
+    for client in reversed(opened):
+        client.__exit__(None, None, None)
 
 
 TokenFactory = Callable[..., str]

@@ -98,3 +98,27 @@ def test_an_app_is_built_for_the_settings_it_is_given(db, token_for) -> None:
             assert client.post("/api/v3/hub", json=body, headers=headers).status_code == 201
     finally:
         get_settings.cache_clear()  # the environment's settings again for the next test
+
+
+def test_an_app_reads_its_own_settings_not_the_processs(db, make_org, make_app) -> None:
+    """Its routes are handed the settings it was built for (`app.state`): a token signed
+    with its secret is accepted, and a file link signed with its key downloads, while the
+    process's current settings are the environment's."""
+    from fastapi.testclient import TestClient
+
+    from loadbay.storage import get_storage
+
+    own = Settings(jwt_secret="own-secret-" + "s" * 40, link_secret="own-link-" + "k" * 40)
+    app = make_app(jwt_secret=own.jwt_secret, link_secret=own.link_secret)
+    get_settings.cache_clear()  # the environment's are the current ones again
+    assert get_settings().secret != own.secret
+    org = make_org("acme")
+    claims = {"sub": "ops@acme.test", "org": org, "perms": ["import"], "exp": 2**40}
+    headers = {"Authorization": f"Bearer {jwt.encode(claims, own.secret, algorithm='HS256')}"}
+    storage = get_storage(own)
+    with storage.writer(f"{org}/notes/a.txt") as f:
+        f.write(b"hello")
+    link = storage.link(org, f"{org}/notes/a.txt", "a.txt", 60)
+    with TestClient(app) as client:
+        assert client.get("/api/v3/hubs", headers=headers).status_code == 200
+        assert client.get(link.split("127.0.0.1:8000", 1)[1]).content == b"hello"

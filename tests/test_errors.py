@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from fastapi.testclient import TestClient
 
 from loadbay.api import create_app
+from loadbay.db import Database
 from loadbay.pagination import page_window
 
 API = "/api/v3"
@@ -100,3 +103,56 @@ def test_bad_json_is_named_in_our_words_not_the_parsers(
             "message": "Malformed body: the body is not valid JSON (near character 10)",
             "failedCode": code,
         }
+
+
+NUL_PATHS = [
+    ("GET", "/hub/a%00b", "hub"),
+    ("GET", "/data-type/a%00b", "datatype"),
+    ("DELETE", "/data-type/a%00b", "datatype"),
+    ("GET", "/import-jobs/a%00b", "import"),
+    ("PUT", "/import-jobs/a%00b", "import"),
+    ("GET", "/import-monitoring/a%00b", "import"),
+    ("GET", "/import-config/a%00b", "import"),
+    ("GET", "/export-config/a%00b", "export"),
+    ("GET", "/webhooks/a%00b/deliveries", "webhook"),
+    ("GET", "/data?dataTypeId=a%00b", "data"),
+    ("GET", "/tasks?assignee=a%00b", "task"),
+    ("GET", "/import-monitoring?dataTypeId=a%00b", "import"),
+    ("GET", "/import-template?flowId=a%00b", "import"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "module"), NUL_PATHS)
+def test_a_nul_character_in_the_path_or_the_query_is_a_400_on_every_engine(
+    app_client: TestClient, token_for: Callable[..., str], method: str, path: str, module: str
+) -> None:
+    """PostgreSQL refuses to compare text with a NUL character: every one of these was a
+    500 there. Nothing can be named with one, so the request is refused before routing."""
+    admin = {"Authorization": f"Bearer {token_for(perms='import,export,admin')}"}
+    r = app_client.request(method, f"{API}{path}", headers=admin, json={})
+    assert r.status_code == 400, r.text
+    assert r.json() == {
+        "status": False,
+        "message": "The path and the query must not contain NUL characters",
+        "failedCode": f"{module}-003",
+    }
+
+
+def test_text_postgresql_cannot_take_is_never_a_500(
+    app_client: TestClient, auth: dict[str, str], db: Database
+) -> None:
+    """A NUL character in a form field reaches the database as a lookup: PostgreSQL's
+    refusal is a 400 naming it (it was a 500); SQLite stores it, so finds nothing."""
+    for form in ({"dataTypeId": "a\x00b"}, {"flowId": "a\x00b"}):
+        r = app_client.post(
+            f"{API}/import-jobs",
+            headers=auth,
+            data=form,
+            files={"file": ("a.csv", b"A,B\r\n1,2\r\n")},
+        )
+        assert r.json()["failedCode"].startswith("import-"), r.text
+        if db.url.startswith("postgresql"):
+            assert r.status_code == 400, r.text
+            assert r.json()["message"] == "Text must not contain NUL characters"
+        else:  # the vendor's answer for an unknown data type or flow
+            assert r.json()["failedCode"] == "import-033", r.text

@@ -11,7 +11,7 @@ import jwt
 from fastapi import Depends, Request
 
 from loadbay.errors import Forbidden, Unauthorized
-from loadbay.settings import get_settings
+from loadbay.settings import Settings, get_settings
 
 PERMISSIONS = ("import", "export", "admin")
 
@@ -65,11 +65,12 @@ def _why(exc: jwt.PyJWTError, token: str) -> str:
     return "malformed: the token's claims are not valid"
 
 
-def decode_token(token: str) -> Principal:
+def decode_token(token: str, secret: str | None = None) -> Principal:
+    """The principal a token names; `secret`: the app's (the process's when not given)."""
     try:
         claims = jwt.decode(
             token,
-            get_settings().secret,
+            secret or get_settings().secret,
             algorithms=["HS256"],
             options={"require": ["sub", "org", "exp"]},
         )
@@ -95,6 +96,12 @@ def _known_organisation(request: Request, org: str) -> bool:
     return check(org)
 
 
+def _secret(request: Request) -> str:
+    """The secret of the settings the app was built for (a bare app: the process's)."""
+    settings: Settings | None = getattr(request.app.state, "settings", None)
+    return (settings or get_settings()).secret
+
+
 def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     if not header.strip():
@@ -104,7 +111,7 @@ def current_principal(request: Request) -> Principal:
         raise Unauthorized(detail=f"malformed: the scheme is '{scheme[:20]}', not 'Bearer'")
     if not token.strip():
         raise Unauthorized(detail="no token: the Authorization header has no token after 'Bearer'")
-    principal = decode_token(token.strip())
+    principal = decode_token(token.strip(), _secret(request))
     # A token outlives a reset database; its organisation's data would look merely empty.
     if not _known_organisation(request, principal.org):
         raise Unauthorized(

@@ -1,4 +1,6 @@
-"""Request dependencies: the unit of work belongs to the request."""
+"""Request dependencies: the unit of work belongs to the request, and what the app was
+built with (`create_app` keeps its settings, database and storage in `app.state`) is
+handed to the routes from there."""
 
 from __future__ import annotations
 
@@ -9,13 +11,27 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from loadbay.db import Database, get_database
+from loadbay.settings import Settings, get_settings
+from loadbay.storage import Storage, get_storage
 
 
 def database(request: Request) -> Database:
-    """The app's database (`create_app` keeps it in `app.state`); a bare app built
-    around a router (some tests) has none and uses the process's."""
+    """The app's database; a bare app built around a router (some tests) has none and
+    uses the process's."""
     found: Database | None = getattr(request.app.state, "database", None)
     return found if found is not None else get_database()
+
+
+def settings(request: Request) -> Settings:
+    """The settings the app was built for (a bare app: the process's)."""
+    found: Settings | None = getattr(request.app.state, "settings", None)
+    return found if found is not None else get_settings()
+
+
+def storage(request: Request) -> Storage:
+    """The app's file storage (a bare app: the process's)."""
+    found: Storage | None = getattr(request.app.state, "storage", None)
+    return found if found is not None else get_storage()
 
 
 def write_session(request: Request) -> Iterator[Session]:
@@ -31,3 +47,6 @@ def read_session(request: Request) -> Iterator[Session]:
 
 WriteSession = Annotated[Session, Depends(write_session)]
 ReadSession = Annotated[Session, Depends(read_session)]
+AppDatabase = Annotated[Database, Depends(database)]
+AppSettings = Annotated[Settings, Depends(settings)]
+AppStorage = Annotated[Storage, Depends(storage)]

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loadbay.responses import JsonResponse
 
@@ -100,7 +101,43 @@ def module_of(path: str) -> str:
     }.get(head, head)
 
 
+NUL_TEXT = "Text must not contain NUL characters"
+
+
+def _nul_refused(exc: BaseException) -> bool:
+    """PostgreSQL's refusal of a NUL character in a parameter (the driver's error, under
+    SQLAlchemy's): the client sent text no engine can compare or store the same way."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if "NUL (0x00)" in str(seen):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+class NulGuard:
+    """400 `{module}-003` for a NUL character in the path or the query, before routing:
+    nothing can be named with one, and PostgreSQL refuses to compare text holding it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query: bytes = scope.get("query_string", b"")
+            if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+                message = "The path and the query must not contain NUL characters"
+                code = f"{module_of(scope['path'])}-003"
+                await JsonResponse(envelope(message, code), status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_middleware(NulGuard)
+
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JsonResponse:
         body = {**envelope(exc.message, exc.failed_code), **exc.extra}
@@ -142,6 +179,9 @@ def install_error_handlers(app: FastAPI) -> None:
             log.warning("timed out on %s %s: %s", request.method, request.url.path, exc)
             body = envelope("The service is busy: try again shortly", "server-036")
             return JsonResponse(body, status_code=503, headers={"Retry-After": "5"})
+        if _nul_refused(exc):  # a NUL in a form or a body field that reached PostgreSQL
+            body = envelope(NUL_TEXT, f"{module_of(request.url.path)}-003")
+            return JsonResponse(body, status_code=400)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         code = f"{module_of(request.url.path)}-045"
         return JsonResponse(envelope("Internal server error", code), status_code=500)

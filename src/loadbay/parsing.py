@@ -8,26 +8,45 @@ missing field is `{module}-001`, a value outside a Literal `{module}-017`, the r
 `{module}-003`. Query models are taken by FastAPI as `Annotated[Model, Query()]` (so the
 API documentation lists their fields); their fields are texts or numbers, never lists,
 which FastAPI would read as repeated parameters.
+
+A check that needs what the caller looked up (the job being confirmed, the data type a
+config points at, whether a name is taken) is handed that through the validation
+context (`validate(..., context=...)`, read with `context_of`): it then runs at its
+place among the field checks, so the first bad value still answers first, while the
+database work stays with the caller that owns the session.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
-from loadbay.errors import BadRequest
+from loadbay.errors import NUL_TEXT, BadRequest
 from loadbay.pagination import SORT_ORDERS, page_params
 from loadbay.settings import get_settings
 from loadbay.tabular.nesting import deeper_than, too_deep
 
 M = TypeVar("M", bound=BaseModel)
+C = TypeVar("C")
 
 
-def parse_body(model: type[M], payload: Any, module: str) -> M:
-    body = require_object(payload, module)
+def parse_body(model: type[M], payload: Any, module: str, context: Any = None) -> M:
+    """A JSON object body (see `require_object`) validated by `model`."""
+    return validate(model, require_object(payload, module), module, context)
+
+
+def validate(model: type[M], raw: Any, module: str, context: Any = None) -> M:
+    """`raw` validated by `model`; what pydantic itself refuses becomes the vendor's 400."""
     try:
-        return model.model_validate(body)
+        return model.model_validate(raw, context=context)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"]) or "body"
@@ -37,12 +56,19 @@ def parse_body(model: type[M], payload: Any, module: str) -> M:
         raise BadRequest(f"{module}-{code}", f"{where}: {error['msg']}") from None
 
 
+def context_of(info: ValidationInfo, kind: type[C]) -> C:
+    """The caller's lookups handed to `validate`, for a check that needs them."""
+    if not isinstance(info.context, kind):
+        raise TypeError(f"{kind.__name__} must be passed as the validation context")
+    return info.context
+
+
 def require_object(payload: Any, module: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise BadRequest(f"{module}-003", "The body must be a JSON object")
     check_depth(payload, module)
     if _has_nul(payload):
-        raise BadRequest(f"{module}-003", "Text must not contain NUL characters")
+        raise BadRequest(f"{module}-003", NUL_TEXT)
     return payload
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from loadbay.auth import issue_token
+from tests.conftest import AppFactory
 from tests.exports.conftest import (
     DATA_HEADERS,
     OUTLETS,
@@ -96,8 +97,8 @@ def test_csv_escapes_formulas_and_keeps_text(seeded: Seeded, exporter: Exporter)
     assert by_code["A-5"][6] == 'Toko Ümlaut, "quoted"'
 
 
-def test_json_zip_parts(seeded: Seeded, exporter: Exporter, settings_env: Any) -> None:
-    settings_env(json_export_part_rows=2)
+def test_json_zip_parts(seeded: Seeded, auth: dict[str, str], app_for: AppFactory) -> None:
+    exporter = Exporter(app_for(json_export_part_rows=2), auth)  # read by the worker process
     body = exporter.ok("data", download="json", dataTypeId=seeded.outlet)
     link = body["data"]["link"]
     assert link.split("?")[0].endswith(".zip")
@@ -277,8 +278,8 @@ def test_permission(seeded: Seeded, exporter: Exporter, token_for: Any) -> None:
     assert exporter.data(download="xlsx", headers=admin).status_code == 200
 
 
-def test_export_limit(seeded: Seeded, exporter: Exporter, settings_env: Any) -> None:
-    settings_env(max_export_rows=4)
+def test_export_limit(seeded: Seeded, auth: dict[str, str], app_for: AppFactory) -> None:
+    exporter = Exporter(app_for(max_export_rows=4), auth)
     answer = exporter.data(download="xlsx", dataTypeId=seeded.outlet)
     assert "5" in _refused(answer, 400, "export-040")
     answer = exporter.data(download="xlsx", dataTypeId=seeded.outlet, background=True)
@@ -288,9 +289,9 @@ def test_export_limit(seeded: Seeded, exporter: Exporter, settings_env: Any) -> 
 
 
 def test_direct_limit_points_to_background(
-    seeded: Seeded, exporter: Exporter, settings_env: Any
+    seeded: Seeded, auth: dict[str, str], app_for: AppFactory
 ) -> None:
-    settings_env(direct_export_max_rows=4)
+    exporter = Exporter(app_for(direct_export_max_rows=4), auth)
     answer = exporter.data(download="csv", dataTypeId=seeded.outlet)
     assert "background=true" in _refused(answer, 400, "export-040")
     body = exporter.ok("data", download="csv", dataTypeId=seeded.outlet, background=True)

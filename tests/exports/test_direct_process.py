@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import httpx
 import sqlalchemy as sa
+from fastapi import FastAPI
 
 from loadbay.catalog.fields import parse_fields
 from loadbay.catalog.models import DataType, Hub, Record
@@ -52,18 +53,16 @@ def _seed(db: Database, org: str) -> str:
 
 
 def test_polls_stay_fast_while_a_big_direct_export_runs(
-    db: Database, token_for: Callable[..., str], settings_env: Callable[..., None]
+    db: Database, token_for: Callable[..., str], make_app: Callable[..., FastAPI]
 ) -> None:
     assert get_settings().direct_export_max_rows == 1_000_000  # the vendor's limit
-    settings_env(export_processes=1)  # one worker process: the poller's core stays free
     token = token_for()
     import jwt
 
     org = str(jwt.decode(token, options={"verify_signature": False})["org"])
     type_id = _seed(db, org)
-    from loadbay.api import create_app
-
-    served = Served(create_app(run_migrations=False))
+    # One worker process: the poller's core stays free.
+    served = Served(make_app(export_processes=1))
     auth = {"Authorization": f"Bearer {token}"}
     base = f"http://127.0.0.1:{served.port}"
     result: dict[str, httpx.Response] = {}

@@ -18,6 +18,7 @@ from loadbay.exports import writing
 from loadbay.exports.models import ExportLog
 from loadbay.ids import utcnow
 from loadbay.worker import tasks as worker_tasks
+from tests.conftest import AppFactory
 from tests.exports.conftest import Exporter, Seeded, read_xlsx
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -100,9 +101,10 @@ def test_failed_background_export(
 
 
 def test_failed_direct_export(
-    seeded: Seeded, exporter: Exporter, monkeypatch: pytest.MonkeyPatch, settings_env: Any
+    seeded: Seeded, auth: dict[str, str], app_for: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings_env(direct_export_in_worker_process=False)  # the broken writer is this process's
+    # The broken writer is this process's.
+    exporter = Exporter(app_for(direct_export_in_worker_process=False), auth)
 
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise ValueError("row 3, column B: text is longer than a cell holds")
@@ -254,6 +256,7 @@ def test_log_needs_the_export_permission(
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.settings: dict[str, Any] = {}
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))
@@ -261,16 +264,22 @@ class Inbox:
 
 
 @pytest.fixture
-def inbox(settings_env: Any) -> Iterator[Inbox]:
+def inbox() -> Iterator[Inbox]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     box = Inbox()
+    box.settings = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_from": "loadbay@ops.test"}
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
-    settings_env(smtp_host="127.0.0.1", smtp_port=port, smtp_from="loadbay@ops.test")
     yield box
     controller.stop()
+
+
+@pytest.fixture
+def mailing(inbox: Inbox, app_for: AppFactory, auth: dict[str, str]) -> Exporter:
+    """An app that mails its exports' owners through the inbox's server."""
+    return Exporter(app_for(**inbox.settings), auth)
 
 
 def _text(message: Message) -> str:
@@ -280,9 +289,9 @@ def _text(message: Message) -> str:
 
 
 def test_mail_when_a_background_export_is_done(
-    seeded: Seeded, exporter: Exporter, inbox: Inbox
+    seeded: Seeded, mailing: Exporter, inbox: Inbox
 ) -> None:
-    exporter.ok("data", download="csv", dataTypeId=seeded.outlet, background=True)
+    mailing.ok("data", download="csv", dataTypeId=seeded.outlet, background=True)
     assert len(inbox.messages) == 1
     message = inbox.messages[0]
     assert message["To"] == "ops@acme.test" and message["From"] == "loadbay@ops.test"
@@ -290,23 +299,23 @@ def test_mail_when_a_background_export_is_done(
     text = _text(message)
     link = re.search(r"https?://\S+", text)
     assert link is not None and "5 records" in text
-    assert exporter.download(link.group()).startswith(b"\xef\xbb\xbf")
+    assert mailing.download(link.group()).startswith(b"\xef\xbb\xbf")
 
 
 def test_mail_when_a_background_export_fails(
-    seeded: Seeded, exporter: Exporter, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+    seeded: Seeded, mailing: Exporter, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise ValueError("row 2, column A: cannot write a set")
 
     monkeypatch.setattr(writing, "write_export", broken)
-    exporter.ok("task", download="xlsx", background=True)
+    mailing.ok("task", download="xlsx", background=True)
     assert [m["Subject"] for m in inbox.messages] == ["Your export failed: Delivery, Pickup"]
     assert "row 2, column A: cannot write a set" in _text(inbox.messages[0])
 
 
-def test_no_mail_for_direct_exports(seeded: Seeded, exporter: Exporter, inbox: Inbox) -> None:
-    exporter.ok("task", download="xlsx")
+def test_no_mail_for_direct_exports(seeded: Seeded, mailing: Exporter, inbox: Inbox) -> None:
+    mailing.ok("task", download="xlsx")
     assert inbox.messages == []
 
 

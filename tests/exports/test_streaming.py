@@ -17,6 +17,7 @@ from loadbay.catalog.fields import parse_fields
 from loadbay.catalog.models import DataType, Hub, Record
 from loadbay.db import Database
 from loadbay.exports import queries, writing
+from tests.conftest import AppFactory
 from tests.exports.conftest import BASE_TIME, Exporter, org_of, read_zip
 
 N = 57
@@ -28,10 +29,10 @@ FIELDS = [
 
 
 @pytest.fixture
-def on_a_request_thread(settings_env: Any) -> None:
-    """Direct exports written in this process (the writer's spies see them), not in the
-    API's worker process."""
-    settings_env(direct_export_in_worker_process=False)
+def local_exporter(app_for: AppFactory, auth: dict[str, str]) -> Exporter:
+    """An app that writes direct exports in this process (the writer's spies see them),
+    not in its worker process."""
+    return Exporter(app_for(direct_export_in_worker_process=False), auth)
 
 
 @pytest.fixture
@@ -131,10 +132,9 @@ def _statements(db: Database) -> Iterator[list[tuple[str, bool]]]:
 
 def test_batches_are_keyset_reads_in_short_transactions(
     many: list[dict[str, Any]],
-    exporter: Exporter,
     db: Database,
     monkeypatch: pytest.MonkeyPatch,
-    on_a_request_thread: None,
+    local_exporter: Exporter,
 ) -> None:
     monkeypatch.setattr(queries, "BATCH_ROWS", 10)
     reads = 0
@@ -149,23 +149,22 @@ def test_batches_are_keyset_reads_in_short_transactions(
 
     monkeypatch.setattr(db, "read", counting_read)
     with _statements(db) as seen:
-        exporter.ok("data", download="csv", sortBy="score")
+        local_exporter.ok("data", download="csv", sortBy="score")
     batches = [(s, skips) for s, skips in seen if "LIMIT" in s.upper()]
     assert len(batches) == 6  # 57 rows in batches of 10
     assert not any(skips for _, skips in batches)
     assert reads >= 6 + 1  # one transaction per batch, plus the count
 
     with _statements(db) as seen:
-        exporter.ok("data", download="csv", page=3, limit=12)
+        local_exporter.ok("data", download="csv", page=3, limit=12)
     offsets = [s for s, skips in seen if skips]
     assert len(offsets) == 1  # the window's start, found once
 
 
 def test_direct_export_runs_off_the_event_loop(
     many: list[dict[str, Any]],
-    exporter: Exporter,
     monkeypatch: pytest.MonkeyPatch,
-    on_a_request_thread: None,
+    local_exporter: Exporter,
 ) -> None:
     real = writing.write_export
     loops: list[bool] = []
@@ -179,17 +178,16 @@ def test_direct_export_runs_off_the_event_loop(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(writing, "write_export", spy)
-    exporter.ok("data", download="xlsx")
+    local_exporter.ok("data", download="xlsx")
     assert loops == [False]
 
 
 @pytest.mark.parametrize("download", ["xlsx", "csv", "json"])
 def test_a_direct_export_leaves_the_collector_on(
     many: list[dict[str, Any]],
-    exporter: Exporter,
     monkeypatch: pytest.MonkeyPatch,
     download: str,
-    on_a_request_thread: None,
+    local_exporter: Exporter,
 ) -> None:
     """A direct export runs on a request thread: switching the collector off there would
     switch it off for every request of the API process while the file is written."""
@@ -206,5 +204,5 @@ def test_a_direct_export_leaves_the_collector_on(
         return real(*args, progress=watched, **kwargs)
 
     monkeypatch.setattr(writing, "write_export", spy)
-    exporter.ok("data", download=download)
+    local_exporter.ok("data", download=download)
     assert len(collector_on) == 6 and all(collector_on)

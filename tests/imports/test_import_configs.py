@@ -22,6 +22,13 @@ LOCAL_FIELDS = [
 Creator = Callable[..., Any]
 
 
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 @pytest.fixture
 def create(app_client: TestClient, auth: dict[str, str], catalog: dict[str, str]) -> Creator:
     def _create(**overrides: Any) -> Any:
@@ -152,6 +159,41 @@ def test_update_validation_and_a_body_that_is_not_an_object(create, app_client, 
     raw = app_client.post(f"{API}/import-config", headers=auth, json="text")
     assert raw.status_code == 400 and raw.json()["failedCode"] == "import-003"
     assert app_client.get(path, headers=auth).json()["data"]["fields"] == LOCAL_FIELDS
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "message"),
+    [
+        ({"name": "a\x00b"}, "import-003", "Text must not contain NUL characters"),
+        ({"description": "a\x00b"}, "import-003", "Text must not contain NUL characters"),
+        ({"referenceId": "a\x00b"}, "import-003", "Text must not contain NUL characters"),
+        ({"collection": "a\x00b"}, "import-003", "Text must not contain NUL characters"),
+        (
+            {"fields": [{"id": "name", "headerColumn": "a\x00b"}]},
+            "import-003",
+            "Text must not contain NUL characters",
+        ),
+        ({"name": "n" * 201}, "import-003", "name must be at most 200 characters"),
+        ({"collection": "c" * 101}, "import-003", "collection must be at most 100 characters"),
+        (
+            {"fields": [{"id": "name", "headerColumn": "A", "x": _nested(70)}]},
+            "import-015",
+            "nested deeper",
+        ),
+    ],
+)
+def test_text_the_database_cannot_store_is_a_400_on_every_engine(
+    create, app_client, auth, overrides, code, message
+) -> None:
+    """PostgreSQL refuses NUL characters and text longer than the column; both were 500s
+    there (and stored on SQLite). A config being changed is refused the same way."""
+    response = create(**overrides)
+    assert response.status_code == 400, response.text
+    assert response.json()["failedCode"] == code
+    assert message in response.json()["message"]
+    path = f"{API}/import-config/{create().json()['data']['_id']}"
+    changed = app_client.put(path, headers=auth, json=overrides)
+    assert changed.status_code == 400 and changed.json()["failedCode"] == code, changed.text
 
 
 def test_another_organisation_cannot_see_or_change_a_config(create, app_client, other) -> None:

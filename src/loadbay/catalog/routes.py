@@ -32,11 +32,10 @@ from loadbay.catalog.schemas import (
     record_out,
     task_out,
 )
-from loadbay.deps import ReadSession, WriteSession
+from loadbay.deps import AppSettings, ReadSession, WriteSession
 from loadbay.errors import NotFound
 from loadbay.pagination import ok, paginated
 from loadbay.routing import Router
-from loadbay.settings import get_settings
 
 router = Router()
 
@@ -177,16 +176,18 @@ def delete_data_type(data_type_id: str, principal: CanImport, session: WriteSess
 
 
 @router.post("/data", status_code=201, response_model=None, tags=["catalog"])
-def create_record(principal: CanImport, session: WriteSession, payload: JsonBody) -> Answer:
-    record, type_name = writes.create_record(
-        session, principal, payload, get_settings().date_formats
-    )
+def create_record(
+    principal: CanImport, session: WriteSession, settings: AppSettings, payload: JsonBody
+) -> Answer:
+    record, type_name = writes.create_record(session, principal, payload, settings.date_formats)
     return ok(record_out(record, type_name))
 
 
 @router.post("/data/bulk/upsert", response_model=None, tags=["catalog"])
-def bulk_upsert(principal: CanImport, session: WriteSession, payload: JsonBody) -> Answer:
-    results = writes.upsert_records(session, principal, payload, get_settings().date_formats)
+def bulk_upsert(
+    principal: CanImport, session: WriteSession, settings: AppSettings, payload: JsonBody
+) -> Answer:
+    results = writes.upsert_records(session, principal, payload, settings.date_formats)
     success = sum(1 for r in results if r["status"])
     return {"success": success, "failed": len(results) - success, "data": results}
 
@@ -222,8 +223,10 @@ def get_record(record_id: str, principal: CanRead, session: ReadSession) -> Answ
 
 
 @router.post("/task", status_code=201, response_model=None, tags=["catalog"])
-def create_task(principal: CanImport, session: WriteSession, payload: JsonBody) -> Answer:
-    task, flow_name = writes.create_task(session, principal, payload, get_settings().date_formats)
+def create_task(
+    principal: CanImport, session: WriteSession, settings: AppSettings, payload: JsonBody
+) -> Answer:
+    task, flow_name = writes.create_task(session, principal, payload, settings.date_formats)
     return ok(task_out(task, flow_name))
 
 

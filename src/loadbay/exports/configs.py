@@ -18,15 +18,14 @@ from loadbay.catalog.models import DataType, Flow
 from loadbay.deps import ReadSession, WriteSession
 from loadbay.errors import BadRequest, NotFound
 from loadbay.exports.models import ExportConfig
-from loadbay.exports.schemas import iso_z
+from loadbay.exports.schemas import ConfigChecks, ExportConfigIn, iso_z
 from loadbay.ids import utcnow
 from loadbay.pagination import paginated
-from loadbay.parsing import PageQuery, sort_order
+from loadbay.parsing import PageQuery, sort_order, validate
 from loadbay.routing import Router
 
 router = Router()
 
-COLLECTIONS = ("task", "data")
 # Any JSON: the body is checked here, so a bad value is a 400 naming it (not FastAPI's 422).
 Payload = Annotated[Any, Body()]
 
@@ -74,55 +73,6 @@ def _answer(code: int, message: str, data: Any) -> dict[str, Any]:
     return {"status": True, "code": code, "message": message, "data": data}
 
 
-def _required(name: str) -> BadRequest:
-    return BadRequest("export-001", f"The {name} field is required.")
-
-
-def _string(body: dict[str, Any], name: str, *, required: bool, most: int = 200) -> str | None:
-    value = body.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise _required(name)
-        return None
-    if not isinstance(value, str):
-        raise BadRequest("export-003", f"The {name} must be a string.")
-    if len(value) > most or "\x00" in value:
-        raise BadRequest("export-003", f"The {name} must be text of at most {most} characters.")
-    return value.strip()
-
-
-def _fields(raw: Any) -> list[dict[str, Any]]:
-    if raw is None or raw == []:
-        raise _required("fields")
-    if not isinstance(raw, list):
-        raise BadRequest("export-003", "The fields must be an array.")
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict):
-            raise BadRequest("export-003", f"The fields.{i} must be an object.")
-        for key in ("id", "component", "title"):
-            value = item.get(key)
-            if not isinstance(value, str) or not value.strip():
-                raise _required(f"fields.{i}.{key}")
-    return raw
-
-
-def _flow_ids(session: Session, org: str, raw: Any, required: bool) -> list[str]:
-    if raw is None or raw == []:
-        if required:
-            raise _required("flowIds")
-        return []
-    if not isinstance(raw, list) or not all(isinstance(f, str) and f for f in raw):
-        raise BadRequest("export-003", "The flowIds must be an array of flow ids.")
-    wanted = list(dict.fromkeys(raw))
-    known = set(
-        session.scalars(sa.select(Flow.id).where(Flow.organization_id == org, Flow.id.in_(wanted)))
-    )
-    missing = [f for f in wanted if f not in known]
-    if missing:
-        raise BadRequest("export-033", f"Unknown flowId: {', '.join(missing)}")
-    return wanted
-
-
 def _object(payload: Any) -> dict[str, Any]:
     if payload is None:
         return {}
@@ -131,34 +81,42 @@ def _object(payload: Any) -> dict[str, Any]:
     return payload
 
 
-def apply(
-    session: Session, org: str, config: ExportConfig, body: dict[str, Any], *, creating: bool
-) -> None:
-    name = _string(body, "name", required=creating)
-    if name is not None:
+def _checks(session: Session, org: str, config: ExportConfig, creating: bool) -> ConfigChecks:
+    def name_taken(name: str) -> bool:
         query = sa.select(ExportConfig.id).where(
             ExportConfig.organization_id == org, ExportConfig.name == name
         )
         if config.id is not None:
             query = query.where(ExportConfig.id != config.id)
-        if session.scalar(query.limit(1)) is not None:
-            raise BadRequest("export-002", "The name has already been taken.")
-        config.name = name
-    collection = _string(body, "collection", required=True, most=50)
-    if collection not in COLLECTIONS:
-        raise BadRequest(
-            "export-017", f"The selected collection is invalid: {collection} (use task or data)."
+        return session.scalar(query.limit(1)) is not None
+
+    def unknown_flows(wanted: list[str]) -> list[str]:
+        known = set(
+            session.scalars(
+                sa.select(Flow.id).where(Flow.organization_id == org, Flow.id.in_(wanted))
+            )
         )
-    config.collection = collection
-    config.description = _string(body, "description", required=False, most=10_000)
-    config.flow_ids = _flow_ids(session, org, body.get("flowIds"), collection == "task")
-    data_type_id = _string(body, "dataTypeId", required=False, most=64)
-    if data_type_id is not None:
+        return [f for f in wanted if f not in known]
+
+    def data_type_known(data_type_id: str) -> bool:
         found = session.get(DataType, data_type_id)
-        if collection != "data" or found is None or found.organization_id != org:
-            raise BadRequest("export-033", f"Unknown dataTypeId: {data_type_id}")
-    config.data_type_id = data_type_id
-    config.fields = _fields(body.get("fields"))
+        return found is not None and found.organization_id == org
+
+    return ConfigChecks(creating, name_taken, unknown_flows, data_type_known)
+
+
+def apply(
+    session: Session, org: str, config: ExportConfig, body: dict[str, Any], *, creating: bool
+) -> None:
+    """Set the config from its body (see `ExportConfigIn`), checked whole first."""
+    given = validate(ExportConfigIn, body, "export", _checks(session, org, config, creating))
+    if given.name is not None:
+        config.name = given.name
+    config.collection = given.collection
+    config.description = given.description
+    config.flow_ids = given.flowIds
+    config.data_type_id = given.dataTypeId
+    config.fields = given.fields
 
 
 def _owned(session: Session, org: str, config_id: str) -> ExportConfig:

@@ -12,7 +12,6 @@ may still be written by several processes (`loadbay.exports.parallel`).
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -23,15 +22,15 @@ from loadbay.db import Database, set_database
 from loadbay.exports import parallel
 from loadbay.exports.models import ExportLog
 from loadbay.exports.run import run_export
-from loadbay.settings import get_settings
+from loadbay.settings import Settings, get_settings
 
 _lock = threading.Lock()
 _pool: tuple[int, ProcessPoolExecutor] | None = None
 
 
-def _executor() -> ProcessPoolExecutor:
+def _executor(settings: Settings) -> ProcessPoolExecutor:
     global _pool
-    size = get_settings().direct_export_concurrency
+    size = settings.direct_export_concurrency
     with _lock:
         if _pool is None or _pool[0] != size:
             if _pool is not None:
@@ -51,23 +50,20 @@ def _forget(executor: ProcessPoolExecutor) -> None:
     executor.shutdown(wait=False)
 
 
-def _run(url: str, env: dict[str, str], log_id: str) -> None:
+def _run(url: str, settings: Settings, log_id: str) -> None:
     """In the worker process: the caller's settings and database, then the export."""
-    for name in [n for n in os.environ if n.startswith("LOADBAY_") and n not in env]:
-        del os.environ[name]
-    os.environ.update(env)
-    get_settings.cache_clear()
+    get_settings.use(settings)
     set_database(Database(url))
     run_export(log_id)
 
 
-async def run_direct(db: Database, log_id: str) -> ExportLog | None:
-    """Write the entry's file in a worker process; the entry as it ended (None if the
-    process died before it could say)."""
-    env = {n: v for n, v in os.environ.items() if n.startswith("LOADBAY_")}
-    executor = _executor()
+async def run_direct(db: Database, settings: Settings, log_id: str) -> ExportLog | None:
+    """Write the entry's file in a worker process, with the caller's settings (handed
+    over, not read from the environment: an app may be built for settings of its own);
+    the entry as it ended (None if the process died before it could say)."""
+    executor = _executor(settings)
     try:
-        await asyncio.wrap_future(executor.submit(_run, db.url, env, log_id))
+        await asyncio.wrap_future(executor.submit(_run, db.url, settings, log_id))
     except BrokenProcessPool:
         _forget(executor)
         return None

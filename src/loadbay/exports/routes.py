@@ -11,7 +11,7 @@ from fastapi import Query, Request
 
 from loadbay import idempotency
 from loadbay.auth import Principal, require
-from loadbay.deps import ReadSession
+from loadbay.deps import AppDatabase, AppSettings, ReadSession
 from loadbay.errors import BadRequest, Forbidden
 from loadbay.exports import configs, service
 from loadbay.exports.models import ExportLog
@@ -19,7 +19,6 @@ from loadbay.exports.schemas import LOG_SORTS, ExportLogQuery, log_entry, parse_
 from loadbay.ids import fmt_iso, utcnow
 from loadbay.pagination import page_rows
 from loadbay.routing import Router
-from loadbay.settings import get_settings
 from loadbay.tabular.nesting import deeper_than, too_deep
 
 router = Router()
@@ -36,11 +35,10 @@ DataExporter = Annotated[Principal, _may("export data")]
 LogReader = Annotated[Principal, _may("view export logs")]
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
+async def _json_object(request: Request, limit: int) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
-    limit = get_settings().max_json_depth
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -55,20 +53,24 @@ async def _json_object(request: Request) -> dict[str, Any]:
 
 
 @router.post("/tasks/export")
-async def export_tasks(request: Request, principal: TaskExporter) -> dict[str, Any]:
+async def export_tasks(
+    request: Request, principal: TaskExporter, db: AppDatabase, settings: AppSettings
+) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
-        req = parse_request("task", await _json_object(request))
+        req = parse_request("task", await _json_object(request, settings.max_json_depth))
         # Checks on the thread pool; a direct export's writing in a worker process.
-        return await service.export(principal, req)
+        return await service.export(principal, req, db, settings)
 
     return await idempotency.idempotent(request, principal.org, "tasks/export", 200, run)  # type: ignore[no-any-return]
 
 
 @router.post("/data/export")
-async def export_data(request: Request, principal: DataExporter) -> dict[str, Any]:
+async def export_data(
+    request: Request, principal: DataExporter, db: AppDatabase, settings: AppSettings
+) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
         req = parse_request("data", request.query_params)
-        return await service.export(principal, req)
+        return await service.export(principal, req, db, settings)
 
     return await idempotency.idempotent(request, principal.org, "data/export", 200, run)  # type: ignore[no-any-return]
 
@@ -78,7 +80,10 @@ async def export_data(request: Request, principal: DataExporter) -> dict[str, An
 
 @router.get("/tasks/export-log", response_model=None)
 def export_log(
-    principal: LogReader, session: ReadSession, params: Annotated[ExportLogQuery, Query()]
+    principal: LogReader,
+    session: ReadSession,
+    settings: AppSettings,
+    params: Annotated[ExportLogQuery, Query()],
 ) -> dict[str, Any]:
     size, number, sort_by, order = params.limit, params.page, params.sortBy, params.sortOrder
     kind, state, dataName, email = params.dataType, params.status, params.dataName, params.email
@@ -89,7 +94,7 @@ def export_log(
             extra={"detail": f"only an admin sees the exports of {who}; leave out email for yours"},
         )
     now = utcnow()
-    since = now - timedelta(days=get_settings().retention_days)
+    since = now - timedelta(days=settings.retention_days)
     where = [
         ExportLog.organization_id == principal.org,
         sa.func.lower(ExportLog.email) == who.lower(),

@@ -1,24 +1,32 @@
 """Export requests as the vendor takes them, and the vendor's answer shapes.
 
 `POST /tasks/export` takes a JSON body, `POST /data/export` query parameters;
-both become one `ExportRequest`. Parsing is done here rather than by FastAPI so
-that every bad value answers 400 with the spec's code and names the parameter.
+both are read by one model (`TaskExportIn`, `DataExportIn`) into one `ExportRequest`,
+so that every bad value answers 400 with the spec's code and names the parameter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from loadbay.catalog.models import TASK_STATUSES
 from loadbay.errors import BadRequest
 from loadbay.exports.models import ExportLog
 from loadbay.ids import fmt_iso
 from loadbay.pagination import SORT_ORDERS
+from loadbay.parsing import context_of, validate
 from loadbay.storage import get_storage
 
 FORMATS = ("xlsx", "json", "csv")
@@ -117,39 +125,249 @@ def _enum(value: str | None, allowed: tuple[str, ...], name: str, word: str) -> 
         )
 
 
+class ExportIn(BaseModel):
+    """One export request, checked field by field in this order; a field the kind does
+    not take (`doneBy` for data, `dataTypeId` for tasks) is neither checked nor kept.
+    Messages call a value a "field" in a JSON body and a "parameter" in a query."""
+
+    model_config = ConfigDict(extra="ignore")
+    kind: ClassVar[str]  # task | data
+    word: ClassVar[str]
+
+    download: str = Field("", validate_default=True)
+    sortBy: str = "createdTime"
+    sortOrder: str = "desc"
+    status: tuple[str, ...] = ()  # tasks only
+    fields: tuple[str, ...] | None = None
+    doneBy: str | None = None  # tasks only
+    assignee: str | None = None  # tasks only
+    flowId: tuple[str, ...] | None = None  # tasks only
+    hubId: str | None = None
+    dataTypeId: str | None = None  # data only
+    page: int = 1
+    limit: int | None = None
+    background: bool = False
+    exportConfigId: str | None = None
+
+    @field_validator("download", mode="before")
+    @classmethod
+    def _download(cls, raw: Any) -> str:
+        download = _text(raw, "download", cls.word)
+        if download is None:
+            raise BadRequest("export-001", f"The download {cls.word} is required.")
+        download = download.lower()
+        _enum(download, FORMATS, "download", cls.word)
+        return download
+
+    @field_validator("sortBy", mode="before")
+    @classmethod
+    def _sort_by(cls, raw: Any) -> str:
+        return _text(raw, "sortBy", cls.word) or "createdTime"
+
+    @field_validator("sortOrder", mode="before")
+    @classmethod
+    def _sort_order(cls, raw: Any) -> str:
+        order = (_text(raw, "sortOrder", cls.word) or "desc").lower()
+        _enum(order, SORT_ORDERS, "sortOrder", cls.word)
+        return order
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, raw: Any) -> tuple[str, ...]:
+        if cls.kind != "task":
+            return ()
+        statuses = _list(_text(raw, "status", cls.word)) or ()
+        for status in statuses:
+            _enum(status, TASK_STATUSES, "status", cls.word)
+        return statuses
+
+    @field_validator("fields", "flowId", mode="before")
+    @classmethod
+    def _names(cls, raw: Any, info: ValidationInfo) -> tuple[str, ...] | None:
+        name = str(info.field_name)
+        if name in _TASK_ONLY and cls.kind != "task":
+            return None
+        return _list(_text(raw, name, cls.word))
+
+    @field_validator("doneBy", "assignee", "hubId", "dataTypeId", "exportConfigId", mode="before")
+    @classmethod
+    def _texts(cls, raw: Any, info: ValidationInfo) -> str | None:
+        name = str(info.field_name)
+        if (name in _TASK_ONLY and cls.kind != "task") or (
+            name in _DATA_ONLY and cls.kind != "data"
+        ):
+            return None
+        return _text(raw, name, cls.word)
+
+    @field_validator("page", "limit", mode="before")
+    @classmethod
+    def _integers(cls, raw: Any, info: ValidationInfo) -> int | None:
+        value = _integer(raw, str(info.field_name), cls.word)
+        return (value or 1) if info.field_name == "page" else value
+
+    @field_validator("background", mode="before")
+    @classmethod
+    def _background(cls, raw: Any) -> bool:
+        return _boolean(raw, "background", cls.word)
+
+    def request(self) -> ExportRequest:
+        return ExportRequest(
+            kind=self.kind,
+            download=self.download,
+            fields=self.fields,
+            done_by=self.doneBy,
+            assignee=self.assignee,
+            statuses=self.status,
+            flow_ids=self.flowId,
+            hub_id=self.hubId,
+            data_type_id=self.dataTypeId,
+            page=self.page,
+            limit=self.limit,
+            sort_by=self.sortBy,
+            sort_order=self.sortOrder,
+            background=self.background,
+            export_config_id=self.exportConfigId,
+        )
+
+
+_TASK_ONLY = ("status", "doneBy", "assignee", "flowId")
+_DATA_ONLY = ("dataTypeId",)
+
+
+class TaskExportIn(ExportIn):
+    """`POST /tasks/export`'s JSON body."""
+
+    kind = "task"
+    word = "field"
+
+
+class DataExportIn(ExportIn):
+    """`POST /data/export`'s query parameters."""
+
+    kind = "data"
+    word = "parameter"
+
+
 def parse_request(kind: str, raw: Mapping[str, Any]) -> ExportRequest:
     """One export request; `kind` is `task` (JSON body) or `data` (query parameters)."""
-    word = "field" if kind == "task" else "parameter"
-    download = _text(raw.get("download"), "download", word)
-    if download is None:
-        raise BadRequest("export-001", f"The download {word} is required.")
-    download = download.lower()
-    _enum(download, FORMATS, "download", word)
-    sort_by = _text(raw.get("sortBy"), "sortBy", word) or "createdTime"
-    sort_order = (_text(raw.get("sortOrder"), "sortOrder", word) or "desc").lower()
-    _enum(sort_order, SORT_ORDERS, "sortOrder", word)
-    statuses: tuple[str, ...] = ()
-    if kind == "task":
-        statuses = _list(_text(raw.get("status"), "status", word)) or ()
-        for status in statuses:
-            _enum(status, TASK_STATUSES, "status", word)
-    return ExportRequest(
-        kind=kind,
-        download=download,
-        fields=_list(_text(raw.get("fields"), "fields", word)),
-        done_by=_text(raw.get("doneBy"), "doneBy", word) if kind == "task" else None,
-        assignee=_text(raw.get("assignee"), "assignee", word) if kind == "task" else None,
-        statuses=statuses,
-        flow_ids=_list(_text(raw.get("flowId"), "flowId", word)) if kind == "task" else None,
-        hub_id=_text(raw.get("hubId"), "hubId", word),
-        data_type_id=_text(raw.get("dataTypeId"), "dataTypeId", word) if kind == "data" else None,
-        page=_integer(raw.get("page"), "page", word) or 1,
-        limit=_integer(raw.get("limit"), "limit", word),
-        sort_by=sort_by,
-        sort_order=sort_order,
-        background=_boolean(raw.get("background"), "background", word),
-        export_config_id=_text(raw.get("exportConfigId"), "exportConfigId", word),
-    )
+    model = TaskExportIn if kind == "task" else DataExportIn
+    return validate(model, dict(raw), "export").request()
+
+
+# ---- export configs ------------------------------------------------------------------------
+
+CONFIG_COLLECTIONS = ("task", "data")
+
+
+@dataclass(frozen=True)
+class ConfigChecks:
+    """What checking a config's body looks up, in the caller's session: a name another
+    config of the organisation has, the flow ids it does not have, whether a data type
+    is its own. `creating`: a new config, whose name is required."""
+
+    creating: bool
+    name_taken: Callable[[str], bool]
+    unknown_flows: Callable[[list[str]], list[str]]
+    data_type_known: Callable[[str], bool]
+
+
+def _required(name: str) -> BadRequest:
+    return BadRequest("export-001", f"The {name} field is required.")
+
+
+def _string(value: Any, name: str, *, required: bool, most: int = 200) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise _required(name)
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("export-003", f"The {name} must be a string.")
+    if len(value) > most or "\x00" in value:
+        raise BadRequest("export-003", f"The {name} must be text of at most {most} characters.")
+    return value.strip()
+
+
+class ExportConfigIn(BaseModel):
+    """An export config's body, whole on create and on update (the name may be left out
+    of an update). Checked in this order, the look-ups (`ConfigChecks`, the validation
+    context) each right after the shape of what they look up: a name already taken is
+    `export-002`, an unknown flow or data type `export-033`. A field's attributes are
+    kept as given; their ids are checked when an export uses the config."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = Field(None, validate_default=True)
+    collection: str = Field("", validate_default=True)
+    description: str | None = None
+    flowIds: list[str] = Field(None, validate_default=True)
+    dataTypeId: str | None = None
+    fields: list[Any] = Field(None, validate_default=True)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, raw: Any, info: ValidationInfo) -> str | None:
+        checks = context_of(info, ConfigChecks)
+        name = _string(raw, "name", required=checks.creating)
+        if name is not None and checks.name_taken(name):
+            raise BadRequest("export-002", "The name has already been taken.")
+        return name
+
+    @field_validator("collection", mode="before")
+    @classmethod
+    def _collection(cls, raw: Any) -> str | None:
+        collection = _string(raw, "collection", required=True, most=50)
+        if collection not in CONFIG_COLLECTIONS:
+            raise BadRequest(
+                "export-017",
+                f"The selected collection is invalid: {collection} (use task or data).",
+            )
+        return collection
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _description(cls, raw: Any) -> str | None:
+        return _string(raw, "description", required=False, most=10_000)
+
+    @field_validator("flowIds", mode="before")
+    @classmethod
+    def _flow_ids(cls, raw: Any, info: ValidationInfo) -> list[str]:
+        if raw is None or raw == []:
+            if info.data["collection"] == "task":
+                raise _required("flowIds")
+            return []
+        if not isinstance(raw, list) or not all(isinstance(f, str) and f for f in raw):
+            raise BadRequest("export-003", "The flowIds must be an array of flow ids.")
+        wanted = list(dict.fromkeys(raw))
+        missing = context_of(info, ConfigChecks).unknown_flows(wanted)
+        if missing:
+            raise BadRequest("export-033", f"Unknown flowId: {', '.join(missing)}")
+        return wanted
+
+    @field_validator("dataTypeId", mode="before")
+    @classmethod
+    def _data_type_id(cls, raw: Any, info: ValidationInfo) -> str | None:
+        data_type_id = _string(raw, "dataTypeId", required=False, most=64)
+        if data_type_id is not None:
+            known = context_of(info, ConfigChecks).data_type_known(data_type_id)
+            if info.data["collection"] != "data" or not known:
+                raise BadRequest("export-033", f"Unknown dataTypeId: {data_type_id}")
+        return data_type_id
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _fields(cls, raw: Any) -> list[Any]:
+        if raw is None or raw == []:
+            raise _required("fields")
+        if not isinstance(raw, list):
+            raise BadRequest("export-003", "The fields must be an array.")
+        for i, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise BadRequest("export-003", f"The fields.{i} must be an object.")
+            for key in ("id", "component", "title"):
+                value = item.get(key)
+                if not isinstance(value, str) or not value.strip():
+                    raise _required(f"fields.{i}.{key}")
+        return raw
 
 
 # ---- answers -------------------------------------------------------------------------------

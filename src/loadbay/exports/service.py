@@ -35,7 +35,7 @@ from loadbay.exports.schemas import file_link as file_link  # the console links 
 from loadbay.ids import utcnow
 from loadbay.leases import is_transient as is_transient
 from loadbay.queue import enqueue
-from loadbay.settings import get_settings
+from loadbay.settings import Settings, get_settings
 
 log = logging.getLogger("loadbay.exports")
 
@@ -43,22 +43,25 @@ _slots_lock = threading.Lock()
 _slots: tuple[int, threading.BoundedSemaphore] | None = None
 
 
-def direct_slots() -> threading.BoundedSemaphore:
-    """The semaphore capping concurrent direct exports (sized by the current settings)."""
+def direct_slots(settings: Settings | None = None) -> threading.BoundedSemaphore:
+    """The semaphore capping concurrent direct exports (sized by the settings)."""
     global _slots
-    size = get_settings().direct_export_concurrency
+    size = (settings or get_settings()).direct_export_concurrency
     with _slots_lock:
         if _slots is None or _slots[0] != size:
             _slots = (size, threading.BoundedSemaphore(size))
         return _slots[1]
 
 
-def prepare(db: Database, org: str, req: ExportRequest) -> tuple[ExportPlan, int]:
-    """The checked plan and the number of rows it will write (400 over the export limit)."""
+def prepare(
+    db: Database, org: str, req: ExportRequest, settings: Settings | None = None
+) -> tuple[ExportPlan, int]:
+    """The checked plan and the number of rows it will write (400 over the export limit).
+    `settings`: the caller's (the app's); the process's current ones when not given."""
     with db.read() as session:
         plan = build_plan(session, org, req)
     rows = queries.window_rows(queries.count(db, plan), plan)
-    most = get_settings().max_export_rows
+    most = (settings or get_settings()).max_export_rows
     if rows > most:
         raise BadRequest(
             "export-040",
@@ -82,28 +85,36 @@ def start_export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
     return direct_answer(plan, done)
 
 
-async def export(principal: Principal, req: ExportRequest) -> dict[str, Any]:
-    """`start_export` for the API: the checks and the log entry on the thread pool, a
-    direct export's writing in a worker process awaited on the event loop (no request
-    thread is held while it runs, so polls beside it stay fast)."""
-    db = get_database()
+async def export(
+    principal: Principal, req: ExportRequest, db: Database, settings: Settings
+) -> dict[str, Any]:
+    """`start_export` for the API, on the app's database and settings: the checks and
+    the log entry on the thread pool, a direct export's writing in a worker process
+    awaited on the event loop (no request thread is held while it runs, so polls beside
+    it stay fast)."""
     await run_in_threadpool(_claim, req)
     if req.background:
-        return await run_in_threadpool(_queue, db, principal, req)
-    plan = await run_in_threadpool(prepare_direct, db, principal.org, req)
-    done = await write_direct(db, principal, plan, req)
+        return await run_in_threadpool(_queue, db, principal, req, settings)
+    plan = await run_in_threadpool(prepare_direct, db, principal.org, req, settings)
+    done = await write_direct(db, principal, plan, req, settings)
     return direct_answer(plan, done)
 
 
 async def write_direct(
-    db: Database, principal: Principal, plan: ExportPlan, req: ExportRequest
+    db: Database,
+    principal: Principal,
+    plan: ExportPlan,
+    req: ExportRequest,
+    settings: Settings | None = None,
 ) -> ExportLog | None:
     """A checked direct export's log entry, written (429 `export-036` when the direct
-    slots are all taken); None when it did not run."""
-    with _direct_slot():
+    slots are all taken); None when it did not run. The worker process writes it with
+    the caller's settings, handed to it."""
+    settings = settings or get_settings()
+    with _direct_slot(settings):
         entry = await run_in_threadpool(create_log, db, principal, plan, req)
-        if get_settings().direct_export_in_worker_process:
-            return await direct.run_direct(db, entry.id)
+        if settings.direct_export_in_worker_process:
+            return await direct.run_direct(db, settings, entry.id)
         return await run_in_threadpool(run_export, entry.id)
 
 
@@ -112,8 +123,10 @@ def _claim(req: ExportRequest) -> None:
     idempotency.claim(orjson.dumps(asdict(req), default=str).decode())
 
 
-def _queue(db: Database, principal: Principal, req: ExportRequest) -> dict[str, Any]:
-    plan, _rows = prepare(db, principal.org, req)
+def _queue(
+    db: Database, principal: Principal, req: ExportRequest, settings: Settings | None = None
+) -> dict[str, Any]:
+    plan, _rows = prepare(db, principal.org, req, settings)
     entry = create_log(db, principal, plan, req)
     enqueue("export", entry.id)  # after the commit: a worker never sees an unknown entry
     return export_answer(
@@ -125,9 +138,12 @@ def _queue(db: Database, principal: Principal, req: ExportRequest) -> dict[str, 
     )
 
 
-def prepare_direct(db: Database, org: str, req: ExportRequest) -> ExportPlan:
-    plan, rows = prepare(db, org, req)
-    most = get_settings().direct_export_max_rows
+def prepare_direct(
+    db: Database, org: str, req: ExportRequest, settings: Settings | None = None
+) -> ExportPlan:
+    settings = settings or get_settings()
+    plan, rows = prepare(db, org, req, settings)
+    most = settings.direct_export_max_rows
     if rows > most:
         raise BadRequest(
             "export-040",
@@ -138,8 +154,8 @@ def prepare_direct(db: Database, org: str, req: ExportRequest) -> ExportPlan:
 
 
 @contextlib.contextmanager
-def _direct_slot() -> Iterator[None]:
-    slots = direct_slots()
+def _direct_slot(settings: Settings | None = None) -> Iterator[None]:
+    slots = direct_slots(settings)
     if not slots.acquire(blocking=False):
         raise ApiError(
             "export-036",

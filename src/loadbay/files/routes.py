@@ -10,15 +10,9 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
+from loadbay.deps import AppSettings, AppStorage
 from loadbay.errors import NotFound
-from loadbay.settings import get_settings
-from loadbay.storage import (
-    LocalStorage,
-    content_disposition,
-    content_type_for,
-    get_storage,
-    verify_link,
-)
+from loadbay.storage import LocalStorage, content_disposition, content_type_for, verify_link
 
 router = APIRouter()
 
@@ -29,11 +23,17 @@ _CHUNK = 1024 * 1024
     "/api/v3/files/{org}/{path:path}", methods=["GET", "HEAD"], include_in_schema=False
 )
 def download(
-    request: Request, org: str, path: str, exp: str = "", sig: str = "", name: str = ""
+    request: Request,
+    settings: AppSettings,
+    storage: AppStorage,
+    org: str,
+    path: str,
+    exp: str = "",
+    sig: str = "",
+    name: str = "",
 ) -> Response:
     key = f"{org}/{path}"
-    verify_link(get_settings().signing_key, org, key, exp, name, sig)
-    storage = get_storage()
+    verify_link(settings.signing_key, org, key, exp, name, sig)
     headers = {
         "Content-Disposition": content_disposition(name),
         "Cache-Control": "private, no-store",

@@ -19,10 +19,11 @@ from loadbay.auth import CanImport
 from loadbay.deps import ReadSession, WriteSession
 from loadbay.errors import ApiError, BadRequest, NotFound
 from loadbay.ids import fmt_time, utcnow
+from loadbay.imports.bodies import ConfigContext, ImportConfigIn
 from loadbay.imports.models import ImportConfig
 from loadbay.imports.target import Target, load_target
 from loadbay.pagination import ok, paginated
-from loadbay.parsing import PageQuery, sort_order
+from loadbay.parsing import PageQuery, parse_body, sort_order
 from loadbay.routing import Router
 
 router = Router()
@@ -76,25 +77,6 @@ def get_config(session: Session, org: str, config_id: str) -> ImportConfig:
 # ---- validation --------------------------------------------------------------------------
 
 
-def _object(payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise BadRequest("import-003", "The body must be a JSON object")
-    return payload
-
-
-def _text(body: dict[str, Any], key: str, *, required: bool = False) -> str | None:
-    value = body.get(key)
-    if isinstance(value, str):
-        value = value.strip()
-    if value is None or value == "":
-        if required:
-            raise BadRequest("import-001", f"The {key} field is required")
-        return None
-    if not isinstance(value, str):
-        raise BadRequest("import-003", f"{key} must be a string")
-    return value
-
-
 def _target(session: Session, org: str, reference_type: str, reference_id: str) -> Target:
     kind = REFERENCE_KINDS.get(reference_type)
     if kind is None:
@@ -105,52 +87,26 @@ def _target(session: Session, org: str, reference_type: str, reference_id: str) 
         raise BadRequest("import-003", f"referenceId: {exc.message}") from None
 
 
-def _fields(raw: Any, target: Target) -> list[dict[str, str]]:
-    if raw is None or raw == []:
-        raise BadRequest("import-001", "The fields field is required")
-    if not isinstance(raw, list):
-        raise BadRequest("import-003", "fields must be a list of {id, headerColumn} objects")
-    known = {s.id for s in target.specs} | {"_id"}
-    out: list[dict[str, str]] = []
-    seen: set[str] = set()
-    for n, item in enumerate(raw):
-        if not isinstance(item, dict):
-            raise BadRequest("import-003", f"fields.{n} must be an object")
-        fid, header = item.get("id"), item.get("headerColumn")
-        if not isinstance(fid, str) or not fid:
-            raise BadRequest("import-001", f"fields.{n}.id is required")
-        if fid not in known:
-            raise BadRequest(
-                "import-003", f"fields.{n}.id: '{fid}' is not a field of {target.name}"
-            )
-        if fid in seen:
-            raise BadRequest("import-003", f"fields.{n}.id: '{fid}' is mapped twice")
-        if not isinstance(header, str) or not header.strip():
-            raise BadRequest("import-001", f"fields.{n}.headerColumn is required")
-        seen.add(fid)
-        out.append({"id": fid, "headerColumn": header.strip()})
-    return out
-
-
 def _apply(
-    session: Session, org: str, config: ImportConfig, body: dict[str, Any], *, creating: bool
+    session: Session, org: str, config: ImportConfig, payload: Any, *, creating: bool
 ) -> None:
-    """Set the config from a full (create) or partial (update) body, checking it whole."""
-    name = _text(body, "name", required=creating or "name" in body)
-    if name is not None:
-        config.name = name
-    if "description" in body or creating:
-        config.description = _text(body, "description")
-    reference_type = _text(body, "referenceType", required=creating) or config.reference_type
-    reference_id = _text(body, "referenceId", required=creating) or config.reference_id
-    target = _target(session, org, reference_type, reference_id)
-    moved = (reference_type, reference_id) != (config.reference_type, config.reference_id)
-    if "fields" in body or creating or moved:
-        config.fields = _fields(body.get("fields", config.fields), target)
+    """Set the config from a full (create) or partial (update) body, checked whole."""
+
+    def target(reference_type: str, reference_id: str) -> Target:
+        return _target(session, org, reference_type, reference_id)
+
+    context = ConfigContext(creating, config, target)
+    body = parse_body(ImportConfigIn, payload, "import", context)
+    if body.name is not None:
+        config.name = body.name
+    if creating or "description" in body.model_fields_set:
+        config.description = body.description
+    reference_type, reference_id = body.reference(config)
+    if body.fields is not None:
+        config.fields = body.fields
     config.reference_type, config.reference_id = reference_type, reference_id
-    collection = _text(body, "collection")
-    if collection is not None or config.collection is None:
-        config.collection = collection or DEFAULT_COLLECTION[reference_type]
+    if body.collection is not None or config.collection is None:
+        config.collection = body.collection or DEFAULT_COLLECTION[reference_type]
 
 
 # ---- routes ------------------------------------------------------------------------------
@@ -161,7 +117,7 @@ def create_import_config(
     principal: CanImport, session: WriteSession, payload: JsonBody
 ) -> dict[str, Any]:
     config = ImportConfig(organization_id=principal.org)
-    _apply(session, principal.org, config, _object(payload), creating=True)
+    _apply(session, principal.org, config, payload, creating=True)
     session.add(config)
     session.flush()
     return ok(config_out(config))
@@ -199,7 +155,7 @@ def update_import_config(
     config_id: str, principal: CanImport, session: WriteSession, payload: JsonBody
 ) -> dict[str, Any]:
     config = get_config(session, principal.org, config_id)
-    _apply(session, principal.org, config, _object(payload), creating=False)
+    _apply(session, principal.org, config, payload, creating=False)
     config.updated_time = utcnow()
     session.flush()
     return ok(config_out(config))

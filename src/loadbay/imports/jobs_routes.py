@@ -9,7 +9,6 @@ suggested mapping, the rest only counted.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,16 +25,24 @@ from loadbay.db import get_database, table_of
 from loadbay.deps import ReadSession
 from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
 from loadbay.imports import mapping, review, service, state, values
+from loadbay.imports.bodies import (
+    MappingContext,
+    MappingIn,
+    RulesContext,
+    RulesIn,
+    StructureIn,
+)
 from loadbay.imports.invalid_rule import no_data_rows
 from loadbay.imports.limits import limits
 from loadbay.imports.models import ImportJob
 from loadbay.imports.preview_read import Head, read_head
 from loadbay.imports.queries import mapping_history as mapping_history  # the console's too
 from loadbay.imports.schemas import job_view
-from loadbay.imports.target import Target, check_match_field, load_target
+from loadbay.imports.target import Target, load_target
 from loadbay.imports.upload import Upload, receive
 from loadbay.imports.validate import Checked, compile_validator
 from loadbay.pagination import ok
+from loadbay.parsing import validate
 from loadbay.queue import enqueue
 from loadbay.routing import Router
 from loadbay.settings import get_settings
@@ -276,54 +283,6 @@ async def _create_job(request: Request, principal: Principal) -> dict[str, Any]:
 # ---- confirm -----------------------------------------------------------------------------
 
 
-def _text(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise BadRequest("import-003", f"{key} must be a string")
-    return value.strip() or None
-
-
-def _mapping_items(raw: Any) -> list[dict[str, Any]] | None:
-    if raw is None or raw == []:
-        return None
-    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
-        raise BadRequest("import-003", "mapping must be a list of {id, headerColumn} objects")
-    return raw
-
-
-def invalid_rows(value: Any) -> str:
-    """`skip` writes the valid rows (the vendor's behaviour); `block` writes nothing
-    unless every row is valid."""
-    if value is None or value == "":
-        return "skip"
-    if value not in ("skip", "block"):
-        raise BadRequest("import-003", "invalidRows must be one of skip, block")
-    return str(value)
-
-
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-
-
-def max_invalid(value: Any) -> int | str | None:
-    """`maxInvalid`: a count of invalid rows (an integer) or a share ("5%")."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str):
-        if value.strip().isdigit():
-            return int(value.strip())
-        found = _PERCENT.match(value)
-        if found and float(found.group(1)) <= 100:
-            return f"{found.group(1)}%"
-    raise BadRequest(
-        "import-003",
-        f'maxInvalid must be a count of rows (like 10) or a share (like "5%"), not {value!r}',
-    )
-
-
 def confirm_job(
     session: Session,
     principal: Principal,
@@ -338,26 +297,19 @@ def confirm_job(
     if job.confirmed or job.phase != "preview":
         raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
     target = load_target(session, principal.org, job.type, target_id_of(job))
-    mode = _text(body, "importMode") or job.import_mode
-    if mode not in service.IMPORT_MODES:
-        raise BadRequest(
-            "import-003", f"importMode must be one of {', '.join(service.IMPORT_MODES)}"
-        )
-    match = check_match_field(target, _text(body, "matchField") or job.match_field)
-    config_id = _text(body, "importConfigId")
-    items = _mapping_items(body.get("mapping"))
+    options = dict((restructured or job).options or {})
+
+    def config_mapping(config_id: str) -> list[dict[str, Any]]:
+        return service.config_mapping(session, principal.org, target, config_id)
+
+    context = MappingContext(job, target, options, config_mapping)
+    chosen = validate(MappingIn, body, "import", context)
     structure: dict[str, Any] = {}
     if restructured is not None:
         structure = {"headers": restructured.headers, "sheet_name": restructured.sheet_name}
     headers = list(structure.get("headers") or job.headers or [])
-    if items is None and (job.options or {}).get("draftMapping"):  # set by PATCH (review)
-        items = list(job.mapping or [])
-    if items is None and config_id is not None:
-        items = service.config_mapping(session, principal.org, target, config_id)
-    options = dict((restructured or job).options or {})
-    policy = service.unmapped_policy(body.get("unmappedColumns"))
-    policy = policy or options.get("unmappedColumns") or "error"
-    if items is None:
+    policy = chosen.unmappedColumns
+    if chosen.mapping is None:
         history = mapping_history(session, principal.org, target)
         resolved = mapping.resolve_mapping(
             headers,
@@ -367,27 +319,24 @@ def confirm_job(
             unmapped=policy,
         )
     else:
-        resolved = mapping.resolve_mapping(headers, target.specs, items, unmapped=policy)
+        resolved = mapping.resolve_mapping(headers, target.specs, chosen.mapping, unmapped=policy)
+    rules = validate(RulesIn, body, "import", RulesContext(target, values.rules_of(job)))
     options.update(
-        unmappedColumns=policy,
-        ignoredColumns=resolved.ignored,
-        invalidRows=invalid_rows(body.get("invalidRows")),
+        unmappedColumns=policy, ignoredColumns=resolved.ignored, invalidRows=rules.invalidRows
     )
-    if "valueMap" in body:  # else the draft's (set by PATCH, or remembered at preview)
-        value_map = values.parse_value_map(body["valueMap"], target, values.rules_of(job))
-        options["valueMap"] = value_map
-    limit = max_invalid(body.get("maxInvalid"))
-    if limit is not None:
-        options["maxInvalid"] = limit
+    if "valueMap" in rules.model_fields_set:  # else the draft's (PATCH, or the preview's)
+        options["valueMap"] = rules.valueMap
+    if rules.maxInvalid is not None:
+        options["maxInvalid"] = rules.maxInvalid
     changed = state.confirm(
         session,
         code,
         mapping=resolved.items(),
         options=options,
         **structure,
-        import_mode=mode,
-        match_field=match,
-        import_config_id=config_id or job.import_config_id,
+        import_mode=chosen.importMode,
+        match_field=chosen.matchField,
+        import_config_id=chosen.importConfigId or job.import_config_id,
         updated_by=principal.email,
     )
     if not changed:  # a concurrent confirm or cancel got there first
@@ -404,18 +353,18 @@ def reread(principal: Principal, code: str, body: dict[str, Any]) -> ImportJob |
     """A confirm that names another `sheet` or `headerRow` reads the file again (in the
     preview's limited child) so the mapping is checked against that sheet's headers;
     answers the job with its new structure, or None when neither is given."""
-    if body.get("sheet") in (None, "") and body.get("headerRow") in (None, ""):
+    if not StructureIn.asked(body):
         return None
     job = load_job(principal.org, code)
     if job.confirmed or job.phase != "preview":
         return None  # confirm_job answers the conflict
-    if body.get("sheet") not in (None, ""):
-        job.sheet_name = str(body["sheet"]).strip()[:200]
+    asked = validate(StructureIn, body, "import")
+    if asked.sheet is not None:
+        job.sheet_name = asked.sheet
     options = dict(job.options or {})
     options.pop("headerRow", None)
-    header_row = service.header_row_of(body.get("headerRow"))
-    if header_row is not None:
-        options["headerRow"] = header_row
+    if asked.headerRow is not None:
+        options["headerRow"] = asked.headerRow
     job.options = options
     with get_database().read() as session:
         target = load_target(session, principal.org, job.type, target_id_of(job))

@@ -6,17 +6,21 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Body, Request
+from fastapi import Body, Query, Request
 
 from loadbay.auth import Principal, require
-from loadbay.db import get_database
-from loadbay.deps import ReadSession, WriteSession
-from loadbay.errors import BadRequest
-from loadbay.pagination import ok, page_params, paginated
+from loadbay.deps import AppDatabase, ReadSession, WriteSession
+from loadbay.pagination import ok, paginated
 from loadbay.routing import Router
 from loadbay.webhooks import delivery, service
 from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from loadbay.webhooks.schemas import delivery_out, endpoint_out, parse_endpoint
+from loadbay.webhooks.schemas import (
+    DeliveryQuery,
+    WebhookQuery,
+    delivery_out,
+    endpoint_out,
+    parse_endpoint,
+)
 
 router = Router()
 Admin = Annotated[Principal, require("admin")]
@@ -37,10 +41,9 @@ def list_webhooks(
     request: Request,
     principal: Admin,
     session: ReadSession,
-    page: str | None = None,
-    limit: str | None = None,
+    params: Annotated[WebhookQuery, Query()],
 ) -> Answer:
-    number, size = page_params(page, limit, "webhook")
+    number, size = params.page, params.limit
     query = sa.select(WebhookEndpoint).where(WebhookEndpoint.organization_id == principal.org)
     order = [WebhookEndpoint.created_time.desc(), WebhookEndpoint.id.desc()]
 
@@ -71,10 +74,9 @@ def delete_webhook(endpoint_id: str, principal: Admin, session: WriteSession) ->
 
 
 @router.post("/webhooks/{endpoint_id}/test", response_model=None, tags=["webhooks"])
-def test_webhook(endpoint_id: str, principal: Admin) -> Answer:
+def test_webhook(endpoint_id: str, principal: Admin, db: AppDatabase) -> Answer:
     """Send a signed `webhook.test` event now and answer with its delivery record
     (status, status code, time taken). A test is sent once, never retried."""
-    db = get_database()
     with db.write() as session:
         endpoint = service.get_endpoint(session, principal.org, endpoint_id)
         delivery_id = service.add_test_delivery(session, endpoint)
@@ -89,20 +91,15 @@ def list_deliveries(
     request: Request,
     principal: Admin,
     session: ReadSession,
-    page: str | None = None,
-    limit: str | None = None,
-    status: str | None = None,
+    params: Annotated[DeliveryQuery, Query()],
 ) -> Answer:
     """The delivery log, newest first: each delivery with its payload and every attempt
     (time, status code, duration, error). `status`: pending, delivered or failed."""
-    number, size = page_params(page, limit, "webhook")
+    number, size = params.page, params.limit
     endpoint = service.get_endpoint(session, principal.org, endpoint_id)
     query = sa.select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
-    if status not in (None, ""):
-        if status not in ("pending", "delivered", "failed"):
-            raise BadRequest(
-                "webhook-017", f"Invalid status: {status} (use pending, delivered, failed)"
-            )
+    status = params.status_filter()
+    if status is not None:
         query = query.where(WebhookDelivery.status == status)
     order = [WebhookDelivery.created_time.desc(), WebhookDelivery.id.desc()]
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from loadbay.errors import BadRequest
 from loadbay.ids import fmt_iso
+from loadbay.parsing import PageQuery, validate
 from loadbay.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 EVENTS = (
@@ -22,34 +24,6 @@ EVENTS = (
 TEST_EVENT = "webhook.test"
 MAX_URL = 2000
 MAX_DESCRIPTION = 1000
-
-
-def parse_endpoint(payload: Any, *, partial: bool) -> dict[str, Any]:
-    """`{url, events, description}` checked field by field; with `partial` (PUT) only the
-    fields given. Raises 400 `webhook-001|003|017` naming the field and the reason."""
-    if not isinstance(payload, dict):
-        raise BadRequest("webhook-003", "The body must be a JSON object")
-    unknown = sorted(set(payload) - {"url", "events", "description"})
-    if unknown:
-        raise BadRequest("webhook-003", f"Unknown field(s): {', '.join(unknown)}")
-    out: dict[str, Any] = {}
-    for name in ("url", "events"):
-        if name not in payload and not partial:
-            raise BadRequest("webhook-001", f"{name} is required")
-    if "url" in payload:
-        out["url"] = check_url(payload["url"])
-    if "events" in payload:
-        out["events"] = check_events(payload["events"])
-    if "description" in payload:
-        text = payload["description"]
-        if text is not None and not isinstance(text, str):
-            raise BadRequest("webhook-003", "description must be a string")
-        if text is not None and (len(text) > MAX_DESCRIPTION or "\x00" in text):
-            raise BadRequest(
-                "webhook-003", f"description must be at most {MAX_DESCRIPTION} characters"
-            )
-        out["description"] = text or None
-    return out
 
 
 def check_url(value: Any) -> str:
@@ -86,6 +60,83 @@ def check_events(value: Any) -> list[str]:
             f"Unknown event(s): {', '.join(map(str, unknown))} (use {', '.join(EVENTS)})",
         )
     return [e for e in EVENTS if e in value]  # the list's order, each once
+
+
+def _description(text: Any) -> str | None:
+    if text is not None and not isinstance(text, str):
+        raise BadRequest("webhook-003", "description must be a string")
+    if text is not None and (len(text) > MAX_DESCRIPTION or "\x00" in text):
+        raise BadRequest("webhook-003", f"description must be at most {MAX_DESCRIPTION} characters")
+    return text or None
+
+
+class EndpointIn(BaseModel):
+    """`{url, events, description}` as `POST /webhooks` takes it: url and events required,
+    no other key. Checked in this order, each failure a 400 `webhook-001|003|017` naming
+    the field and the reason."""
+
+    model_config = ConfigDict(extra="ignore")  # unknown keys are refused by `_keys`
+    partial: ClassVar[bool] = False
+
+    url: Annotated[str | None, BeforeValidator(check_url)] = None
+    events: Annotated[list[str] | None, BeforeValidator(check_events)] = None
+    description: Annotated[str | None, BeforeValidator(_description)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            raise BadRequest("webhook-003", "The body must be a JSON object")
+        unknown = sorted(set(raw) - {"url", "events", "description"})
+        if unknown:
+            raise BadRequest("webhook-003", f"Unknown field(s): {', '.join(unknown)}")
+        for name in ("url", "events"):
+            if name not in raw and not cls.partial:
+                raise BadRequest("webhook-001", f"{name} is required")
+        return raw
+
+    def given(self) -> dict[str, Any]:
+        """The fields the body named (with `partial`, only those change)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class EndpointChange(EndpointIn):
+    """`PUT /webhooks/{id}`: any of the fields, checked as `EndpointIn` checks them."""
+
+    partial = True
+
+
+def parse_endpoint(payload: Any, *, partial: bool) -> dict[str, Any]:
+    """The fields of an endpoint's body (with `partial`, PUT, only those given)."""
+    model = EndpointChange if partial else EndpointIn
+    return validate(model, payload, "webhook").given()
+
+
+class WebhookQuery(PageQuery):
+    """`GET /webhooks`: a page of the organisation's endpoints."""
+
+    module = "webhook"
+
+
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+class DeliveryQuery(PageQuery):
+    """`GET /webhooks/{id}/deliveries`: a page of the log, optionally one `status`."""
+
+    module = "webhook"
+    status: str | None = None
+
+    def status_filter(self) -> str | None:
+        """The status asked for; checked only once the endpoint was found (its 404 first)."""
+        if self.status in (None, ""):
+            return None
+        if self.status not in DELIVERY_STATUSES:
+            raise BadRequest(
+                "webhook-017",
+                f"Invalid status: {self.status} (use {', '.join(DELIVERY_STATUSES)})",
+            )
+        return self.status
 
 
 def endpoint_out(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict[str, Any]:
