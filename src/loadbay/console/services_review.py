@@ -80,8 +80,14 @@ def draft(principal: Principal, code: str) -> Draft:
         history = queries.mapping_history(session, principal.org, tgt) if remember else []
         validation = review.summary(session, code)
     options = job.options or {}
+    # The counts were taken when the draft was read last (upload or change), and the
+    # whole-file check makes its total exact: a page reads only the head it shows.
+    total: int | None = validation["totalRows"] if validation is not None else None
+    sheets: list[dict[str, Any]] | None = options.get("sheets")
     with get_storage().local_copy(job.file_key) as path:
-        head = read_job_head(path, job)
+        head = read_job_head(path, job, count=total is None or sheets is None)
+    if total is None or sheets is None:
+        total, sheets = head.total or 0, head.sheets
     chosen: dict[str, str]
     if options.get("draftMapping") and job.mapping:
         chosen = {i["headerColumn"]: i["id"] for i in job.mapping if i.get("id")}
@@ -105,9 +111,9 @@ def draft(principal: Principal, code: str) -> Draft:
     return Draft(
         job,
         tgt,
-        head.total,
+        total,
         columns,
-        sheets=head.sheets,
+        sheets=sheets,
         sheet=head.sheet,
         header_row=head.header_row,
         raw_rows=head.raw_rows,

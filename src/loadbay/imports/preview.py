@@ -54,9 +54,10 @@ def _preview_row(row: Checked, header_of: dict[str, str]) -> dict[str, Any]:
     return {"rowNumber": row.row_number, "values": values, "errors": row.reasons}
 
 
-def read_job_head(path: Path, job: ImportJob) -> Head:
+def read_job_head(path: Path, job: ImportJob, *, count: bool = True) -> Head:
     """The job's file as the preview reads it (sheet and header row as chosen), in the
-    preview's limited child; a file that cannot be read is the API's error."""
+    preview's limited child; a file that cannot be read is the API's error. `count`:
+    count every row (else only the head is read, see `read_head`)."""
     settings = get_settings()
     try:
         return read_head(
@@ -69,6 +70,7 @@ def read_job_head(path: Path, job: ImportJob) -> Head:
             memory_bytes=settings.preview_memory_bytes,
             timeout=settings.preview_timeout_seconds,
             header_row=(job.options or {}).get("headerRow"),
+            count=count,
         )
     except TableError as exc:
         raise table_error(exc) from None
@@ -80,7 +82,7 @@ def read_preview(
     """The file's structure (sheets, header row, first raw rows), the suggested mapping
     with every column not mapped, and the first rows validated with it."""
     head = read_job_head(path, job)
-    headers, total = head.headers, head.total
+    headers, total = head.headers, head.total or 0  # counted: read_job_head's default
     if total == 0:
         raise BadRequest("import-015", no_data_rows(head.sheet, head.header_row, head.sheets))
     resolved = mapping.resolve_mapping(
@@ -132,4 +134,6 @@ def remember_structure(job: ImportJob, preview: Preview) -> None:
         if preview.head.header_row is not None:
             options["headerRow"] = preview.head.header_row
         options["rowsAboveHeader"] = preview.head.rows_above_header
+        # each sheet's rows, counted once: the console's wizard pages read only the head
+        options["sheets"] = preview.head.sheets
         job.options = options
