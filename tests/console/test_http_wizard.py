@@ -18,6 +18,7 @@ from loadbay.console.session import issue_link
 from loadbay.db import Database
 from loadbay.imports.models import ImportJob
 from loadbay.imports.review_models import ImportReview
+from loadbay.storage import get_storage
 from tests.console.wizard_data import NOTES_TITLE_MERGED, STORE_FIELDS
 
 HX = {"HX-Request": "true"}
@@ -129,6 +130,26 @@ def test_sheet_then_header_row_then_columns_of_a_workbook_with_a_notes_sheet(
     assert re.search(
         r'id="missing">\s*<h2>Required fields not mapped yet</h2>\s*<ul><li>Name', mapping
     )
+
+
+def test_the_structure_pages_read_only_the_head_of_the_file(
+    app_client: TestClient, store: dict[str, str], db: Database
+) -> None:
+    """The sheet, header-row and map pages show the counts taken when the draft was read
+    (the upload, a change) and read only the rows they show: a row the reader would
+    refuse at the end of the stored file is never reached by a page load."""
+    rows = ["Outlet Code,Name"] + [f"R{n},Toko {n}" for n in range(40)]
+    answer = _upload(app_client, store, ("\n".join(rows) + "\n").encode(), "outlets.csv")
+    code = answer.headers["location"].split("/")[2]
+    assert answer.headers["location"] == f"/imports/{code}/header"
+    stored = get_storage().path(_job(db, code).file_key)
+    with stored.open("a", encoding="utf-8") as f:
+        f.write("R40," + "x" * 40_000 + "\n")  # over the cell limit: a full read is a 400
+    for step in ("sheet", "header", "map"):
+        page = app_client.get(f"/imports/{code}/{step}")
+        assert page.status_code == 200, (step, page.text)
+    assert "40 of them" in app_client.get(f"/imports/{code}/header").text
+    assert "40 data rows found" in app_client.get(f"/imports/{code}/map").text
 
 
 def test_value_maps_the_review_grid_edits_discards_and_the_confirm(

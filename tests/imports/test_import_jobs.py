@@ -13,7 +13,7 @@ from loadbay import queue
 from loadbay.auth import Principal
 from loadbay.catalog.models import Record
 from loadbay.db import Database
-from loadbay.imports import jobs_routes
+from loadbay.imports import jobs, jobs_routes
 from loadbay.imports.models import ImportJob
 from loadbay.settings import get_settings
 from tests.imports.conftest import csv_bytes
@@ -396,9 +396,7 @@ def test_a_running_job_stops_after_the_chunk_in_flight(
         seen.append(chunk_id)
         if len(seen) == 1:  # the user cancels while the first chunk is written
             with db.write() as session:
-                jobs_routes.cancel_job(
-                    session, Principal(org_id, "ops@acme.test", frozenset()), code
-                )
+                jobs.cancel_job(session, Principal(org_id, "ops@acme.test", frozenset()), code)
 
     with handled_here(chunk=chunk_then_cancel):
         response = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})

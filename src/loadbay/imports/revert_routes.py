@@ -9,26 +9,16 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from loadbay import queue
-from loadbay.auth import CanImport, Principal
-from loadbay.db import get_database
+from loadbay.auth import CanImport
 from loadbay.deps import ReadSession
 from loadbay.imports import service
-from loadbay.imports.models import ImportJob
 from loadbay.imports.queries import conflicts_page
-from loadbay.imports.revert import request_revert
+from loadbay.imports.revert import request_job_revert
 from loadbay.imports.schemas import job_view
 from loadbay.pagination import ok, page_params, paginate
 from loadbay.routing import Router
 
 router = Router()
-
-
-def request_job_revert(principal: Principal, code: str) -> ImportJob:
-    """Queue the revert (the caller enqueues it once this has returned, i.e. committed)."""
-    with get_database().write() as session:
-        request_revert(session, service.get_job(session, principal.org, code), principal.email)
-    with get_database().read() as session:
-        return service.get_job(session, principal.org, code)
 
 
 @router.post("/import-jobs/{code}/revert", response_model=None, tags=["import-jobs"])
