@@ -177,3 +177,53 @@ def test_a_burst_against_a_real_server_gets_only_answers_or_sheds(
     # The load gone, a poll is answered at once.
     after = _gather(port, ["/api/v3/import-monitoring?limit=20"], auth)[0]
     assert after[0] == 200 and after[3] < 1
+
+
+def test_under_sustained_overload_sheds_come_fast_not_after_the_whole_wait() -> None:
+    """A burst may wait up to api_max_wait_seconds for a place; once the gate has shed,
+    it is overloaded, and a newcomer is answered within about a tenth of a second
+    instead of waiting the whole second for a place that will not come."""
+    from loadbay.admission import Gate
+
+    async def run() -> tuple[float, float, bool]:
+        gate = Gate(slots=1, max_wait=1.0)
+        held = await gate.enter()
+        assert held is not None
+        gate.hold = 0.01  # polls have been quick: a short line is expected to get in
+        started = time.monotonic()
+        first = await gate.enter()  # waits the whole second, then is shed
+        first_took = time.monotonic() - started
+        assert first is None
+        gate.leave(held)  # the place goes to a fresh holder, which keeps it
+        fresh = await gate.enter()
+        assert fresh is not None
+        gate.hold = 0.01
+        started = time.monotonic()
+        later = await gate.enter()  # expected in at once, but no place comes
+        later_took = time.monotonic() - started
+        gate.leave(fresh)
+        return first_took, later_took, later is None
+
+    first_took, later_took, shed = asyncio.run(run())
+    assert first_took >= 0.9
+    assert shed
+    assert later_took < 0.3, later_took
+
+
+def test_an_overloaded_gate_recovers_and_lets_a_burst_wait_again() -> None:
+    from loadbay.admission import Gate
+
+    async def run() -> bool:
+        gate = Gate(slots=1, max_wait=1.0)
+        held = await gate.enter()
+        assert held is not None
+        gate.hold = 0.01
+        gate._overloaded(time.monotonic() - 2.0)  # a shed two seconds ago: over
+        waiter = asyncio.ensure_future(gate.enter())
+        await asyncio.sleep(0.3)  # longer than the overload wait: still in line
+        assert not waiter.done()
+        gate.leave(held)
+        ticket = await waiter
+        return ticket is not None
+
+    assert asyncio.run(run())
