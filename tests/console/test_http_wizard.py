@@ -125,10 +125,15 @@ def test_sheet_then_header_row_then_columns_of_a_workbook_with_a_notes_sheet(
     assert refused.status_code == 400 and "Row 2 (headerRow) is blank" in refused.text
 
     mapping = app_client.get(f"/imports/{code}/map").text
-    assert _selected(mapping, "col-0") == "dataId" and _selected(mapping, "col-1") == ""
-    assert "Suggested: same name" in mapping
+    assert _selected(mapping, "col-0") == "dataId" and _selected(mapping, "col-1") == "name"
+    assert "Suggested: same name" in mapping and "Suggested: similar name" in mapping
+    assert "Required fields not mapped yet" not in mapping
+    # Left on "Ignore", the required Name is listed as missing and the step refuses.
+    form = {f"col-{i}": _selected(mapping, f"col-{i}") for i in range(10)} | {"col-1": ""}
+    refused = _post(app_client, f"/imports/{code}/map", mapping, **form)
+    assert refused.status_code == 400 and "Map every required field: Name." in refused.text
     assert re.search(
-        r'id="missing">\s*<h2>Required fields not mapped yet</h2>\s*<ul><li>Name', mapping
+        r'id="missing">\s*<h2>Required fields not mapped yet</h2>\s*<ul><li>Name', refused.text
     )
 
 
