@@ -85,13 +85,14 @@ def test_an_analyst_imports_the_messy_workbook_fixes_three_cells_and_reverts(
     check_screen(page, "21-wizard-header")
     page.get_by_role("button", name="Next: map columns").click()
 
-    # Map: Outlet Name is not matched by name; Name is listed as missing until chosen.
+    # Map: Outlet Name is suggested for Name by its words, and says so.
     expect(page.get_by_role("heading", name="Match the columns of")).to_be_visible()
-    expect(page.locator("#missing")).to_contain_text("Name")
     expect(page.get_by_label("Outlet Code")).to_have_value("dataId")
+    expect(page.get_by_label("Outlet Name")).to_have_value("name")
     expect(page.get_by_text("Suggested: same name").first).to_be_visible()
+    expect(page.get_by_text("Suggested: similar name")).to_be_visible()
+    expect(page.locator("#missing")).to_have_count(0)
     check_screen(page, "22-wizard-map")
-    page.get_by_label("Outlet Name").select_option(label="Name (required)")
     page.get_by_role("button", name="Next: map values").click()
 
     # Map values: each bad value once, with its count and, where close, a suggestion.

@@ -125,10 +125,15 @@ def test_sheet_then_header_row_then_columns_of_a_workbook_with_a_notes_sheet(
     assert refused.status_code == 400 and "Row 2 (headerRow) is blank" in refused.text
 
     mapping = app_client.get(f"/imports/{code}/map").text
-    assert _selected(mapping, "col-0") == "dataId" and _selected(mapping, "col-1") == ""
-    assert "Suggested: same name" in mapping
+    assert _selected(mapping, "col-0") == "dataId" and _selected(mapping, "col-1") == "name"
+    assert "Suggested: same name" in mapping and "Suggested: similar name" in mapping
+    assert "Required fields not mapped yet" not in mapping
+    # Left on "Ignore", the required Name is listed as missing and the step refuses.
+    form = {f"col-{i}": _selected(mapping, f"col-{i}") for i in range(10)} | {"col-1": ""}
+    refused = _post(app_client, f"/imports/{code}/map", mapping, **form)
+    assert refused.status_code == 400 and "Map every required field: Name." in refused.text
     assert re.search(
-        r'id="missing">\s*<h2>Required fields not mapped yet</h2>\s*<ul><li>Name', mapping
+        r'id="missing">\s*<h2>Required fields not mapped yet</h2>\s*<ul><li>Name', refused.text
     )
 
 
@@ -258,6 +263,43 @@ def test_value_maps_the_review_grid_edits_discards_and_the_confirm(
     assert "failed_rows.xlsx" in result and "bad cells highlighted" in result
     # a finished import is no wizard step any more
     assert app_client.get(f"/imports/{code}/review", follow_redirects=False).status_code == 303
+
+
+def test_the_columns_with_problems_on_the_page_come_first(
+    app_client: TestClient, store: dict[str, str], db: Database
+) -> None:
+    """Every bad cell of a page is in the columns after Row (file order among them), so it
+    is in sight without scrolling sideways; a row checked again keeps the page's order."""
+    code = _to_review(app_client, store)
+    review = app_client.get(f"/imports/{code}/review?filter=invalid").text
+    grid = review.split('<table class="grid">')[1]
+    heads = re.findall(r'<th scope="col"[^>]*>([^<]+)', grid.split("<tbody>")[0])
+    with_problems = set(re.findall(r'aria-label="([^"]+), row \d+"', grid))
+    in_file = list(_job(db, code).headers or [])
+    bad = [h for h in in_file if h in with_problems]
+    assert bad != in_file[: len(bad)]  # the file's order would leave some of them behind
+    assert heads[: len(bad) + 1] == ["Row", *bad], heads
+    assert "The columns with a problem on this page come first." in review
+    labels = re.findall(r'class="cell-label" aria-hidden="true">([^<]*)<', grid)
+    assert labels[: len(heads) - 2] == heads[1:-1]  # each row's cells, named for phones
+    order = re.search(r'name="order" value="([\d,]+)"', review)
+    assert order is not None
+    form = {"csrf": _csrf(review), "back": "?filter=invalid", "action": "save"}
+    lat_long = in_file.index("Lat/Long")
+    row = app_client.post(
+        f"/imports/{code}/review/rows/14",
+        data=form | {"order": order.group(1), f"c-{lat_long}": "-6.2,106.8"},
+        headers=HX,
+    )
+    assert "m-14-" + str(lat_long) not in row.text  # fixed, and the cells stay in place:
+    labels = re.findall(r'class="cell-label" aria-hidden="true">([^<]*)<', row.text)
+    assert labels == heads[1:-1]
+    # no row of the valid tab has a problem: the file's order
+    valid = app_client.get(f"/imports/{code}/review?filter=valid").text
+    grid = valid.split('<table class="grid">')[1]
+    heads = re.findall(r'<th scope="col"[^>]*>([^<]+)', grid.split("<tbody>")[0])
+    assert heads[1:-1] == [h for h in in_file if h]
+    assert "come first" not in valid
 
 
 def test_block_rule_writes_nothing_while_a_row_is_invalid(

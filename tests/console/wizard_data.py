@@ -1,5 +1,6 @@
 """A data type the messy outlet workbooks were made for (tests/fixtures/messy), for the
-console's wizard tests: the file's own column titles, except "Outlet Name" → Name."""
+console's wizard tests: the file's own column titles, except "Outlet Name" → Name (a
+similar name: suggested by its words)."""
 
 from __future__ import annotations
 

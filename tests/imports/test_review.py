@@ -200,9 +200,11 @@ def test_the_messy_workbook_notes_sheet_title_and_merged_group_headers(
     assert preview["rawRows"][0] == ["DAFTAR OUTLET - Q3 2024"] and preview["rawRows"][1] == []
     assert preview["rawRows"][2][0] == "Outlet" and preview["rawRows"][3] == MESSY_HEAD
     assert len(preview["rawRows"]) == 16 and preview["totalRows"] == 13  # 12 and the TOTAL row
-    assert preview["missingRequiredFields"] == ["name"]  # "Outlet Name" is not "Name"
-    assert "Outlet Name" in preview["unmappedColumns"]
+    assert preview["missingRequiredFields"] == []  # "Outlet Name" holds the words of "Name"
+    assert {"id": "name", "headerColumn": "Outlet Name"} in preview["suggestedMapping"]
+    assert "Outlet Name" not in preview["unmappedColumns"]
     assert preview["suggestionSources"]["Outlet Code"] == "exact"
+    assert preview["suggestionSources"]["Outlet Name"] == "words"
 
     by_index = start(content, filename="outlets.xlsx", sheet="0").json()["data"]
     assert by_index["sheet"] == "Notes" and by_index["headerRow"] == 1

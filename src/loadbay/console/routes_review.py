@@ -187,6 +187,32 @@ def _query(kind: str, column: str, reason: str, page: int = 1) -> str:
     return f"?{query}" if query else ""
 
 
+Columns = list[tuple[int, str, str]]  # (file index, header, field title), in grid order
+
+
+def problems_first(columns: Columns, rows: list[dict[str, Any]]) -> Columns:
+    """The grid's columns with those holding an error on this page first (in file order),
+    so every bad cell of the page is in sight without scrolling sideways."""
+    bad = {
+        issue["column"]
+        for r in rows
+        if not r["discarded"]
+        for issue in r["issues"]
+        if issue["severity"] == "error"
+    }
+    return [c for c in columns if c[1] in bad] + [c for c in columns if c[1] not in bad]
+
+
+def _in_order(columns: Columns, order: str) -> Columns:
+    """`columns` in the order a page showed them (the file indexes, comma-separated, as
+    its row forms send them), so a row answered alone fits its table; else file order."""
+    by_index = {c[0]: c for c in columns}
+    picked = [int(i) for i in order.split(",") if i.isdigit()]
+    if sorted(picked) != sorted(by_index):
+        return columns
+    return [by_index[i] for i in picked]
+
+
 def _review_context(
     request: Request, code: str, kind: str, column: str, reason: str, page: int
 ) -> dict[str, Any]:
@@ -199,9 +225,12 @@ def _review_context(
         rows, total = review.rows(
             principal, code, kind, column or None, reason or None, page, PER_PAGE
         )
+    columns = problems_first(check.columns, rows)
     return {
         "step": "review",
         "check": check,
+        "columns": columns,
+        "reordered": columns != check.columns,
         "v": summary,
         "rows": rows,
         "total": total,
@@ -282,6 +311,7 @@ async def review_row_submit(request: Request, code: str, row: int, signed: Signe
         request,
         "imports/_review_row.html",
         check=check,
+        columns=_in_order(check.columns, values.get("order", "")),
         r=changed[0],
         here=back,
         v=check.summary or {},

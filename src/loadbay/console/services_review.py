@@ -27,7 +27,8 @@ from loadbay.storage import get_storage
 # Where a suggested field came from, in the words the map page shows.
 SOURCES = {
     "exact": "same name",
-    "normalised": "similar name",
+    "normalised": "similar spelling",
+    "words": "similar name",
     "memory": "your earlier imports",
     "config": "saved import settings",
     "chosen": "your choice",

@@ -51,8 +51,9 @@ async def create_import_job(request: Request, principal: CanImport) -> Any:
     (found or given), `rowsAboveHeader` (non-blank rows above it, not data), `rawRows`
     (rows 1-20 as cell texts, `[]` for a blank row), `unmappedColumns`,
     `ignoredColumns`, `missingRequiredFields`, `suggestionSources`
-    (`{header: exact|normalised|memory|config}`), and `validation` (the whole file
-    checked in the background with the import's validator: `{status:
+    (`{header: exact|normalised|memory|config|words}`; `words`: the header and the
+    field title share their words, as "Outlet Name" and Name), and `validation` (the
+    whole file checked in the background with the import's validator: `{status:
     Pending|Running|Done|Failed, processedRows, totalRows, valid, invalid, warnings,
     forecast: {create, update, skip}, errors: [{column, field, code, reason, count,
     firstRows}]}`; poll `GET /import-jobs/{code}`, whose `status` stays `Queued`)."""

@@ -1,5 +1,6 @@
 """Header → field mapping: exact ids or titles first (ignoring case, spaces and
-punctuation), then by closeness, then from the organisation's earlier mappings."""
+punctuation), then from the organisation's earlier mappings, then by closeness of
+spelling, then by the words of the names ("Outlet Name" → Name)."""
 
 from __future__ import annotations
 
@@ -24,14 +25,25 @@ EXPORT_COLUMNS = frozenset(("_id", "createdTime", "updatedTime", "createdBy", "u
 UNMAPPED_POLICIES = ("ignore", "error")
 
 
+# Words that name no field on their own ("No" is a row-number column, not "Owner Phone No.").
+_FILLER = frozenset(("a", "an", "and", "of", "or", "the", "to", "for", "in", "on", "by", "at",
+                     "no", "nr", "nbr", "num", "number", "yang", "dan", "di", "ke"))  # fmt: skip
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w for w in _NOISE.split(text.casefold()) if w and w not in _FILLER)
+
+
 def suggest(
     headers: Sequence[str],
     specs: Sequence[FieldSpec],
     history: Sequence[Sequence[dict[str, Any]]] = (),
     cutoff: float = 0.8,
+    *,
+    similar: bool = True,
 ) -> dict[str, str]:
     """field id → header column. Each header is used at most once."""
-    return _suggest(headers, specs, history, cutoff)[0]
+    return _suggest(headers, specs, history, cutoff, similar=similar)[0]
 
 
 def _suggest(
@@ -39,8 +51,11 @@ def _suggest(
     specs: Sequence[FieldSpec],
     history: Sequence[Sequence[dict[str, Any]]] = (),
     cutoff: float = 0.8,
+    *,
+    similar: bool = True,
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """(field id → header, header → how it was found: exact|normalised|memory)."""
+    """(field id → header, header → how it was found: exact|normalised|memory|words).
+    `similar`: also match by the words of the names (`_by_words`)."""
     by_norm: dict[str, str] = {}
     for header in headers:
         by_norm.setdefault(norm(header), header)
@@ -76,7 +91,32 @@ def _suggest(
                 taken.add(header)
                 sources[header] = "normalised"
                 break
+    if similar:
+        for header, fid in _by_words(headers, specs, taken | set(result.values()), result):
+            result[fid] = header
+            sources[header] = "words"
     return result, sources
+
+
+def _by_words(
+    headers: Sequence[str], specs: Sequence[FieldSpec], taken: set[str], mapped: dict[str, str]
+) -> list[tuple[str, str]]:
+    """(header, field id) where the header's words hold all of the field title's words
+    or the other way round ("Outlet Name" and Name, "Phone" and Owner Phone No.), that
+    field is the only unmapped one the header matches, and no other header matches only
+    it: a guess with a rival is left to the person mapping."""
+    fields = [(s.id, _words(s.title)) for s in specs if s.id not in mapped]
+    found: dict[str, list[str]] = {}  # field id → headers that match it alone
+    for header in headers:
+        if header in taken or header in EXPORT_COLUMNS or not header:
+            continue
+        words = _words(header)
+        if not words:
+            continue
+        matches = [fid for fid, title in fields if title and (title <= words or words <= title)]
+        if len(matches) == 1:
+            found.setdefault(matches[0], []).append(header)
+    return [(hs[0], fid) for fid, hs in found.items() if len(hs) == 1]
 
 
 @dataclass(frozen=True)
@@ -109,6 +149,7 @@ def resolve_mapping(
     history: Sequence[Sequence[dict[str, Any]]] = (),
     unmapped: str = "ignore",
     strict: bool = True,
+    similar: bool = True,
 ) -> Resolution:
     """The one place a file's columns are matched to fields, for the preview, the
     confirm, the vendor uploads and the plan step.
@@ -118,7 +159,10 @@ def resolve_mapping(
     automatic matching with `history` (earlier mappings). `strict` (confirm, plan)
     raises a 400 for a required field without a column and, with `unmapped="error"`,
     for a column neither mapped nor ignored; the preview reports both instead.
-    A conflicting explicit mapping is always a 400 naming every conflict."""
+    A conflicting explicit mapping is always a 400 naming every conflict. `similar`:
+    automatic matching also goes by the words of the names (a suggestion for a person
+    to confirm: the import-job flow; the vendor's uploads keep to exact and close
+    spellings, see `resolve_for_job`)."""
     headers = list(headers)
     ignored_asked: set[int] = set()
     sources: dict[str, str] = {}
@@ -135,7 +179,7 @@ def resolve_mapping(
                 columns[fid] = col
                 sources[headers[col]] = "config"
     else:
-        chosen, sources = _suggest(headers, specs, history)
+        chosen, sources = _suggest(headers, specs, history, similar=similar)
         index = {h: i for i, h in enumerate(headers)}
         columns = {s.id: index[chosen[s.id]] for s in specs if s.id in chosen}
         if "_id" in index:  # the record's own id: a match key when matchField is _id
@@ -235,7 +279,10 @@ def resolve_for_job(
     history: Sequence[Sequence[dict[str, Any]]] = (),
 ) -> Resolution:
     """The plan step's resolution: the job's stored mapping, the columns confirmed as
-    ignored, and its unmappedColumns rule (`ignore` unless the upload said otherwise)."""
+    ignored, and its unmappedColumns rule (`ignore` unless the upload said otherwise).
+    A job without a mapping came from the vendor's upload, which no person confirmed:
+    its columns are matched without guessing from words (DECISIONS: vendor endpoints
+    stay predictable)."""
     options = options or {}
     items = list(mapping or [])
     if items:
@@ -251,4 +298,5 @@ def resolve_for_job(
         items or None,
         history=history,
         unmapped=str(options.get("unmappedColumns") or "ignore"),
+        similar=False,
     )
