@@ -204,7 +204,9 @@ def test_the_messy_workbook_notes_sheet_title_and_merged_group_headers(
     assert {"id": "name", "headerColumn": "Outlet Name"} in preview["suggestedMapping"]
     assert "Outlet Name" not in preview["unmappedColumns"]
     assert preview["suggestionSources"]["Outlet Code"] == "exact"
-    assert preview["suggestionSources"]["Outlet Name"] == "words"
+    assert (
+        preview["suggestionSources"]["Outlet Name"] == "normalised"
+    )  # DECISIONS: the enum has no "words"
 
     by_index = start(content, filename="outlets.xlsx", sheet="0").json()["data"]
     assert by_index["sheet"] == "Notes" and by_index["headerRow"] == 1

@@ -117,7 +117,7 @@ def preview_body(job: ImportJob, preview: Preview) -> dict[str, Any]:
             unmappedColumns=resolved.unmapped,
             ignoredColumns=resolved.ignored,
             missingRequiredFields=resolved.missing_required,
-            suggestionSources=resolved.sources,
+            suggestionSources=wire_sources(resolved.sources),
         )
     options = job.options or {}
     body["valueMap"] = options.get("valueMap") or {}
@@ -137,3 +137,10 @@ def remember_structure(job: ImportJob, preview: Preview) -> None:
         # each sheet's rows, counted once: the console's wizard pages read only the head
         options["sheets"] = preview.head.sheets
         job.options = options
+
+
+def wire_sources(sources: dict[str, str]) -> dict[str, str]:
+    """`suggestionSources` on the wire keeps DECISIONS' enum (exact|normalised|memory|
+    config): a suggestion from the words of the names is a kind of normalised match
+    there; the console, which names it "similar name", reads the sources unmapped."""
+    return {h: "normalised" if s == "words" else s for h, s in sources.items()}
