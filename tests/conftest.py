@@ -129,6 +129,24 @@ AppFactory = Callable[..., TestClient]
 
 
 @pytest.fixture
+def worker_for() -> Iterator[Callable[..., Settings]]:
+    """`worker_for(**overrides)`: this process set up for its own settings as `loadbay
+    worker` sets itself up (`run_consumer(settings=...)`), for tests that run the tasks'
+    services directly: the settings become the current ones the services read (the queue
+    is pointed at theirs only when `queue_url` is given). The environment's afterwards."""
+
+    def _start(**overrides: Any) -> Settings:
+        settings = Settings(**overrides)
+        get_settings.use(settings)
+        if "queue_url" in overrides:
+            configure(settings)
+        return settings
+
+    yield _start
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def app_for(make_app: Callable[..., FastAPI]) -> Iterator[AppFactory]:
     """`app_for(**overrides)`: a client of `make_app(**overrides)`."""
     opened: list[TestClient] = []

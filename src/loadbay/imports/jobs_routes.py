@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 
 from loadbay import idempotency
 from loadbay.auth import CanImport, Principal
-from loadbay.db import get_database, table_of
-from loadbay.deps import ReadSession
+from loadbay.db import Database, get_database, table_of
+from loadbay.deps import AppDatabase, AppRuntime, AppSettings, ReadSession, Runtime
 from loadbay.errors import ApiError, BadRequest, Conflict, Unprocessable
 from loadbay.imports import mapping, review, service, state, values
 from loadbay.imports.bodies import (
@@ -45,8 +45,7 @@ from loadbay.pagination import ok
 from loadbay.parsing import validate
 from loadbay.queue import enqueue
 from loadbay.routing import Router
-from loadbay.settings import get_settings
-from loadbay.storage import get_storage
+from loadbay.settings import Settings, get_settings
 from loadbay.tabular.readers import TableError
 
 router = Router()
@@ -104,11 +103,16 @@ def _preview_row(row: Checked, header_of: dict[str, str]) -> dict[str, Any]:
 
 
 def read_preview(
-    path: Path, job: ImportJob, target: Target, history: Sequence[Sequence[dict[str, Any]]]
+    path: Path,
+    job: ImportJob,
+    target: Target,
+    history: Sequence[Sequence[dict[str, Any]]],
+    settings: Settings | None = None,
 ) -> Preview:
     """The file's structure (sheets, header row, first raw rows), the suggested mapping
-    with every column not mapped, and the first rows validated with it."""
-    settings = get_settings()
+    with every column not mapped, and the first rows validated with it. `settings`: the
+    app's (the process's when not given) limit the child that reads the file."""
+    settings = settings or get_settings()
     options = job.options or {}
     try:
         head = read_head(
@@ -189,12 +193,18 @@ def _kind(fields: dict[str, str]) -> str:
     return "task" if flow else "datasource"
 
 
-def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] | None]:
-    """Create the job; answers its id and, when previewing, the preview body."""
+def _accept(
+    principal: Principal,
+    upload: Upload,
+    db: Database | None = None,
+    settings: Settings | None = None,
+) -> tuple[str, dict[str, Any] | None]:
+    """Create the job; answers its id and, when previewing, the preview body. `db` and
+    `settings`: the app's (the process's when not given: the console's calls)."""
     kind = _kind(upload.fields)
     show = (upload.fields.get("showPreview") or "true").strip().lower() not in FALSE_WORDS
     idempotency.claim(upload.digest())  # a repeat answers here, before any work
-    db = get_database()
+    db = db or get_database()
     with db.read() as session:
         job, target = service.prepare(
             session, principal, kind, upload.fields, upload, by_default=True
@@ -208,7 +218,7 @@ def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] |
     body = None
     if show:
         assert upload.path is not None
-        preview = read_preview(upload.path, job, target, history)
+        preview = read_preview(upload.path, job, target, history, settings)
         remember_structure(job, preview)
         job.total_rows = preview.total_rows  # the job view's totalItems until the plan counts
         body = preview_body(job, preview)
@@ -229,13 +239,13 @@ def _accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] |
     return job.id, body
 
 
-def _validation(code: str) -> dict[str, Any] | None:
-    with get_database().read() as session:
+def _validation(db: Database, code: str) -> dict[str, Any] | None:
+    with db.read() as session:
         return review.summary(session, code)
 
 
-def load_job(org: str, code: str) -> ImportJob:
-    with get_database().read() as session:
+def load_job(db: Database, org: str, code: str) -> ImportJob:
+    with db.read() as session:
         return service.get_job(session, org, code)
 
 
@@ -244,7 +254,9 @@ async def _enqueue(code: str) -> None:
 
 
 @router.post("/import-jobs", status_code=201, response_model=None, tags=["import-jobs"])
-async def create_import_job(request: Request, principal: CanImport) -> Any:
+async def create_import_job(
+    request: Request, principal: CanImport, db: AppDatabase, settings: AppSettings
+) -> Any:
     """Upload a file and preview it (multipart: `file`, `dataTypeId` or `flowId`,
     `hubId`, `importMode`, `matchField`, `importConfigId`, `hasHeaderRow`,
     `showPreview`, and `sheet` (a name or 0-based index), `headerRow` (1-based),
@@ -261,23 +273,28 @@ async def create_import_job(request: Request, principal: CanImport) -> Any:
     forecast: {create, update, skip}, errors: [{column, field, code, reason, count,
     firstRows}]}`; poll `GET /import-jobs/{code}`, whose `status` stays `Queued`)."""
     return await idempotency.idempotent(
-        request, principal.org, "import-jobs", 201, lambda: _create_job(request, principal)
+        request,
+        principal.org,
+        "import-jobs",
+        201,
+        lambda: _create_job(request, principal, db, settings),
     )
 
 
-async def _create_job(request: Request, principal: Principal) -> dict[str, Any]:
-    settings = get_settings()
+async def _create_job(
+    request: Request, principal: Principal, db: Database, settings: Settings
+) -> dict[str, Any]:
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     try:
-        code, body = await run_in_threadpool(_accept, principal, upload)
+        code, body = await run_in_threadpool(_accept, principal, upload, db, settings)
     finally:
         upload.discard()
     if body is not None:
         await run_in_threadpool(review.enqueue, code, body.pop("generation"))
-        body["validation"] = await run_in_threadpool(_validation, code)
+        body["validation"] = await run_in_threadpool(_validation, db, code)
         return ok(body)
     await _enqueue(code)
-    return ok(job_view(await run_in_threadpool(load_job, principal.org, code)))
+    return ok(job_view(await run_in_threadpool(load_job, db, principal.org, code)))
 
 
 # ---- confirm -----------------------------------------------------------------------------
@@ -343,19 +360,19 @@ def confirm_job(
         raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
 
 
-def _confirm(principal: Principal, code: str, body: dict[str, Any]) -> None:
-    restructured = reread(principal, code, body)
-    with get_database().write() as session:
+def _confirm(run: Runtime, principal: Principal, code: str, body: dict[str, Any]) -> None:
+    restructured = reread(run, principal, code, body)
+    with run.db.write() as session:
         confirm_job(session, principal, code, body, restructured)
 
 
-def reread(principal: Principal, code: str, body: dict[str, Any]) -> ImportJob | None:
+def reread(run: Runtime, principal: Principal, code: str, body: dict[str, Any]) -> ImportJob | None:
     """A confirm that names another `sheet` or `headerRow` reads the file again (in the
     preview's limited child) so the mapping is checked against that sheet's headers;
     answers the job with its new structure, or None when neither is given."""
     if not StructureIn.asked(body):
         return None
-    job = load_job(principal.org, code)
+    job = load_job(run.db, principal.org, code)
     if job.confirmed or job.phase != "preview":
         return None  # confirm_job answers the conflict
     asked = validate(StructureIn, body, "import")
@@ -366,18 +383,18 @@ def reread(principal: Principal, code: str, body: dict[str, Any]) -> ImportJob |
     if asked.headerRow is not None:
         options["headerRow"] = asked.headerRow
     job.options = options
-    with get_database().read() as session:
+    with run.db.read() as session:
         target = load_target(session, principal.org, job.type, target_id_of(job))
-    with get_storage().local_copy(job.file_key) as path:
-        remember_structure(job, read_preview(path, job, target, []))
+    with run.storage.local_copy(job.file_key) as path:
+        remember_structure(job, read_preview(path, job, target, [], run.settings))
     return job
 
 
-async def wait_for(org: str, code: str, seconds: float) -> ImportJob:
+async def wait_for(db: Database, org: str, code: str, seconds: float) -> ImportJob:
     """Poll the job in short read sessions until it is done or the time is up."""
     deadline = time.monotonic() + seconds
     while True:
-        job = await run_in_threadpool(load_job, org, code)
+        job = await run_in_threadpool(load_job, db, org, code)
         left = deadline - time.monotonic()
         if job.phase == "done" or left <= 0:
             return job
@@ -389,6 +406,7 @@ async def confirm_import_job(
     code: str,
     response: Response,
     principal: CanImport,
+    run: AppRuntime,
     payload: Annotated[Any, Body()] = None,
 ) -> dict[str, Any]:
     """Confirm a preview: `mapping` (items `{id, headerColumn}` or `{headerColumn,
@@ -402,9 +420,9 @@ async def confirm_import_job(
     body = {} if payload is None else payload
     if not isinstance(body, dict):
         raise BadRequest("import-003", "The body must be a JSON object")
-    await run_in_threadpool(_confirm, principal, code, body)
+    await run_in_threadpool(_confirm, run, principal, code, body)
     await _enqueue(code)
-    job = await wait_for(principal.org, code, get_settings().confirm_wait_seconds)
+    job = await wait_for(run.db, principal.org, code, run.settings.confirm_wait_seconds)
     response.status_code = 201 if job.phase == "done" else 202
     return ok(job_view(job))
 
@@ -431,12 +449,12 @@ def cancel_job(session: Session, principal: Principal, code: str) -> None:
         raise Conflict("import-032", f"Import job {code} has already finished")
 
 
-def _cancel(principal: Principal, code: str) -> ImportJob:
-    with get_database().write() as session:
+def _cancel(db: Database, principal: Principal, code: str) -> ImportJob:
+    with db.write() as session:
         cancel_job(session, principal, code)
-    return load_job(principal.org, code)
+    return load_job(db, principal.org, code)
 
 
 @router.post("/import-jobs/{code}/cancel", response_model=None, tags=["import-jobs"])
-def cancel_import_job(code: str, principal: CanImport) -> dict[str, Any]:
-    return ok(job_view(_cancel(principal, code)))
+def cancel_import_job(code: str, principal: CanImport, db: AppDatabase) -> dict[str, Any]:
+    return ok(job_view(_cancel(db, principal, code)))
