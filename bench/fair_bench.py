@@ -6,9 +6,10 @@ A's big one runs.
     .venv/bin/python bench/fair_bench.py --database-url postgresql://postgres@127.0.0.1:5432/test \\
         --queue-url redis://127.0.0.1:6379/12                  # PostgreSQL + Redis
 
-Starts `loadbay serve --workers 2` on a fresh data folder, uploads A's file (`--rows`),
-then, while A's import runs, uploads B's files (`--small-count` of `--small-rows` rows)
-one after another, each as soon as the one before reached its final status. Reports p50,
+Starts `loadbay serve --workers 2` on a fresh data folder, uploads A's file (`--rows`;
+`--big-files` of them at once), then, while A's import runs, uploads B's files
+(`--small-count` of `--small-rows` rows) one after another, each as soon as the one
+before reached its final status. Reports p50,
 p95 and max of B's upload → final status (the target: p95 within 5 s), how many of B's
 imports ended while A was still running, A's own time, the load average and
 `bench/cpu_probe.py`'s reading (the host is shared: compare runs of the same hour).
@@ -59,10 +60,16 @@ class Org:
                         json={"name": "Outlet", "commonData": True, "fields": FIELDS}).json()  # fmt: skip
         self.form = {"dataTypeId": (dt.get("data_type") or dt.get("data"))["_id"]}
 
-    def upload(self, path: Path) -> str:
+    def another_type(self, name: str) -> dict[str, str]:
+        """A data type of its own (imports of the same file into it create, not update)."""
+        dt = httpx.post(f"{self.api}/data-type", headers=self.auth, timeout=30,
+                        json={"name": name, "commonData": True, "fields": FIELDS}).json()  # fmt: skip
+        return {"dataTypeId": (dt.get("data_type") or dt.get("data"))["_id"]}
+
+    def upload(self, path: Path, form: dict[str, str] | None = None) -> str:
         with path.open("rb") as f:
             response = httpx.post(f"{self.api}/data/import", headers=self.auth, timeout=600,
-                                  data=self.form, files={"file": (path.name, f)})  # fmt: skip
+                                  data=form or self.form, files={"file": (path.name, f)})  # fmt: skip
         response.raise_for_status()
         return str(response.json()["data"]["_id"])
 
@@ -89,6 +96,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows of A's import")
+    ap.add_argument("--big-files", type=int, default=1,
+                    help="A uploads this many files of --rows at once (each to its own type)")  # fmt: skip
     ap.add_argument("--small-rows", type=int, default=1_000, help="rows of each of B's imports")
     ap.add_argument("--small-count", type=int, default=20, help="B's imports")
     ap.add_argument("--workers", type=int, default=2)
@@ -126,13 +135,14 @@ def main() -> None:
         stack.callback(server.stop)
         a, b = Org(server, "alpha"), Org(server, "beta")
 
+        forms = [a.form] + [a.another_type(f"Outlet {n}") for n in range(2, args.big_files + 1)]
         a_started = time.perf_counter()
-        a_job = a.upload(big)
+        a_jobs = [a.upload(big, form) for form in forms]
         a_uploaded = time.perf_counter() - a_started
         a_end: dict[str, Any] = {}
 
         def watch_a() -> None:
-            a_end["job"] = a.wait(a_job, 0.5, 3600)
+            a_end["jobs"] = [a.wait(job, 0.5, 3600) for job in a_jobs]
             a_end["at"] = time.perf_counter()
 
         watcher = threading.Thread(target=watch_a, daemon=True)
@@ -150,7 +160,7 @@ def main() -> None:
             statuses.append(job["status"])
         watcher.join()
         a_wall = a_end["at"] - a_started
-        a_status = a_end["job"]["status"]
+        a_status = ",".join(sorted({j["status"] for j in a_end["jobs"]}))
 
     load_after = load()
     engine = "PostgreSQL" if args.database_url else "SQLite"
@@ -162,8 +172,9 @@ def main() -> None:
         f"cpu_probe: before {probe_before}; load average before {load_before}, after {load_after}"
     )
     print(f"{engine} + {queue_name}, serve --workers {args.workers}")
-    print(f"A: {args.rows:,} rows, upload {a_uploaded:.1f}s, {a_status} after {a_wall:.1f}s "
-          f"({args.rows / a_wall:,.0f} rows/s)")  # fmt: skip
+    a_rows = args.rows * args.big_files
+    print(f"A: {args.big_files} x {args.rows:,} rows, upload {a_uploaded:.1f}s, {a_status} "
+          f"after {a_wall:.1f}s ({a_rows / a_wall:,.0f} rows/s)")  # fmt: skip
     print(f"B: {len(latencies)} x {args.small_rows:,} rows, {sum(during)} ended while A ran; "
           f"statuses {sorted(set(statuses))}")  # fmt: skip
     print(f"B upload -> final status: p50 {statistics.median(latencies):.2f}s, "

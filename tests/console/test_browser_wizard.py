@@ -280,3 +280,31 @@ def test_the_messy_workbook_by_keyboard_only(
     with page.expect_download() as waiting:
         page.keyboard.press("Enter")
     assert waiting.value.path() is not None
+
+
+def test_the_review_says_it_is_checking_and_shows_the_findings_when_done(
+    page: Any, server: Server, tmp_path: Path
+) -> None:
+    """A file big enough to be checked in many chunks (the test server's are 3 rows):
+    the review page shows the check's progress and reloads itself with its findings."""
+    rows = ["Data ID,Name,Category"] + [
+        f"BIG-{n},Toko {n},{'Retail' if n % 1000 else 'Retial'}" for n in range(1, 6001)
+    ]
+    big = tmp_path / "big.csv"
+    big.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    sign_in(page, server, "lee@acme.test")
+    page.goto(server.url + "/imports/new")
+    page.get_by_label("Outlet (records)").check()
+    page.get_by_role("button", name="Next: upload a file").click()
+    page.get_by_label("File to import").set_input_files(str(big))
+    page.get_by_role("button", name="Next: map columns").click()
+    expect(page.get_by_role("heading", name="Which row holds the column names?")).to_be_visible()
+    page.goto(page.url.replace("/header", "/review"))
+    checking = page.get_by_role("heading", name="Checking every row…")
+    expect(checking).to_be_visible()
+    expect(page.get_by_role("progressbar")).to_have_attribute(
+        "aria-valuetext", re.compile("of 6,000 rows")
+    )
+    check_screen(page, "32-wizard-review-checking")
+    expect(page.get_by_role("link", name="Invalid (6)")).to_be_visible(timeout=120_000)
+    expect(checking).to_have_count(0)

@@ -18,6 +18,7 @@ from loadbay.console.session import issue_link
 from loadbay.db import Database
 from loadbay.imports.models import ImportJob
 from loadbay.imports.review_models import ImportReview
+from loadbay.storage import get_storage
 from tests.console.wizard_data import NOTES_TITLE_MERGED, STORE_FIELDS
 
 HX = {"HX-Request": "true"}
@@ -129,6 +130,26 @@ def test_sheet_then_header_row_then_columns_of_a_workbook_with_a_notes_sheet(
     assert re.search(
         r'id="missing">\s*<h2>Required fields not mapped yet</h2>\s*<ul><li>Name', mapping
     )
+
+
+def test_the_structure_pages_read_only_the_head_of_the_file(
+    app_client: TestClient, store: dict[str, str], db: Database
+) -> None:
+    """The sheet, header-row and map pages show the counts taken when the draft was read
+    (the upload, a change) and read only the rows they show: a row the reader would
+    refuse at the end of the stored file is never reached by a page load."""
+    rows = ["Outlet Code,Name"] + [f"R{n},Toko {n}" for n in range(40)]
+    answer = _upload(app_client, store, ("\n".join(rows) + "\n").encode(), "outlets.csv")
+    code = answer.headers["location"].split("/")[2]
+    assert answer.headers["location"] == f"/imports/{code}/header"
+    stored = get_storage().path(_job(db, code).file_key)
+    with stored.open("a", encoding="utf-8") as f:
+        f.write("R40," + "x" * 40_000 + "\n")  # over the cell limit: a full read is a 400
+    for step in ("sheet", "header", "map"):
+        page = app_client.get(f"/imports/{code}/{step}")
+        assert page.status_code == 200, (step, page.text)
+    assert "40 of them" in app_client.get(f"/imports/{code}/header").text
+    assert "40 data rows found" in app_client.get(f"/imports/{code}/map").text
 
 
 def test_value_maps_the_review_grid_edits_discards_and_the_confirm(
@@ -309,3 +330,35 @@ def test_revert_from_the_job_page_with_a_record_changed_since(
     assert left == ["OUT-0002"]
     history = app_client.get("/imports").text
     assert re.search(r'Partly imported</span><span class="muted">, reverted</span>', history)
+
+
+def test_tasks_of_a_flow_go_through_the_same_steps(
+    app_client: TestClient, db: Database, make_org: Any
+) -> None:
+    from loadbay.catalog.demo import seed_demo
+
+    make_org("acme")
+    with db.write() as session:
+        demo = seed_demo(session, "acme")
+    store = {
+        "org": demo["organizationId"],
+        "hub": demo["hubId"],
+        "target": f"task:{demo['flowId']}",
+    }
+    content = b"Title,Order Number,Weight (kg)\nDrop,SO-1,2.5\nPick,,3\nLift,SO-3,heavy\n"
+    answer = _upload(app_client, store, content, "tasks.csv")
+    code = answer.headers["location"].split("/")[2]
+    assert answer.headers["location"] == f"/imports/{code}/header"  # a CSV has no sheets
+    page = app_client.get(f"/imports/{code}/map").text
+    assert _selected(page, "col-1") == "orderNumber"
+    form = {f"col-{i}": _selected(page, f"col-{i}") for i in range(3)}
+    assert _post(app_client, f"/imports/{code}/map", page, **form).status_code == 303
+    assert "Every value in the Delivery choice" in app_client.get(f"/imports/{code}/values").text
+    review = app_client.get(f"/imports/{code}/review?filter=invalid").text
+    assert re.findall(r'<tr id="row-(\d+)"', review) == ["3", "4"]
+    assert 'aria-label="Weight (kg), row 4"' in review
+    confirm = app_client.get(f"/imports/{code}/confirm").text
+    assert "Find existing tasks by" in confirm and "<dt>To create</dt><dd>1</dd>" in confirm
+    _post(app_client, f"/imports/{code}/confirm", confirm)
+    job = _job(db, code)
+    assert (job.status, job.created_count, job.failed_count) == ("partially", 1, 2)

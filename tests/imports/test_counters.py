@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from loadbay.auth import Principal
 from loadbay.db import Database
-from loadbay.imports import jobs_routes
+from loadbay.imports import jobs
 from loadbay.imports.models import ImportJob
 from loadbay.imports.schemas import job_view, monitoring_record
 from tests.conftest import AppFactory
@@ -140,9 +140,7 @@ def test_a_cancelled_job_reads_the_same_in_both_views_and_is_failed_in_monitorin
         real_enqueue(name, *args, **kwargs)
         if name == "chunk" and kwargs.get("priority") == 0:  # cancelled after chunk 0
             with db.write() as session:
-                jobs_routes.cancel_job(
-                    session, Principal(org_id, "ops@acme.test", frozenset()), code
-                )
+                jobs.cancel_job(session, Principal(org_id, "ops@acme.test", frozenset()), code)
 
     monkeypatch.setattr(pipeline, "enqueue", chunk_then_cancel)
     view = client.put(f"{API}/import-jobs/{code}", headers=auth, json={}).json()["data"]

@@ -13,7 +13,7 @@ from loadbay import queue
 from loadbay.auth import Principal
 from loadbay.catalog.models import Record
 from loadbay.db import Database
-from loadbay.imports import jobs_routes
+from loadbay.imports import jobs, jobs_routes
 from loadbay.imports.models import ImportJob
 from tests.imports.conftest import csv_bytes
 
@@ -348,11 +348,11 @@ def test_confirm_waits_for_a_job_finished_by_a_worker(start, app_for, auth, monk
     real_load = jobs_routes.load_job
     polls: list[int] = []
 
-    def load_and_work(db: Database, org: str, code: str) -> ImportJob:
+    def load_and_work(org: str, code: str) -> ImportJob:
         polls.append(1)
         if len(polls) == 2:  # the "worker" runs between two polls
             pipeline.plan_job(pending.pop())
-        return real_load(db, org, code)
+        return real_load(org, code)
 
     monkeypatch.setattr(jobs_routes, "load_job", load_and_work)
     code = preview_code(start, [["Outlet Code", "Name"], ["1", "a"]])
@@ -395,9 +395,7 @@ def test_a_running_job_stops_after_the_chunk_in_flight(
         seen.append(chunk_id)
         if len(seen) == 1:  # the user cancels while the first chunk is written
             with db.write() as session:
-                jobs_routes.cancel_job(
-                    session, Principal(org_id, "ops@acme.test", frozenset()), code
-                )
+                jobs.cancel_job(session, Principal(org_id, "ops@acme.test", frozenset()), code)
 
     with handled_here(chunk=chunk_then_cancel):
         response = client.put(f"{API}/import-jobs/{code}", headers=auth, json={})

@@ -138,6 +138,11 @@ def test_edit_revalidates_is_stored_and_applied_at_commit(preview, app_client, a
     ]
     assert (validation["valid"], validation["invalid"]) == (58, 1)
     assert validation["forecast"] == {"create": 58, "update": 0, "skip": 1}
+    # the errors grouped count the rows still invalid: 45's name; 50 is discarded
+    assert [(g["column"], g["count"], g["firstRows"]) for g in validation["errors"]] == [
+        ("Email", 1, [45]),
+        ("Name", 1, [45]),
+    ]
     # stored: read again, the edited cell is there
     assert (
         rows(app_client, auth, code, filter="all", page=39, limit=1)["data"][0]["cells"]["Email"]

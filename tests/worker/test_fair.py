@@ -241,6 +241,46 @@ def test_no_chunk_is_lost_under_the_cap(
             assert (job.phase, job.status, job.created_count) == ("done", "success", 12)
 
 
+def test_a_message_lost_under_the_cap_is_swept(
+    orgs: tuple[Org, Org], small_chunks: Callable[..., None], db: Database
+) -> None:
+    """Between a capped chunk's end and its message the waiting chunks are not lost (no
+    sweep re-enqueues them); when that message is lost, the sweep after a lease with no
+    chunk of the organisation moving re-enqueues them, and the import ends."""
+    from loadbay.worker.sweeper import sweep
+
+    a, _ = orgs
+    small_chunks(chunk_size=2, max_concurrent_chunks_per_org=1)
+    with held_queue():
+        a_job, _ = planned(a, 8, "A")
+        first = pipeline.claim_next()
+        assert first is not None
+        drain()  # every message finds A at its cap
+        with db.write() as session:
+            session.execute(
+                sa.update(ImportChunk)
+                .where(ImportChunk.job_id == a_job, ImportChunk.lease_owner.is_(None))
+                .values(lease_expires=utcnow() - timedelta(seconds=1))
+            )
+        pipeline.run_claimed(first)
+        with db.read() as session:  # its message is on its way: nothing is lost
+            assert state.count_unclaimed(session, utcnow()) == 0
+        huey.storage.flush_queue()  # ... and is lost
+        with db.write() as session:  # a lease later, nothing of A has moved
+            then = utcnow() - timedelta(seconds=state.lease_seconds() + 1)
+            session.execute(
+                sa.update(ImportChunk)
+                .where(ImportChunk.job_id == a_job, ImportChunk.claimed_at.is_not(None))
+                .values(claimed_at=then, done_time=then)
+            )
+        assert sweep()["chunks"] >= 1
+        drain()
+        with db.read() as session:
+            job = session.get(ImportJob, a_job)
+            assert job is not None
+            assert (job.phase, job.status, job.created_count) == ("done", "success", 8)
+
+
 def test_racing_claims_respect_the_cap_and_never_share_a_chunk(
     orgs: tuple[Org, Org], small_chunks: Callable[..., None], db: Database
 ) -> None:

@@ -23,6 +23,7 @@ from loadbay.console.deps import (
 )
 from loadbay.db import get_database
 from loadbay.errors import ApiError
+from loadbay.imports.schemas import MONITORING_STATUSES
 from loadbay.imports.upload import receive
 from loadbay.settings import get_settings
 
@@ -358,9 +359,9 @@ def history(
         total=total,
         page=number,
         pages=pages,
-        status=status if status in services.HISTORY_STATUSES else "",
+        status=status if status in MONITORING_STATUSES else "",
         type=type if type in ("datasource", "task") else "",
-        statuses=services.HISTORY_STATUSES,
+        statuses=MONITORING_STATUSES,
     )
 
 

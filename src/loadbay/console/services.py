@@ -16,17 +16,18 @@ from sqlalchemy.orm import Session
 from loadbay.auth import Principal
 from loadbay.catalog import queries as catalog_queries
 from loadbay.catalog.models import Hub
-from loadbay.db import get_database, table_of
+from loadbay.db import get_database
 from loadbay.errors import BadRequest
 from loadbay.exports import service as export_service
 from loadbay.exports.models import ExportLog
 from loadbay.exports.schemas import ExportRequest
-from loadbay.imports import jobs_routes, review, service
+from loadbay.imports import jobs, queries, review, service
 from loadbay.imports.models import ImportJob
-from loadbay.imports.schemas import job_status, job_view
+from loadbay.imports.schemas import MONITORING_STATUSES, job_status, job_view, records_for
 from loadbay.imports.target import Target, load_target
 from loadbay.imports.template import ensure_template
 from loadbay.imports.upload import Upload
+from loadbay.pagination import page_rows
 from loadbay.queue import enqueue
 from loadbay.settings import get_settings
 from loadbay.storage import get_storage
@@ -34,8 +35,6 @@ from loadbay.storage import get_storage
 FORMATS = ("csv", "tsv", "xlsx", "xls", "json", "ndjson")
 EXPORT_FORMATS = {"xlsx": "Excel (XLSX)", "csv": "CSV", "json": "JSON (zipped)"}
 IMPORT_MODES = service.IMPORT_MODES
-HISTORY_STATUSES = ("onprocess", "success", "partially", "failed", "cancelled")
-jobs = table_of(ImportJob)
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def accept_upload(principal: Principal, upload: Upload) -> tuple[str, int]:
     """Create a draft job (the preview step of POST /import-jobs) and send its whole-file
     check; answers its code and how many sheets the file has."""
     upload.fields["showPreview"] = "true"
-    code, body = jobs_routes._accept(principal, upload)
+    code, body = jobs.accept(principal, upload)
     assert body is not None
     review.enqueue(code, body.pop("generation"))  # after the commit, as the API
     return code, len(body.get("sheets") or [])
@@ -102,14 +101,12 @@ def accept_upload(principal: Principal, upload: Upload) -> tuple[str, int]:
 def confirm(principal: Principal, code: str, body: dict[str, Any]) -> None:
     """`PUT /import-jobs/{code}`: importMode, matchField, invalidRows, maxInvalid; the
     mapping and value map are the draft's (set by the map steps)."""
-    with get_database().write() as session:
-        jobs_routes.confirm_job(session, principal, code, body)
+    jobs.confirm(principal, code, body)
     enqueue("plan", code)  # after the commit
 
 
 def cancel(principal: Principal, code: str) -> None:
-    with get_database().write() as session:
-        jobs_routes.cancel_job(session, principal, code)
+    jobs.cancel(principal, code)
 
 
 @dataclass(frozen=True)
@@ -138,8 +135,6 @@ def job(principal: Principal, code: str) -> JobView:
 
 
 def _view(session: Session, found: ImportJob) -> JobView:
-    from loadbay.imports.schemas import records_for
-
     record = records_for(session, [found])[0]
     return JobView(found, job_status(found), record, job_view(found))
 
@@ -147,20 +142,16 @@ def _view(session: Session, found: ImportJob) -> JobView:
 def history(
     session: Session, org: str, status: str | None, kind: str | None, page: int, per_page: int
 ) -> tuple[list[JobView], int]:
-    where = [ImportJob.organization_id == org, ImportJob.confirmed.is_(True)]
-    if status in HISTORY_STATUSES:
-        where.append(ImportJob.status == status)
-    if kind in ("datasource", "task"):
-        where.append(ImportJob.type == kind)
-    total = session.scalar(sa.select(sa.func.count()).select_from(ImportJob).where(*where)) or 0
-    found = session.scalars(
-        sa.select(ImportJob)
-        .where(*where)
-        .order_by(ImportJob.created_time.desc(), ImportJob.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return [_view(session, j) for j in found], int(total)
+    query = queries.jobs_query(
+        org,
+        statuses=[status] if status in MONITORING_STATUSES else None,
+        types=[kind] if kind in ("datasource", "task") else None,
+    )
+    order = [ImportJob.created_time.desc(), ImportJob.id.desc()]
+    found, total = page_rows(session, query, order, page, per_page)
+    records = records_for(session, found)  # the names of all of them in one query
+    views = [JobView(j, job_status(j), r, job_view(j)) for j, r in zip(found, records, strict=True)]
+    return views, total
 
 
 # ---- export ------------------------------------------------------------------------------
@@ -182,19 +173,13 @@ def export_log(
     session: Session, principal: Principal, page: int, per_page: int
 ) -> tuple[list[tuple[ExportLog, str | None]], int]:
     """This user's exports, newest first, as GET /tasks/export-log shows them."""
-    where = [
+    query = sa.select(ExportLog).where(
         ExportLog.organization_id == principal.org,
         sa.func.lower(ExportLog.email) == principal.email.lower(),
-    ]
-    total = session.scalar(sa.select(sa.func.count()).select_from(ExportLog).where(*where)) or 0
-    entries = session.scalars(
-        sa.select(ExportLog)
-        .where(*where)
-        .order_by(ExportLog.request_at.desc(), ExportLog.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return [(e, export_service.file_link(e)) for e in entries], int(total)
+    )
+    order = [ExportLog.request_at.desc(), ExportLog.id.desc()]
+    entries, total = page_rows(session, query, order, page, per_page)
+    return [(e, export_service.file_link(e)) for e in entries], total
 
 
 # ---- settings ----------------------------------------------------------------------------

@@ -14,25 +14,15 @@ from loadbay import queue
 from loadbay.auth import Principal
 from loadbay.catalog.models import Record, Task
 from loadbay.db import get_database
-from loadbay.imports import (
-    jobs_routes,
-    mapping,
-    queries,
-    revert_routes,
-    review,
-    review_routes,
-    review_rows,
-    service,
-)
+from loadbay.imports import draft as drafts
+from loadbay.imports import mapping, queries, review, review_rows, service
 from loadbay.imports.models import ImportJob
-from loadbay.imports.pipeline import limits as pipeline_limits
-from loadbay.imports.preview_read import read_head
+from loadbay.imports.preview import read_job_head, target_id_of
+from loadbay.imports.revert import request_job_revert
 from loadbay.imports.review_models import ImportReview
 from loadbay.imports.target import Target, load_target
 from loadbay.imports.values import distinct_bad_values
-from loadbay.settings import get_settings
 from loadbay.storage import get_storage
-from loadbay.tabular.readers import TableError
 
 # Where a suggested field came from, in the words the map page shows.
 SOURCES = {
@@ -76,7 +66,7 @@ class Draft:
 
 
 def _target(session: Any, principal: Principal, job: ImportJob) -> Target:
-    return load_target(session, principal.org, job.type, jobs_routes.target_id_of(job))
+    return load_target(session, principal.org, job.type, target_id_of(job))
 
 
 def draft(principal: Principal, code: str) -> Draft:
@@ -87,25 +77,17 @@ def draft(principal: Principal, code: str) -> Draft:
         job = service.get_job(session, principal.org, code)
         tgt = _target(session, principal, job)
         remember = bool((job.options or {}).get("useMemory"))
-        history = jobs_routes.mapping_history(session, principal.org, tgt) if remember else []
+        history = queries.mapping_history(session, principal.org, tgt) if remember else []
         validation = review.summary(session, code)
-    settings = get_settings()
     options = job.options or {}
-    try:
-        with get_storage().local_copy(job.file_key) as path:
-            head = read_head(
-                path,
-                job.file_format,
-                has_header_row=job.has_header_row,
-                sheet=job.sheet_name,
-                limits=pipeline_limits(),
-                n=jobs_routes.PREVIEW_ROWS,
-                memory_bytes=settings.preview_memory_bytes,
-                timeout=settings.preview_timeout_seconds,
-                header_row=options.get("headerRow"),
-            )
-    except TableError as exc:
-        raise jobs_routes.table_error(exc) from None
+    # The counts were taken when the draft was read last (upload or change), and the
+    # whole-file check makes its total exact: a page reads only the head it shows.
+    total: int | None = validation["totalRows"] if validation is not None else None
+    sheets: list[dict[str, Any]] | None = options.get("sheets")
+    with get_storage().local_copy(job.file_key) as path:
+        head = read_job_head(path, job, count=total is None or sheets is None)
+    if total is None or sheets is None:
+        total, sheets = head.total or 0, head.sheets
     chosen: dict[str, str]
     if options.get("draftMapping") and job.mapping:
         chosen = {i["headerColumn"]: i["id"] for i in job.mapping if i.get("id")}
@@ -129,9 +111,9 @@ def draft(principal: Principal, code: str) -> Draft:
     return Draft(
         job,
         tgt,
-        head.total,
+        total,
         columns,
-        sheets=head.sheets,
+        sheets=sheets,
         sheet=head.sheet,
         header_row=head.header_row,
         raw_rows=head.raw_rows,
@@ -142,7 +124,7 @@ def draft(principal: Principal, code: str) -> Draft:
 def change_draft(principal: Principal, code: str, body: dict[str, Any]) -> None:
     """`PATCH /import-jobs/{code}`: sheet, headerRow, mapping, valueMap or locale; the
     whole-file check starts again (and is enqueued) once the change is committed."""
-    review_routes._change_draft(principal, code, body)
+    drafts.change_draft(principal, code, body)
 
 
 def job_of(principal: Principal, code: str) -> ImportJob:
@@ -239,7 +221,7 @@ def rows(
 
 def edit_rows(principal: Principal, code: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     """`PATCH /import-jobs/{code}/rows`: the rows stored, checked again and answered."""
-    return review_rows.edit_rows(review_routes._draft(principal, code), body)
+    return review_rows.edit_rows(drafts.draft_job(principal, code), body)
 
 
 # ---- revert -------------------------------------------------------------------------------
@@ -247,7 +229,7 @@ def edit_rows(principal: Principal, code: str, body: dict[str, Any]) -> list[dic
 
 def revert(principal: Principal, code: str) -> None:
     """`POST /import-jobs/{code}/revert`: queued, then sent once committed."""
-    revert_routes.request_job_revert(principal, code)
+    request_job_revert(principal, code)
     queue.enqueue("revert", code)
 
 

@@ -44,6 +44,7 @@ class JobWork:
     waiting: int  # chunks a claim may take now
     unclaimed: int  # waiting chunks no worker held lately (those a lost message leaves)
     last_claim: datetime | None  # when one of its chunks was last claimed
+    last_done: datetime | None  # when one of its chunks was last written
 
 
 def snapshot(session: Session, now: datetime, max_attempts: int) -> list[JobWork]:
@@ -69,12 +70,13 @@ def snapshot(session: Session, now: datetime, max_attempts: int) -> list[JobWork
             count(waiting),
             count(unclaimed),
             sa.func.max(chunks.c.claimed_at),
+            sa.func.max(chunks.c.done_time),
         )
         .select_from(jobs.join(chunks, chunks.c.job_id == jobs.c.id))
         .where(jobs.c.phase.in_(("planning", "running")))
         .group_by(jobs.c.id, jobs.c.organization_id, jobs.c.created_time)
     ).all()
-    return [JobWork(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), r[6]) for r in rows]
+    return [JobWork(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), r[6], r[7]) for r in rows]
 
 
 def caps(session: Session, orgs: Iterable[str]) -> dict[str, int]:
@@ -119,15 +121,22 @@ def pick(work: list[JobWork], limits: dict[str, int]) -> JobWork | None:
     return min(best[1], key=lambda j: (j.busy, j.last_claim or NEVER, j.created, j.job_id))
 
 
-def unclaimed(work: list[JobWork], limits: dict[str, int]) -> int:
+def unclaimed(work: list[JobWork], limits: dict[str, int], moving_since: datetime) -> int:
     """Waiting chunks that a queue message should stand for: all of an organisation's,
-    but no more than its cap leaves room for (the rest wait for its chunks to end, not
-    for a message; the sweeper must not take them for lost)."""
+    but under a cap no more than the cap leaves room for, and none while its chunks
+    still move (one claimed or written since `moving_since`): those wait for its chunks
+    in flight to end and send a message on, and a sweep that looked between a chunk's
+    end and its message must not take them for lost."""
     total = 0
     for org, its in _by_org(work).items():
         count = sum(j.unclaimed for j in its)
         cap = limits.get(org, 0)
         if cap:
-            count = min(count, max(cap - sum(j.busy for j in its), 0))
+            moved = max(
+                (t for j in its for t in (j.last_claim, j.last_done) if t is not None),
+                default=NEVER,
+            )
+            room = max(cap - sum(j.busy for j in its), 0)
+            count = 0 if moved >= moving_since else min(count, room)
         total += count
     return total

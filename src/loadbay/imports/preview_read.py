@@ -11,6 +11,7 @@ MemoryError becomes a 400 for this upload, and the API process carries on.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import multiprocessing
 import resource
@@ -42,9 +43,10 @@ RAW_ROWS = 20  # rows of the sheet shown as they are, so a client can pick the h
 class Head:
     headers: list[str]
     rows: list[Row]  # the first `n` data rows
-    total: int  # every data row
+    total: int | None  # every data row (None: not counted, see `read_head`)
     sheet: str | None = None  # the sheet read (workbooks)
-    sheets: list[dict[str, Any]] = field(default_factory=list)  # [{name, index, rows}]
+    # [{name, index, rows}]; `rows` is None when not counted
+    sheets: list[dict[str, Any]] = field(default_factory=list)
     header_row: int | None = None  # 1-based row of the header
     rows_above_header: int = 0  # non-blank rows above it (titles, group headers)
     raw_rows: list[list[str]] = field(default_factory=list)  # rows 1..20 as texts
@@ -61,10 +63,17 @@ def read_head(
     memory_bytes: int,
     timeout: float,
     header_row: int | None = None,
+    count: bool = True,
 ) -> Head:
-    """Headers, the first `n` rows and the row count, read in a limited child process."""
+    """Headers, the first `n` rows and the row count, read in a limited child process.
+
+    `count=False` reads only the head: no row count (`total` and each sheet's `rows` are
+    None) and the file is left after row `n` (and row 20 for `raw_rows`), so a page that
+    shows the head of a 1M-row file does not read all of it (the count is the job's)."""
     receiver, sender = _CONTEXT.Pipe(duplex=False)
-    args = (sender, str(path), fmt, has_header_row, sheet, limits, n, memory_bytes, header_row)
+    args = (
+        sender, str(path), fmt, has_header_row, sheet, limits, n, memory_bytes, header_row, count
+    )  # fmt: skip
     child = _CONTEXT.Process(target=_child, args=args, daemon=True)
     child.start()
     sender.close()
@@ -103,6 +112,7 @@ def _child(
     n: int,
     memory_bytes: int,
     header_row: int | None,
+    count: bool,
 ) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     result: tuple[str, Any]
@@ -117,11 +127,15 @@ def _child(
             header_row=header_row,
         ) as table:
             rows: list[Row] = []
-            total = 0
-            for row in table.rows():
-                total += 1
-                if total <= n:
-                    rows.append(row)
+            total: int | None = None
+            if count:
+                total = 0
+                for row in table.rows():
+                    total += 1
+                    if total <= n:
+                        rows.append(row)
+            else:
+                rows.extend(itertools.islice(table.rows(), n))
             head = {
                 "headers": list(table.headers),
                 "rows": rows,
@@ -148,11 +162,17 @@ def _child(
     sender.close()
 
 
-def _sheets(path: Path, fmt: str, table: Table, total: int, limits: Limits) -> list[dict[str, Any]]:
-    """Each worksheet with its non-blank rows (header and rows above it included)."""
+def _sheets(
+    path: Path, fmt: str, table: Table, total: int | None, limits: Limits
+) -> list[dict[str, Any]]:
+    """Each worksheet with its non-blank rows (header and rows above it included); the
+    rows are None when the data rows were not counted."""
     out: list[dict[str, Any]] = []
     for index, name in enumerate(table.sheets):
-        if name == table.sheet:
+        rows: int | None
+        if total is None:
+            rows = None
+        elif name == table.sheet:
             rows = total + table.rows_above_header + (1 if table.header_row else 0)
         else:
             try:

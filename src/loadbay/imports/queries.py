@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,25 @@ def target_names(session: Session, jobs: list[ImportJob]) -> dict[str, str]:
         query = sa.select(Flow.id, Flow.name).where(Flow.id.in_(flow_ids))
         names.update((row[0], row[1]) for row in session.execute(query))
     return names
+
+
+def jobs_query(
+    org: str,
+    *,
+    types: Sequence[str] | None = None,
+    statuses: Sequence[str] | None = None,
+    data_type_id: str | None = None,
+) -> sa.Select[ImportJob]:
+    """The confirmed import jobs of an organisation (a draft is no monitoring record),
+    of any of `types` and `statuses` unless None: monitoring and the console's history."""
+    where = [ImportJob.organization_id == org, ImportJob.confirmed.is_(True)]
+    if types is not None:
+        where.append(ImportJob.type.in_(types))
+    if statuses is not None:
+        where.append(ImportJob.status.in_(statuses))
+    if data_type_id:
+        where.append(ImportJob.data_type_id == data_type_id)
+    return sa.select(ImportJob).where(*where)
 
 
 def mapping_history(session: Session, org: str, target: Target) -> list[list[dict[str, Any]]]:

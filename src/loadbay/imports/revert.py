@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from loadbay.auth import Principal
 from loadbay.catalog.models import Record, Task
 from loadbay.db import get_database, rowcount, table_of
 from loadbay.errors import Conflict
@@ -24,6 +25,7 @@ from loadbay.ids import new_owner, utcnow
 from loadbay.imports.events import import_event
 from loadbay.imports.journal import parse_time, restored_task_values
 from loadbay.imports.models import ImportBeforeImage, ImportJob, ImportRevertConflict
+from loadbay.imports.service import get_job
 from loadbay.settings import get_settings
 
 log = logging.getLogger("loadbay.imports")
@@ -67,6 +69,15 @@ def request_revert(session: Any, job: ImportJob, email: str) -> None:
         raise Conflict(
             "import-032", f"Import job {job.id} is already reverted or being reverted ({state})"
         )
+
+
+def request_job_revert(principal: Principal, code: str) -> ImportJob:
+    """`request_revert` in its own transaction; answers the job as it is then. The
+    caller enqueues the revert once this has returned (i.e. committed)."""
+    with get_database().write() as session:
+        request_revert(session, get_job(session, principal.org, code), principal.email)
+    with get_database().read() as session:
+        return get_job(session, principal.org, code)
 
 
 def _lease() -> Any:

@@ -9,13 +9,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from loadbay import queue
-from loadbay.auth import CanImport, Principal
-from loadbay.db import Database, get_database
-from loadbay.deps import AppDatabase, ReadSession
+from loadbay.auth import CanImport
+from loadbay.deps import ReadSession
 from loadbay.imports import service
-from loadbay.imports.models import ImportJob
 from loadbay.imports.queries import conflicts_page
-from loadbay.imports.revert import request_revert
+from loadbay.imports.revert import request_job_revert
 from loadbay.imports.schemas import job_view
 from loadbay.pagination import ok, page_params, paginate
 from loadbay.routing import Router
@@ -23,19 +21,9 @@ from loadbay.routing import Router
 router = Router()
 
 
-def request_job_revert(principal: Principal, code: str, db: Database | None = None) -> ImportJob:
-    """Queue the revert (the caller enqueues it once this has returned, i.e. committed).
-    `db`: the app's (the console's calls: the process's)."""
-    db = db or get_database()
-    with db.write() as session:
-        request_revert(session, service.get_job(session, principal.org, code), principal.email)
-    with db.read() as session:
-        return service.get_job(session, principal.org, code)
-
-
 @router.post("/import-jobs/{code}/revert", response_model=None, tags=["import-jobs"])
-async def revert_import_job(code: str, principal: CanImport, db: AppDatabase) -> Any:
-    job = await run_in_threadpool(request_job_revert, principal, code, db)
+async def revert_import_job(code: str, principal: CanImport) -> Any:
+    job = await run_in_threadpool(request_job_revert, principal, code)
     await run_in_threadpool(queue.enqueue, "revert", code)  # after the commit, off the loop
     return JSONResponse(ok(job_view(job)), status_code=202)
 

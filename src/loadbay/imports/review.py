@@ -292,11 +292,17 @@ def invalid_rows(session: Session, job_id: str) -> list[int]:
 
 
 def groups(session: Session, job_id: str) -> list[dict[str, Any]]:
-    """Errors grouped by column and reason, with counts and the first rows."""
+    """Errors grouped by column and reason, with counts and the first rows; a row
+    discarded in the review is not counted (it is skipped, not invalid)."""
     issue = ImportReviewIssue
+    kept = issue.row_number.not_in(
+        sa.select(ImportReviewEdit.row_number).where(
+            ImportReviewEdit.job_id == job_id, ImportReviewEdit.discard.is_(True)
+        )
+    )
     found = session.execute(
         sa.select(issue.column, issue.field, issue.code, sa.func.count())
-        .where(issue.job_id == job_id, issue.severity == "error")
+        .where(issue.job_id == job_id, issue.severity == "error", kept)
         .group_by(issue.column, issue.field, issue.code)
     ).all()
     out = []
@@ -304,7 +310,7 @@ def groups(session: Session, job_id: str) -> list[dict[str, Any]]:
     for column, fid, code, count in sorted(found, key=lambda g: (-g[3], g[0], g[2])):
         first = session.scalars(
             sa.select(issue.row_number)
-            .where(issue.job_id == job_id, issue.column == column, issue.code == code)
+            .where(issue.job_id == job_id, issue.column == column, issue.code == code, kept)
             .order_by(issue.row_number)
             .limit(FIRST_ROWS)
         ).all()

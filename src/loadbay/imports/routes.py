@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import Query, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -15,6 +14,7 @@ from loadbay.deps import AppDatabase, AppSettings, AppStorage, ReadSession
 from loadbay.errors import BadRequest, NotFound
 from loadbay.imports import service
 from loadbay.imports.models import ImportJob
+from loadbay.imports.queries import jobs_query
 from loadbay.imports.schemas import SORTABLE, MonitoringQuery, records_for
 from loadbay.imports.target import load_target
 from loadbay.imports.template import ensure_template
@@ -124,23 +124,19 @@ def list_monitoring(
     session: ReadSession,
     params: Annotated[MonitoringQuery, Query()],
 ) -> dict[str, Any]:
-    where = [ImportJob.organization_id == principal.org, ImportJob.confirmed.is_(True)]
-    if params.type:
-        where.append(ImportJob.type.in_(params.types()))
-    if params.status:
-        statuses = params.statuses()
-        if "failed" in statuses:  # monitoring shows a cancelled job as failed (DECISIONS)
-            statuses.append("cancelled")
-        where.append(ImportJob.status.in_(statuses))
-    if params.dataTypeId:
-        where.append(ImportJob.data_type_id == params.dataTypeId)
+    statuses = params.statuses() if params.status else None
+    if statuses and "failed" in statuses:  # monitoring shows a cancelled job as failed
+        statuses.append("cancelled")  # (DECISIONS)
+    types = params.types() if params.type else None
+    query = jobs_query(
+        principal.org, types=types, statuses=statuses, data_type_id=params.dataTypeId
+    )
     column = SORTABLE[params.sortBy]
     ordering = (
         [column.asc(), ImportJob.id.asc()]
         if params.sortOrder == "asc"
         else [column.desc(), ImportJob.id.desc()]
     )
-    query = sa.select(ImportJob).where(*where)
     render = lambda jobs: records_for(session, jobs)  # noqa: E731
     return ok(paginated(request, session, query, ordering, params.page, params.limit, render))
 

@@ -43,8 +43,12 @@ WORKER_STOPPED = "the worker running it stopped before it finished (its lease ra
 CLAIM_LOCK = 0x6C6F_6164_6261_79  # "loadbay"
 
 
+def lease_seconds() -> int:
+    return get_settings().lease_seconds
+
+
 def lease_until(now: datetime | None = None) -> datetime:
-    return (now or utcnow()) + timedelta(seconds=get_settings().lease_seconds)
+    return (now or utcnow()) + timedelta(seconds=lease_seconds())
 
 
 def max_attempts() -> int:
@@ -569,7 +573,8 @@ def count_unclaimed(session: Session, now: datetime) -> int:
     back by their organisation's cap, and uploads waiting for its plan in flight, are
     not counted: they wait for its work in flight to end, not for a message."""
     work = fair.snapshot(session, now, max_attempts())
-    pending = fair.unclaimed(work, fair.caps(session, (w.org for w in work)))
+    caps = fair.caps(session, (w.org for w in work))
+    pending = fair.unclaimed(work, caps, moving_since=now - timedelta(seconds=lease_seconds()))
     queued = session.scalar(
         sa.select(sa.func.count())
         .select_from(jobs)

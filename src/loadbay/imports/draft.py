@@ -1,0 +1,87 @@
+"""Changes to a draft (a previewed job not yet confirmed): its sheet, header row,
+mapping, value map and locale. Each change reads the file's head again and restarts
+the whole-file check; `PATCH /import-jobs/{code}` and the console call this.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loadbay.auth import Principal
+from loadbay.catalog.org_settings import locale_for
+from loadbay.db import get_database
+from loadbay.errors import BadRequest, Conflict
+from loadbay.imports import mapping, review, service, values
+from loadbay.imports.models import ImportJob
+from loadbay.imports.preview import read_preview, remember_structure, target_id_of
+from loadbay.imports.queries import mapping_history
+from loadbay.imports.target import load_target
+from loadbay.storage import get_storage
+
+DRAFT_KEYS = ("sheet", "headerRow", "mapping", "valueMap", "locale")
+
+
+def draft_job(principal: Principal, code: str) -> ImportJob:
+    """The job while it is a draft; 409 `import-032` once confirmed or cancelled."""
+    with get_database().read() as session:
+        job = service.get_job(session, principal.org, code)
+    if job.confirmed or job.phase != "preview":
+        raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
+    return job
+
+
+def change_draft(principal: Principal, code: str, body: dict[str, Any]) -> ImportJob:
+    """Apply `body` (any of `DRAFT_KEYS`) to the draft, commit it with a new generation
+    of the whole-file check and send that check; answers the job as stored."""
+    job = draft_job(principal, code)
+    options = dict(job.options or {})
+    if body.get("sheet") not in (None, ""):
+        sheet = str(body["sheet"]).strip()[:200]
+        if sheet != job.sheet_name and "headerRow" not in body:
+            options.pop("headerRow", None)  # found again: the old one was another sheet's
+        job.sheet_name = sheet
+    if "headerRow" in body:
+        options.pop("headerRow", None)
+        header_row = service.header_row_of(body.get("headerRow"))
+        if header_row is not None:
+            options["headerRow"] = header_row
+    tag = body.get("locale")
+    if tag is not None and (not isinstance(tag, str) or not tag.strip()):
+        raise BadRequest("import-003", "locale must be a BCP 47 tag like id-ID")
+    job.options = options
+    with get_database().read() as session:
+        target = load_target(session, principal.org, job.type, target_id_of(job))
+        history = mapping_history(session, principal.org, target)
+        if body.get("locale") is not None:  # stored as the rules the upload would use
+            rules = locale_for(session, principal.org, body["locale"].strip(), by_default=True)
+            options["locale"] = rules.as_options() if rules is not None else None
+            job.options = options
+    if body.get("valueMap") is not None:  # each `to` must fit its field, as at confirm
+        options["valueMap"] = values.parse_value_map(body["valueMap"], target, values.rules_of(job))
+        job.options = options
+    items = body.get("mapping")
+    if items is not None and not (
+        isinstance(items, list) and all(isinstance(i, dict) for i in items)
+    ):
+        raise BadRequest("import-003", "mapping must be a list of {id, headerColumn} objects")
+    with get_storage().local_copy(job.file_key) as path:
+        preview = read_preview(path, job, target, [] if items else history)
+    remember_structure(job, preview)
+    if items:  # a conflict is a 400 naming it, as at confirm
+        chosen = mapping.resolve_mapping(job.headers or [], target.specs, items, strict=False)
+        job.mapping = chosen.items() + [
+            {"headerColumn": h, "ignore": True} for h in chosen.ignored if chosen.why[h] == "ignore"
+        ]
+        job.options = {**(job.options or {}), "draftMapping": True}
+    draft = job.mapping if items else preview.suggested
+    with get_database().write() as session:
+        stored = service.get_job(session, principal.org, code)
+        if stored.confirmed or stored.phase != "preview":
+            raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
+        stored.sheet_name, stored.headers = job.sheet_name, job.headers
+        stored.options, stored.mapping = job.options, job.mapping
+        stored.updated_by = principal.email
+        generation = review.start(session, stored, draft, preview.total_rows)
+    review.enqueue(code, generation)
+    with get_database().read() as session:
+        return service.get_job(session, principal.org, code)
