@@ -48,6 +48,12 @@ def runtime(request: Request) -> Runtime:
     return Runtime(database(request), settings(request), storage(request))
 
 
+def current(run: Runtime | None = None) -> Runtime:
+    """`run` when a route handed it on; else the process's current ones, for a caller
+    the app did not hand them to."""
+    return run if run is not None else Runtime(get_database(), get_settings(), get_storage())
+
+
 def write_session(request: Request) -> Iterator[Session]:
     """Commits when the handler returns, rolls back when it raises."""
     with database(request).write() as session:

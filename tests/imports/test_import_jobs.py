@@ -348,11 +348,11 @@ def test_confirm_waits_for_a_job_finished_by_a_worker(start, app_for, auth, monk
     real_load = jobs_routes.load_job
     polls: list[int] = []
 
-    def load_and_work(org: str, code: str) -> ImportJob:
+    def load_and_work(org: str, code: str, db: Database | None = None) -> ImportJob:
         polls.append(1)
         if len(polls) == 2:  # the "worker" runs between two polls
             pipeline.plan_job(pending.pop())
-        return real_load(org, code)
+        return real_load(org, code, db)
 
     monkeypatch.setattr(jobs_routes, "load_job", load_and_work)
     code = preview_code(start, [["Outlet Code", "Name"], ["1", "a"]])
