@@ -33,7 +33,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from huey.storage import SqliteStorage  # noqa: E402
 
 from loadbay.auth import issue_token  # noqa: E402
-from loadbay.db import Base, Database, set_database  # noqa: E402
+from loadbay.db import Base, Database, get_database, set_database  # noqa: E402
 from loadbay.migrations import migrate  # noqa: E402
 from loadbay.queue import configure, huey  # noqa: E402
 from loadbay.settings import Settings, get_settings  # noqa: E402
@@ -109,16 +109,16 @@ def app_client(db: Database) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def make_app(db: Database) -> Iterator[Callable[..., FastAPI]]:
+def make_app() -> Iterator[Callable[..., FastAPI]]:
     """`make_app(**overrides)`: an app built for its own settings (the environment's,
-    with `overrides`), on the test's database, as `loadbay serve` builds one: no
-    environment change, no cached settings cleared. The app installs its settings as
-    the process's current ones for the services that still read them; they are
-    forgotten afterwards (the environment's again)."""
+    with `overrides`), on the test's database (the `db` or `sqlite_db` fixture's), as
+    `loadbay serve` builds one: no environment change, no cached settings cleared. The
+    app installs its settings as the process's current ones for the services that
+    still read them; they are forgotten afterwards (the environment's again)."""
     from loadbay.api import create_app
 
     def _build(**overrides: Any) -> FastAPI:
-        return create_app(Settings(**overrides), database=db, run_migrations=False)
+        return create_app(Settings(**overrides), database=get_database(), run_migrations=False)
 
     yield _build
     get_settings.cache_clear()
@@ -126,6 +126,24 @@ def make_app(db: Database) -> Iterator[Callable[..., FastAPI]]:
 
 
 AppFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def worker_for() -> Iterator[Callable[..., Settings]]:
+    """`worker_for(**overrides)`: this process set up for its own settings as `loadbay
+    worker` sets itself up (`run_consumer(settings=...)`), for tests that run the tasks'
+    services directly: the settings become the current ones the services read (the queue
+    is pointed at theirs only when `queue_url` is given). The environment's afterwards."""
+
+    def _start(**overrides: Any) -> Settings:
+        settings = Settings(**overrides)
+        get_settings.use(settings)
+        if "queue_url" in overrides:
+            configure(settings)
+        return settings
+
+    yield _start
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -203,7 +221,9 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 @pytest.fixture
 def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
-    """Set LOADBAY_* variables for one test; settings are re-read, and again afterwards."""
+    """Set LOADBAY_* variables for one test; settings are re-read, and again afterwards.
+    Only for what must reach other processes through the environment: a test builds an
+    app for its settings with `app_for`/`make_app`, or runs services with `worker_for`."""
 
     def _set(**values: Any) -> None:
         for name, value in values.items():

@@ -122,3 +122,23 @@ def test_an_app_reads_its_own_settings_not_the_processs(db, make_org, make_app) 
     with TestClient(app) as client:
         assert client.get("/api/v3/hubs", headers=headers).status_code == 200
         assert client.get(link.split("127.0.0.1:8000", 1)[1]).content == b"hello"
+
+
+def test_uploads_take_the_apps_limit_not_the_processs(db, token_for, make_app) -> None:
+    """The upload routes receive with the size limit of the settings the app was built
+    for, whatever the process's current settings say."""
+    from fastapi.testclient import TestClient
+
+    app = make_app(max_upload_bytes=1000)
+    get_settings.cache_clear()  # the environment's (512 MB) are the current ones again
+    headers = {"Authorization": f"Bearer {token_for()}"}
+    content = b"Code,Name\r\n" + b"x,y\r\n" * 1000
+    with TestClient(app) as client:
+        for path in ("/api/v3/import-jobs", "/api/v3/data/import"):
+            answer = client.post(
+                path,
+                headers=headers,
+                data={"dataTypeId": "0" * 24},
+                files={"file": ("a.csv", content)},
+            )
+            assert (answer.status_code, answer.json()["failedCode"]) == (413, "import-040"), path

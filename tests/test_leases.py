@@ -13,10 +13,10 @@ from loadbay.leases import Heartbeat, LeaseLost
 
 
 def _beats(
-    monkeypatch: pytest.MonkeyPatch, settings_env: Any, kept: bool = True
+    monkeypatch: pytest.MonkeyPatch, worker_for: Any, kept: bool = True
 ) -> tuple[list[datetime], Callable[[datetime], bool]]:
     """Leases of 1 s (a beat every third of it), idle after one lease; the renewals seen."""
-    settings_env(lease_seconds=1)
+    worker_for(lease_seconds=1)
     monkeypatch.setattr(Heartbeat, "IDLE_LEASES", 1)
     renewals: list[datetime] = []
 
@@ -27,8 +27,8 @@ def _beats(
     return renewals, renew
 
 
-def test_renews_while_the_work_moves(monkeypatch: pytest.MonkeyPatch, settings_env: Any) -> None:
-    renewals, renew = _beats(monkeypatch, settings_env)
+def test_renews_while_the_work_moves(monkeypatch: pytest.MonkeyPatch, worker_for: Any) -> None:
+    renewals, renew = _beats(monkeypatch, worker_for)
     with Heartbeat(renew) as beat:
         for _ in range(8):
             time.sleep(0.25)
@@ -38,9 +38,9 @@ def test_renews_while_the_work_moves(monkeypatch: pytest.MonkeyPatch, settings_e
 
 
 def test_stops_renewing_work_that_made_no_progress(
-    monkeypatch: pytest.MonkeyPatch, settings_env: Any
+    monkeypatch: pytest.MonkeyPatch, worker_for: Any
 ) -> None:
-    renewals, renew = _beats(monkeypatch, settings_env)
+    renewals, renew = _beats(monkeypatch, worker_for)
     with Heartbeat(renew) as beat:
         time.sleep(2.0)  # no check() for two leases: a hung upload, a stuck query
         stalled = len(renewals)
@@ -50,8 +50,8 @@ def test_stops_renewing_work_that_made_no_progress(
     assert 2 <= stalled <= 4
 
 
-def test_a_lost_lease_stops_the_work(monkeypatch: pytest.MonkeyPatch, settings_env: Any) -> None:
-    renewals, renew = _beats(monkeypatch, settings_env, kept=False)
+def test_a_lost_lease_stops_the_work(monkeypatch: pytest.MonkeyPatch, worker_for: Any) -> None:
+    renewals, renew = _beats(monkeypatch, worker_for, kept=False)
     with Heartbeat(renew) as beat:
         time.sleep(0.4)
         with pytest.raises(LeaseLost):

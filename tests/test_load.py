@@ -22,9 +22,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from loadbay.db import Database
-from loadbay.settings import get_settings
-
-SetEnv = Callable[..., None]
+from loadbay.settings import Settings
 
 
 def _free_port() -> int:
@@ -88,9 +86,11 @@ def _gather(port: int, paths: list[str], headers: dict[str, str]) -> list[Any]:
     return asyncio.run(run())
 
 
-def test_pool_and_threads_are_sized_together(settings_env: SetEnv, sqlite_db: Database) -> None:
-    settings_env(api_concurrency=5)
-    settings = get_settings()
+def test_pool_and_threads_are_sized_together(
+    make_app: Callable[..., FastAPI], sqlite_db: Database
+) -> None:
+    app = make_app(api_concurrency=5)
+    settings: Settings = app.state.settings
     assert settings.api_threads >= 2 * settings.api_concurrency  # admitted + ungated
     for url in (sqlite_db.url, "postgresql+psycopg://u@127.0.0.1:1/none"):
         db = Database(url)  # engines connect lazily: no server needed to read the pool
@@ -100,21 +100,16 @@ def test_pool_and_threads_are_sized_together(settings_env: SetEnv, sqlite_db: Da
             assert pool.size() == settings.api_threads
             assert pool.size() + pool._max_overflow >= 2 * settings.api_threads
         db.dispose()
-    from loadbay.api import create_app
-
-    with TestClient(create_app(run_migrations=False)) as client:
+    with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
         limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
         assert limiter.total_tokens == settings.api_threads
 
 
 def test_saturated_api_sheds_with_the_envelope_and_retry_after(
-    settings_env: SetEnv, sqlite_db: Database, serve: Callable[[FastAPI], Served]
+    make_app: Callable[..., FastAPI], sqlite_db: Database, serve: Callable[[FastAPI], Served]
 ) -> None:
-    settings_env(api_concurrency=2, api_max_wait_seconds=1.0)
-    from loadbay.api import create_app
-
-    app = create_app(run_migrations=False)
+    app = make_app(api_concurrency=2, api_max_wait_seconds=1.0)
     inside = threading.Semaphore(0)
 
     @app.get("/api/v3/slow")

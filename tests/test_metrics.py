@@ -8,7 +8,7 @@ the plan and the chunks, expire a lease and sweep, the way a dead worker would l
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -21,7 +21,7 @@ from loadbay.exports.models import ExportLog
 from loadbay.ids import utcnow
 from loadbay.imports.models import ImportChunk
 from loadbay.queue import huey
-from loadbay.settings import get_settings
+from loadbay.settings import Settings
 from tests.imports.conftest import Uploader, catalog, csv_bytes, org_id, upload  # noqa: F401
 
 Sample = tuple[str, frozenset[tuple[str, str]]]
@@ -47,18 +47,15 @@ def sample(samples: dict[Sample, float], name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def manual_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Tasks wait in memory until `drain()`; chunks of 100 rows."""
-    monkeypatch.setenv("LOADBAY_CHUNK_SIZE", "100")
-    get_settings.cache_clear()
+def manual_queue(worker_for: Callable[..., Settings]) -> Iterator[None]:
+    """Tasks wait in memory until `drain()`; the worker's chunks of 100 rows."""
+    worker_for(chunk_size=100)
     saved = huey.storage, huey.immediate
     huey.immediate = False  # a fresh in-memory queue that nothing consumes
     try:
         yield
     finally:
         huey.storage, huey.immediate = saved
-        monkeypatch.undo()
-        get_settings.cache_clear()
 
 
 def run_next() -> bool:

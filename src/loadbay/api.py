@@ -141,5 +141,6 @@ def create_app(
 
     from loadbay.admission import AdmissionMiddleware
 
-    app.add_middleware(AdmissionMiddleware)  # outermost: a shed skips all of the above
+    # Outermost: a shed skips all of the above. Sized by this app's settings.
+    app.add_middleware(AdmissionMiddleware, settings=settings)
     return app

@@ -260,7 +260,8 @@ def get_database(settings: Settings | None = None) -> Database:
     if _db is None:
         from loadbay.settings import get_settings
 
-        _db = Database((settings or get_settings()).effective_database_url)
+        settings = settings or get_settings()
+        _db = Database(settings.effective_database_url, pool_size=settings.db_pool_size)
     return _db
 
 

@@ -5,6 +5,7 @@ handed to the routes from there."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -34,6 +35,25 @@ def storage(request: Request) -> Storage:
     return found if found is not None else get_storage()
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """All three, for a route that hands them on to a service run off the event loop."""
+
+    db: Database
+    settings: Settings
+    storage: Storage
+
+
+def runtime(request: Request) -> Runtime:
+    return Runtime(database(request), settings(request), storage(request))
+
+
+def current(run: Runtime | None = None) -> Runtime:
+    """`run` when a route handed it on; else the process's current ones, for a caller
+    the app did not hand them to."""
+    return run if run is not None else Runtime(get_database(), get_settings(), get_storage())
+
+
 def write_session(request: Request) -> Iterator[Session]:
     """Commits when the handler returns, rolls back when it raises."""
     with database(request).write() as session:
@@ -50,3 +70,4 @@ ReadSession = Annotated[Session, Depends(read_session)]
 AppDatabase = Annotated[Database, Depends(database)]
 AppSettings = Annotated[Settings, Depends(settings)]
 AppStorage = Annotated[Storage, Depends(storage)]
+AppRuntime = Annotated[Runtime, Depends(runtime)]

@@ -72,11 +72,11 @@ def test_the_lease_is_renewed_while_the_file_is_written(
     seeded: Seeded,
     exporter: Exporter,
     db: Database,
-    settings_env: Any,
+    worker_for: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     log_id = _interrupted(db, exporter)
-    settings_env(lease_seconds=1)
+    worker_for(lease_seconds=1)
     seen: list[tuple[Any, ...]] = []
     real = writing.write_export
 
@@ -99,10 +99,10 @@ def test_a_run_whose_export_was_taken_over_stops_and_leaves_the_file_alone(
     exporter: Exporter,
     db: Database,
     monkeypatch: pytest.MonkeyPatch,
-    settings_env: Any,
+    worker_for: Any,
 ) -> None:
     log_id = _interrupted(db, exporter)
-    settings_env(lease_seconds=1)
+    worker_for(lease_seconds=1)
     entry = log_entry(db, log_id)
     key, _ = service.file_key(entry, ExportPlan.from_json(entry.params["plan"]))
     get_storage().delete(key)  # the first run's file: this run must not write one

@@ -71,18 +71,18 @@ def _export(db: Database, plan: ExportPlan) -> tuple[bytes, writing.Written, int
 def test_parallel_export_equals_the_single_process_one(
     db: Database,
     big_type: tuple[str, str],
-    settings_env: Callable[..., None],
+    worker_for: Callable[..., Any],
     download: str,
     window: dict[str, str],
 ) -> None:
     org, type_id = big_type
     raw = {"download": download, "dataTypeId": type_id, **window}
-    settings_env(export_processes=1, json_export_part_rows=400)
+    worker_for(export_processes=1, json_export_part_rows=400)
     plan = _plan(db, org, raw)
     assert parallel.split(db, plan) is None
     single, single_written, _ = _export(db, plan)
 
-    settings_env(export_processes=3, export_parallel_min_rows=10, json_export_part_rows=400)
+    worker_for(export_processes=3, export_parallel_min_rows=10, json_export_part_rows=400)
     split = parallel.split(db, plan)
     assert split is not None and len(split) == 3
     several, written, progressed = _export(db, plan)
@@ -107,21 +107,21 @@ def test_parallel_export_equals_the_single_process_one(
 
 
 def test_small_exports_stay_in_one_process(
-    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
+    db: Database, big_type: tuple[str, str], worker_for: Callable[..., Any]
 ) -> None:
     org, type_id = big_type
-    settings_env(export_processes=4, export_parallel_min_rows=ROWS + 1)
+    worker_for(export_processes=4, export_parallel_min_rows=ROWS + 1)
     assert parallel.split(db, _plan(db, org, {"download": "csv", "dataTypeId": type_id})) is None
 
 
 def test_a_failing_worker_fails_the_export_with_its_reason(
-    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
+    db: Database, big_type: tuple[str, str], worker_for: Callable[..., Any]
 ) -> None:
     org, type_id = big_type
     with db.write() as session:  # a value no XLSX cell can hold, in the second stretch
         record = session.query(Record).filter_by(data_type_id=type_id, data_id="000000").one()
         record.data = {**record.data, "name": "x" * 40_000}
-    settings_env(export_processes=2, export_parallel_min_rows=10)
+    worker_for(export_processes=2, export_parallel_min_rows=10)
     plan = _plan(db, org, {"download": "xlsx", "dataTypeId": type_id})
     with pytest.raises(ValueError, match="32,767"):
         _export(db, plan)
@@ -155,14 +155,15 @@ def _delete_newest_record(db: Database, org: str, type_id: str) -> None:
 def _export_while_a_record_is_added(
     db: Database,
     big_type: tuple[str, str],
-    settings_env: Callable[..., None],
+    worker_for: Callable[..., Any],
     download: str,
     change: Callable[[Database, str, str], None] = _add_newest_record,
+    **settings: Any,
 ) -> tuple[bytes, writing.Written]:
     """A two-process export whose newest record arrives (or, with `change`, goes) after
-    the cut points were read: inside the first stretch."""
+    the cut points were read: inside the first stretch. `settings`: more of them."""
     org, type_id = big_type
-    settings_env(export_processes=2, export_parallel_min_rows=10)
+    worker_for(export_processes=2, export_parallel_min_rows=10, **settings)
     plan = _plan(db, org, {"download": download, "dataTypeId": type_id})
     split = parallel.split(db, plan)
     assert split is not None
@@ -176,9 +177,9 @@ def _export_while_a_record_is_added(
 
 
 def test_a_row_added_while_a_csv_export_runs_pushes_no_row_out(
-    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
+    db: Database, big_type: tuple[str, str], worker_for: Callable[..., Any]
 ) -> None:
-    content, written = _export_while_a_record_is_added(db, big_type, settings_env, "csv")
+    content, written = _export_while_a_record_is_added(db, big_type, worker_for, "csv")
     rows = read_csv(content)[1:]
     assert written.total == len(rows) == ROWS + 1
     assert len({tuple(r) for r in rows}) == ROWS + 1
@@ -209,16 +210,16 @@ def many_tasks(db: Database, make_org: Callable[[str], str]) -> str:
 def test_parallel_task_export_sorted_by_a_time_most_rows_lack(
     db: Database,
     many_tasks: str,
-    settings_env: Callable[..., None],
+    worker_for: Callable[..., Any],
     order: str,
     window: dict[str, str],
 ) -> None:
     raw = {"download": "csv", "sortBy": "doneTime", "sortOrder": order, **window}
     with db.read() as session:
         plan = build_plan(session, many_tasks, parse_request("task", raw))
-    settings_env(export_processes=1)
+    worker_for(export_processes=1)
     single, _, _ = _export(db, plan)
-    settings_env(export_processes=3, export_parallel_min_rows=10)
+    worker_for(export_processes=3, export_parallel_min_rows=10)
     several, written, _ = _export(db, plan)
     expected = 1000 if window else ROWS
     assert written.total == expected == len(read_csv(several)) - 1
@@ -226,19 +227,20 @@ def test_parallel_task_export_sorted_by_a_time_most_rows_lack(
 
 
 def test_an_xlsx_stretch_that_fills_up_before_its_cut_is_written_again_whole(
-    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
+    db: Database, big_type: tuple[str, str], worker_for: Callable[..., Any]
 ) -> None:
-    content, written = _export_while_a_record_is_added(db, big_type, settings_env, "xlsx")
+    content, written = _export_while_a_record_is_added(db, big_type, worker_for, "xlsx")
     sheet = read_xlsx(content)
     assert written.total == len(sheet) - 1 == ROWS + 1  # nothing pushed out
     assert written.workers == ()  # it was written again in one process
 
 
 def test_a_json_stretch_that_fills_up_before_its_cut_keeps_every_part_full(
-    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None]
+    db: Database, big_type: tuple[str, str], worker_for: Callable[..., Any]
 ) -> None:
-    settings_env(json_export_part_rows=400)
-    content, written = _export_while_a_record_is_added(db, big_type, settings_env, "json")
+    content, written = _export_while_a_record_is_added(
+        db, big_type, worker_for, "json", json_export_part_rows=400
+    )
     with zipfile.ZipFile(io.BytesIO(content)) as archive:
         sizes = [len(orjson.loads(archive.read(name))) for name in archive.namelist()]
     assert written.total == sum(sizes) == ROWS + 1  # nothing pushed out
@@ -249,13 +251,12 @@ def test_a_json_stretch_that_fills_up_before_its_cut_keeps_every_part_full(
 
 @pytest.mark.parametrize("download", ["json", "xlsx"])
 def test_a_row_gone_from_a_capped_stretch_makes_the_export_start_over(
-    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None], download: str
+    db: Database, big_type: tuple[str, str], worker_for: Callable[..., Any], download: str
 ) -> None:
     """Fewer rows than its cap: a JSON stretch would end in a short part, an XLSX one
     leave a blank row before the next stretch's first."""
-    settings_env(json_export_part_rows=400)
     content, written = _export_while_a_record_is_added(
-        db, big_type, settings_env, download, change=_delete_newest_record
+        db, big_type, worker_for, download, change=_delete_newest_record, json_export_part_rows=400
     )
     assert written.total == ROWS - 1 and written.workers == ()  # written again in one process
     if download == "json":
@@ -268,13 +269,13 @@ def test_a_row_gone_from_a_capped_stretch_makes_the_export_start_over(
 
 
 def test_a_worker_that_cannot_reach_the_database_fails_as_transient(
-    db: Database, big_type: tuple[str, str], settings_env: Callable[..., None], tmp_path: Any
+    db: Database, big_type: tuple[str, str], worker_for: Callable[..., Any], tmp_path: Any
 ) -> None:
     """The worker's exception comes back through its future as one the service retries."""
     from loadbay.exports.service import is_transient
 
     org, type_id = big_type
-    settings_env(export_processes=2, export_parallel_min_rows=10)
+    worker_for(export_processes=2, export_parallel_min_rows=10)
     plan = _plan(db, org, {"download": "csv", "dataTypeId": type_id})
     split = parallel.split(db, plan)
     assert split is not None

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -130,11 +130,11 @@ def test_a_plan_whose_worker_is_killed_every_time_fails_the_job(
 
 
 def test_a_chunk_out_of_attempts_fails_its_rows_and_names_the_error(
-    db: Database, upload: Uploader, settings_env: Any
+    db: Database, upload_for: Callable[..., Uploader]
 ) -> None:
     """The sweeper finds a chunk whose last attempt died with its worker: its rows are
     recorded as failed (not lost), the job ends naming why, and nothing runs it again."""
-    settings_env(chunk_size=200)
+    upload = upload_for(chunk_size=200)
     content, _ = outlet_csv(600)
     saved = huey.immediate
     huey.immediate = False  # keep the chunks queued: nothing runs them here

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -112,26 +112,31 @@ def test_content_disposition_is_ascii_with_an_exact_utf8_name() -> None:
 
 
 @pytest.fixture
-def live_server(db: Any) -> Iterator[int]:
-    """The app under uvicorn on a free loopback port, in a thread of this process."""
+def live_server(make_app: Callable[..., Any]) -> Iterator[Callable[..., int]]:
+    """`live_server(**overrides)`: an app built for its own settings under uvicorn on a
+    free loopback port, in a thread of this process; its port."""
     import uvicorn
 
-    from loadbay.api import create_app
+    started: list[tuple[Any, threading.Thread, socket.socket]] = []
 
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(run_migrations=False), log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield listener.getsockname()[1]
-    server.should_exit = True
-    thread.join(10)
-    listener.close()
+    def _serve(**overrides: Any) -> int:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        server = uvicorn.Server(uvicorn.Config(make_app(**overrides), log_level="warning"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+        thread.start()
+        started.append((server, thread, listener))
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        return int(listener.getsockname()[1])
+
+    yield _serve
+    for server, thread, listener in started:
+        server.should_exit = True
+        thread.join(10)
+        listener.close()
 
 
 def _upload_files(data_dir: Path) -> set[Path]:
@@ -171,11 +176,11 @@ def _response(conn: socket.socket, timeout: float) -> tuple[int, dict[str, Any]]
 
 
 def test_a_stalled_upload_ends_with_408_and_its_temp_file_goes(
-    live_server: int, auth: dict[str, str], data_dir: Path, settings_env: Any
+    live_server: Callable[..., int], auth: dict[str, str], data_dir: Path
 ) -> None:
-    settings_env(upload_idle_seconds=1)
+    port = live_server(upload_idle_seconds=1)
     before = _upload_files(data_dir)
-    conn = _start_upload(live_server, auth, 100_000_000, b"x" * 65536)
+    conn = _start_upload(port, auth, 100_000_000, b"x" * 65536)
     try:
         _wait_for(lambda: _upload_files(data_dir) - before)
         started = time.monotonic()
@@ -194,14 +199,14 @@ def test_a_stalled_upload_ends_with_408_and_its_temp_file_goes(
 
 
 def test_a_client_that_goes_away_leaves_no_temp_file_and_a_log_line(
-    live_server: int,
+    live_server: Callable[..., int],
     auth: dict[str, str],
     data_dir: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="loadbay.upload")
     before = _upload_files(data_dir)
-    conn = _start_upload(live_server, auth, 100_000_000, b"x" * 65536)
+    conn = _start_upload(live_server(), auth, 100_000_000, b"x" * 65536)
     _wait_for(lambda: _upload_files(data_dir) - before)
     conn.close()
     _wait_for(lambda: not _upload_files(data_dir) - before)
@@ -210,11 +215,11 @@ def test_a_client_that_goes_away_leaves_no_temp_file_and_a_log_line(
 
 
 def test_a_declared_length_over_the_limit_is_refused_before_any_byte_is_read(
-    live_server: int, auth: dict[str, str], data_dir: Path, settings_env: Any
+    live_server: Callable[..., int], auth: dict[str, str], data_dir: Path
 ) -> None:
-    settings_env(max_upload_bytes=1000)
+    port = live_server(max_upload_bytes=1000)
     before = _upload_files(data_dir)
-    conn = _start_upload(live_server, auth, 2 * 1024**3, b"x" * 1000)
+    conn = _start_upload(port, auth, 2 * 1024**3, b"x" * 1000)
     try:
         status, body = _response(conn, timeout=10)
     finally:
@@ -224,9 +229,9 @@ def test_a_declared_length_over_the_limit_is_refused_before_any_byte_is_read(
 
 
 def test_a_file_over_the_limit_mid_stream_leaves_no_temp_file(
-    upload: Any, data_dir: Path, settings_env: Any
+    upload_for: Callable[..., Any], data_dir: Path
 ) -> None:
-    settings_env(max_upload_bytes=100_000)
+    upload = upload_for(max_upload_bytes=100_000)
     before = _upload_files(data_dir)
     answer = upload(b"a,b\r\n" * 100_000)
     assert (answer.status_code, answer.json()["failedCode"]) == (413, "import-040")
@@ -394,12 +399,11 @@ BIG_CSV = csv_bytes([HEADER] + [[f"F{i}", "x" * 40] for i in range(20_000)])  # 
 
 
 def test_a_full_disk_under_the_upload_is_507_with_a_log_line(
-    upload: Any,
-    settings_env: Any,
+    upload_for: Callable[..., Any],
     tiny_disk: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings_env(data_dir=tiny_disk)
+    upload = upload_for(data_dir=tiny_disk)
     caplog.set_level(logging.ERROR, logger="loadbay.upload")
     answer = upload(BIG_CSV)
     assert answer.status_code == 507, answer.text
@@ -409,17 +413,15 @@ def test_a_full_disk_under_the_upload_is_507_with_a_log_line(
 
 
 def test_a_full_file_store_is_507_and_records_no_job(
-    upload: Any,
+    upload_for: Callable[..., Any],
     app_client: Any,
     auth: dict[str, str],
-    settings_env: Any,
     tiny_disk: Path,
     data_dir: Path,
 ) -> None:
     from loadbay.storage import reset_storage
 
-    settings_env(storage_url=f"file://{tiny_disk}/files")
-    reset_storage()
+    upload = upload_for(storage_url=f"file://{tiny_disk}/files")
     before = _upload_files(data_dir)
     try:
         answer = upload(BIG_CSV)

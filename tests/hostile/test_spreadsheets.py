@@ -164,15 +164,14 @@ def test_the_reader_calls_an_encrypted_workbook_password_protected(tmp_path: Pat
 
 
 def test_a_preview_child_out_of_memory_answers_400(
-    app_client: TestClient,
+    app_for: Callable[..., TestClient],
     auth: dict[str, str],
     catalog: dict[str, str],
-    settings_env: Callable[..., None],
 ) -> None:
     """The limit is the child's, so a reader that balloons costs the preview, not the API."""
-    settings_env(preview_memory_bytes=1024**2)  # below what the child holds already
+    client = app_for(preview_memory_bytes=1024**2)  # below what the child holds already
     rows = "\r\n".join(f"O{i},Name {i}" for i in range(200_000))
-    response = app_client.post(
+    response = client.post(
         f"{API}/import-jobs",
         headers=auth,
         data={"dataTypeId": catalog["outlet"], "hubId": catalog["hub"]},
@@ -182,4 +181,4 @@ def test_a_preview_child_out_of_memory_answers_400(
     body = response.json()
     assert body["failedCode"] == "import-040"
     assert "memory" in body["message"], body["message"]
-    _healthy(app_client)
+    _healthy(client)

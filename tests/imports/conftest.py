@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from loadbay.catalog.fields import parse_fields
 from loadbay.catalog.models import DataType, Flow, Hub
 from loadbay.db import Database
+from tests.conftest import AppFactory
 
 OUTLET_FIELDS = [
     {"id": "dataId", "title": "Outlet Code", "type": "string", "primaryKey": True},
@@ -97,7 +98,18 @@ Uploader = Callable[..., Any]
 @pytest.fixture
 def upload(app_client: TestClient, auth: dict[str, str], catalog: dict[str, str]) -> Uploader:
     """POST a file to /data/import (or /tasks/import) and return the response."""
+    return uploader(app_client, auth, catalog)
 
+
+@pytest.fixture
+def upload_for(
+    app_for: AppFactory, auth: dict[str, str], catalog: dict[str, str]
+) -> Callable[..., Uploader]:
+    """`upload_for(**overrides)`: `upload` to an app built for its own settings."""
+    return lambda **overrides: uploader(app_for(**overrides), auth, catalog)
+
+
+def uploader(client: TestClient, auth: dict[str, str], catalog: dict[str, str]) -> Uploader:
     def _upload(
         content: bytes,
         filename: str = "outlets.csv",
@@ -112,7 +124,7 @@ def upload(app_client: TestClient, auth: dict[str, str], catalog: dict[str, str]
             data.setdefault("hubId", catalog["hub"])
         else:
             data.setdefault("flowId", catalog["flow"])
-        return app_client.post(
+        return client.post(
             path, headers=headers or auth, data=data, files={"file": (filename, content)}
         )
 

@@ -17,7 +17,7 @@ from loadbay.db import Database
 from loadbay.imports import jobs
 from loadbay.imports.models import ImportJob
 from loadbay.imports.schemas import job_view, monitoring_record
-from loadbay.settings import get_settings
+from tests.conftest import AppFactory
 from tests.imports.conftest import Uploader, csv_bytes
 
 API = "/api/v3"
@@ -31,13 +31,16 @@ def _job(db: Database, code: str) -> ImportJob:
 
 
 def test_totals_are_a_growing_estimate_while_the_plan_reads(
-    upload: Uploader, db: Database, monkeypatch: Any, monitoring: Callable[[str], Any]
+    upload_for: Callable[..., Uploader],
+    db: Database,
+    monkeypatch: Any,
+    monitoring: Callable[[str], Any],
 ) -> None:
     """Seen from both views at every chunk: totals never 0 once chunks run, never
     shrinking, never below what was processed; exact when the plan ends."""
     from loadbay.imports import pipeline
 
-    monkeypatch.setattr(get_settings(), "chunk_size", 2)
+    upload = upload_for(chunk_size=2)
     seen: list[tuple[str, int, int, int, int, int, int]] = []
     real_enqueue = pipeline.enqueue
 
@@ -114,7 +117,7 @@ def test_total_items_is_filled_after_a_preview(
 
 
 def test_a_cancelled_job_reads_the_same_in_both_views_and_is_failed_in_monitoring(
-    app_client: TestClient,
+    app_for: AppFactory,
     auth: dict[str, str],
     catalog: dict[str, str],
     db: Database,
@@ -123,9 +126,9 @@ def test_a_cancelled_job_reads_the_same_in_both_views_and_is_failed_in_monitorin
 ) -> None:
     from loadbay.imports import pipeline
 
-    monkeypatch.setattr(get_settings(), "chunk_size", 2)
+    client = app_for(chunk_size=2)
     rows = [["Outlet Code", "Name"]] + [[f"R{n}", f"row {n}"] for n in range(10)]
-    code = app_client.post(
+    code = client.post(
         f"{API}/import-jobs",
         headers=auth,
         data={"dataTypeId": catalog["outlet"], "hubId": catalog["hub"]},
@@ -140,8 +143,8 @@ def test_a_cancelled_job_reads_the_same_in_both_views_and_is_failed_in_monitorin
                 jobs.cancel_job(session, Principal(org_id, "ops@acme.test", frozenset()), code)
 
     monkeypatch.setattr(pipeline, "enqueue", chunk_then_cancel)
-    view = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={}).json()["data"]
-    record = app_client.get(f"{API}/import-monitoring/{code}", headers=auth).json()["data"]
+    view = client.put(f"{API}/import-jobs/{code}", headers=auth, json={}).json()["data"]
+    record = client.get(f"{API}/import-monitoring/{code}", headers=auth).json()["data"]
 
     assert view["status"] == "Cancelled"
     assert record["status"] == "failed"
@@ -153,7 +156,7 @@ def test_a_cancelled_job_reads_the_same_in_both_views_and_is_failed_in_monitorin
     assert (record["totalRows"], record["totalValid"], record["totalInvalid"]) == (2, 2, 0)
     assert (record["processedChunks"], record["totalChunks"]) == (1, 1)
 
-    listed = app_client.get(f"{API}/import-monitoring?status=failed", headers=auth).json()
+    listed = client.get(f"{API}/import-monitoring?status=failed", headers=auth).json()
     assert [r["_id"] for r in listed["data"]["data"]] == [code]
     assert listed["data"]["data"][0]["status"] == "failed"
     with db.read() as session:  # the job itself keeps its own status

@@ -288,10 +288,8 @@ def test_upload_errors_use_the_spec_codes(app_client, auth, catalog, upload) -> 
     assert empty.status_code == 400
 
 
-def test_upload_over_the_size_limit_is_refused_while_streaming(upload, monkeypatch) -> None:
-    from loadbay.settings import get_settings
-
-    monkeypatch.setattr(get_settings(), "max_upload_bytes", 1000)
+def test_upload_over_the_size_limit_is_refused_while_streaming(upload_for) -> None:
+    upload = upload_for(max_upload_bytes=1000)
     response = upload(b"Outlet Code,Name\r\n" + b"x,y\r\n" * 1000)
     assert response.status_code == 413
     assert response.json()["failedCode"] == "import-040"
@@ -453,12 +451,9 @@ def test_odd_client_input_gets_a_clear_400_never_a_500(app_client, auth, catalog
 
 
 def test_a_read_error_midway_keeps_what_was_read_and_says_where_it_stopped(
-    upload, monitoring, db, monkeypatch
+    upload_for, monitoring, db
 ) -> None:
-    from loadbay.settings import get_settings
-
-    monkeypatch.setattr(get_settings(), "chunk_size", 2)
-    monkeypatch.setattr(get_settings(), "max_cell_chars", 20)
+    upload = upload_for(chunk_size=2, max_cell_chars=20)
     content = csv_bytes(
         [
             ["Outlet Code", "Name"],

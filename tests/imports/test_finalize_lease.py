@@ -67,9 +67,9 @@ def _during_issues(monkeypatch: pytest.MonkeyPatch, after_first: Any) -> list[in
 
 
 def test_finalize_renews_its_lease_while_writing(
-    dead_finalize: str, db: Database, monkeypatch: pytest.MonkeyPatch, settings_env: Any
+    dead_finalize: str, db: Database, monkeypatch: pytest.MonkeyPatch, worker_for: Any
 ) -> None:
-    settings_env(lease_seconds=1)
+    worker_for(lease_seconds=1)
     leases: list[Any] = []
 
     def slow_step(job_id: str) -> None:  # a step longer than the whole lease (a slow store)
@@ -91,9 +91,9 @@ def test_finalize_whose_lease_was_taken_over_stops(
     db: Database,
     monkeypatch: pytest.MonkeyPatch,
     caplog: Any,
-    settings_env: Any,
+    worker_for: Any,
 ) -> None:
-    settings_env(lease_seconds=1)
+    worker_for(lease_seconds=1)
     before = _job(db, dead_finalize)
 
     def take_over(job_id: str) -> None:  # the sweeper gave the job to another worker

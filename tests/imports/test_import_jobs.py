@@ -15,7 +15,6 @@ from loadbay.catalog.models import Record
 from loadbay.db import Database
 from loadbay.imports import jobs, jobs_routes
 from loadbay.imports.models import ImportJob
-from loadbay.settings import get_settings
 from tests.imports.conftest import csv_bytes
 
 API = "/api/v3"
@@ -297,67 +296,67 @@ def test_bad_confirm_bodies_are_refused_and_the_preview_stays_confirmable(
     assert app_client.put(f"{API}/import-jobs/{job}", headers=auth, json={}).status_code == 201
 
 
-def test_confirm_answers_202_while_the_job_runs(start, app_client, auth, monkeypatch) -> None:
-    monkeypatch.setattr(get_settings(), "confirm_wait_seconds", 0)
+def test_confirm_answers_202_while_the_job_runs(start, app_for, auth, monkeypatch) -> None:
+    client = app_for(confirm_wait_seconds=0)
     monkeypatch.setattr(queue, "_overrides", {"plan": lambda job_id: None})
     code = preview_code(start, [["Outlet Code", "Name"], ["1", "a"]])
-    response = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
+    response = client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
     assert response.status_code == 202, response.text
     view = response.json()["data"]
     assert view["status"] == "Queued" and "completedDate" not in view
-    assert app_client.get(f"{API}/import-monitoring/{code}", headers=auth).status_code == 200
+    assert client.get(f"{API}/import-monitoring/{code}", headers=auth).status_code == 200
 
-    cancelled = app_client.post(f"{API}/import-jobs/{code}/cancel", headers=auth)
+    cancelled = client.post(f"{API}/import-jobs/{code}/cancel", headers=auth)
     assert cancelled.status_code == 200
     assert cancelled.json()["data"]["status"] == "Cancelled"
     assert "completedDate" in cancelled.json()["data"]
-    record = app_client.get(f"{API}/import-monitoring/{code}", headers=auth).json()["data"]
+    record = client.get(f"{API}/import-monitoring/{code}", headers=auth).json()["data"]
     assert record["status"] == "failed" and "processedAt" in record  # DECISIONS Precedence 4
     assert record["errorMessage"].startswith("Cancelled by ops@acme.test at ")
 
 
 def test_cancel_flags_a_running_job_and_refuses_one_with_every_chunk_written(
-    start, app_client, auth, db, monkeypatch
+    start, app_for, auth, db, monkeypatch
 ) -> None:
-    monkeypatch.setattr(get_settings(), "confirm_wait_seconds", 0)
+    client = app_for(confirm_wait_seconds=0)
     monkeypatch.setattr(queue, "_overrides", {"plan": lambda job_id: None})
     code = preview_code(start, [["Outlet Code", "Name"], ["1", "a"]])
-    app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
+    client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
 
     def state(**values: Any) -> None:
         with db.write() as session:
             session.execute(sa.update(ImportJob).where(ImportJob.id == code).values(**values))
 
     state(phase="running", total_chunks=2, processed_chunks=2)
-    finishing = app_client.post(f"{API}/import-jobs/{code}/cancel", headers=auth)
+    finishing = client.post(f"{API}/import-jobs/{code}/cancel", headers=auth)
     assert finishing.status_code == 409 and finishing.json()["failedCode"] == "import-032"
     state(processed_chunks=1)
-    flagged = app_client.post(f"{API}/import-jobs/{code}/cancel", headers=auth)
+    flagged = client.post(f"{API}/import-jobs/{code}/cancel", headers=auth)
     assert flagged.status_code == 200 and flagged.json()["data"]["status"] == "InProgress"
     with db.read() as session:
         job = session.get(ImportJob, code)
         assert job is not None and job.cancel_requested and job.phase == "running"
 
 
-def test_confirm_waits_for_a_job_finished_by_a_worker(start, app_client, auth, monkeypatch):
+def test_confirm_waits_for_a_job_finished_by_a_worker(start, app_for, auth, monkeypatch):
     """The wait polls the database: a job finished elsewhere while we wait answers 201."""
     from loadbay.imports import pipeline
 
     pending: list[str] = []
-    monkeypatch.setattr(get_settings(), "confirm_wait_seconds", 5)
+    client = app_for(confirm_wait_seconds=5)
     monkeypatch.setattr(queue, "_overrides", {"plan": pending.append})
     real_load = jobs_routes.load_job
     polls: list[int] = []
 
-    def load_and_work(org: str, code: str) -> ImportJob:
+    def load_and_work(org: str, code: str, db: Database | None = None) -> ImportJob:
         polls.append(1)
         if len(polls) == 2:  # the "worker" runs between two polls
             pipeline.plan_job(pending.pop())
-        return real_load(org, code)
+        return real_load(org, code, db)
 
     monkeypatch.setattr(jobs_routes, "load_job", load_and_work)
     code = preview_code(start, [["Outlet Code", "Name"], ["1", "a"]])
-    response = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
+    response = client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
     assert response.status_code == 201 and response.json()["data"]["status"] == "Completed"
     assert len(polls) == 2
 
@@ -381,12 +380,12 @@ def test_cancel_before_confirm_and_after_finishing(start, app_client, auth, db) 
 
 
 def test_a_running_job_stops_after_the_chunk_in_flight(
-    start, app_client, auth, db, monkeypatch, org_id
+    start, app_for, auth, db, monkeypatch, org_id
 ) -> None:
     from loadbay.imports import pipeline
     from loadbay.queue import handled_here
 
-    monkeypatch.setattr(get_settings(), "chunk_size", 2)
+    client = app_for(chunk_size=2)
     rows = [["Outlet Code", "Name"]] + [[f"R{n}", f"row {n}"] for n in range(10)]
     code = preview_code(start, rows)
     seen: list[str] = []
@@ -399,7 +398,7 @@ def test_a_running_job_stops_after_the_chunk_in_flight(
                 jobs.cancel_job(session, Principal(org_id, "ops@acme.test", frozenset()), code)
 
     with handled_here(chunk=chunk_then_cancel):
-        response = app_client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
+        response = client.put(f"{API}/import-jobs/{code}", headers=auth, json={})
     view = response.json()["data"]
     assert response.status_code == 201 and view["status"] == "Cancelled"
     # the views say what was written: the cancelled rows are not counted (issue 13)

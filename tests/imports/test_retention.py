@@ -67,9 +67,7 @@ def test_previews_go_after_a_day_and_jobs_after_thirty(
     assert missing.status_code == 404 and missing.json()["failedCode"] == "import-004"
 
 
-def test_only_what_is_past_retention_goes(upload, db, monkeypatch) -> None:
-    from loadbay.settings import get_settings
-
+def test_only_what_is_past_retention_goes(upload, db, monkeypatch, worker_for) -> None:
     monkeypatch.setattr(retention, "BATCH", 2)  # several batches
     ids = [
         upload(csv_bytes([["Outlet Code", "Name"], [str(n), "a"]])).json()["data"]["_id"]
@@ -81,7 +79,7 @@ def test_only_what_is_past_retention_goes(upload, db, monkeypatch) -> None:
             .where(ImportJob.id.in_(ids[3:]))
             .values(created_time=utcnow() + timedelta(days=10))
         )
-    monkeypatch.setattr(get_settings(), "retention_days", 5)
+    worker_for(retention_days=5)
     purged = retention.purge_imports(utcnow() + timedelta(days=6))
     assert (purged["jobs"], purged["chunks"]) == (3, 3)
     with db.read() as session:

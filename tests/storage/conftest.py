@@ -47,15 +47,20 @@ class MotoS3:
             **kwargs,
         )
 
-    def settings_env(self) -> dict[str, str]:
-        """LOADBAY_* variables that point `get_settings()` at this endpoint."""
+    def settings(self) -> dict[str, str]:
+        """Settings that point an app (or `get_settings()`) at this endpoint, under a
+        fresh prefix."""
         return {
-            "LOADBAY_STORAGE_URL": f"s3://{self.bucket}/t-{secrets.token_hex(6)}",
-            "LOADBAY_S3_ENDPOINT_URL": self.endpoint_url,
-            "LOADBAY_S3_REGION": self.region,
-            "LOADBAY_S3_ACCESS_KEY_ID": self.access_key_id,
-            "LOADBAY_S3_SECRET_ACCESS_KEY": self.secret_access_key,
+            "storage_url": f"s3://{self.bucket}/t-{secrets.token_hex(6)}",
+            "s3_endpoint_url": self.endpoint_url,
+            "s3_region": self.region,
+            "s3_access_key_id": self.access_key_id,
+            "s3_secret_access_key": self.secret_access_key,
         }
+
+    def settings_env(self) -> dict[str, str]:
+        """The same as LOADBAY_* variables."""
+        return {f"LOADBAY_{name.upper()}": value for name, value in self.settings().items()}
 
 
 @pytest.fixture(scope="session")

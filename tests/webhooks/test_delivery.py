@@ -98,14 +98,14 @@ def test_nothing_is_sent_for_a_change_that_rolls_back(
 
 def test_receiver_down_then_back_gets_the_same_delivery(
     db: Database,
-    settings_env: Callable[..., None],
+    worker_for: Callable[..., Any],
     upload: Callable[..., Any],
     monitoring: Callable[[str], dict[str, Any]],
     register: Callable[..., dict[str, Any]],
     receiver: Receiver,
     deliveries: Callable[[str], list[Any]],
 ) -> None:
-    settings_env(webhook_backoff_seconds="[0.2, 0.4]")
+    worker_for(webhook_backoff_seconds=[0.2, 0.4])
     created = register(receiver.url, ["import.completed"])
     receiver.stop()
     job_id = _import(upload)
@@ -124,14 +124,14 @@ def test_receiver_down_then_back_gets_the_same_delivery(
 
 def test_slow_receiver_times_out_and_is_retried(
     db: Database,
-    settings_env: Callable[..., None],
+    worker_for: Callable[..., Any],
     upload: Callable[..., Any],
     monitoring: Callable[[str], dict[str, Any]],
     register: Callable[..., dict[str, Any]],
     receiver: Receiver,
     deliveries: Callable[[str], list[Any]],
 ) -> None:
-    settings_env(webhook_timeout_seconds="0.3", webhook_backoff_seconds="[0.2]")
+    worker_for(webhook_timeout_seconds=0.3, webhook_backoff_seconds=[0.2])
     created = register(receiver.url, ["import.completed"])
     receiver.delay = 1.5
     job_id = _import(upload)
@@ -148,13 +148,13 @@ def test_slow_receiver_times_out_and_is_retried(
 
 def test_failing_receiver_is_given_up_after_the_window(
     db: Database,
-    settings_env: Callable[..., None],
+    worker_for: Callable[..., Any],
     upload: Callable[..., Any],
     register: Callable[..., dict[str, Any]],
     receiver: Receiver,
     deliveries: Callable[[str], list[Any]],
 ) -> None:
-    settings_env(webhook_backoff_seconds="[0.1, 0.2]", webhook_retry_seconds="0.6")
+    worker_for(webhook_backoff_seconds=[0.1, 0.2], webhook_retry_seconds=0.6)
     created = register(receiver.url, ["import.completed"])
     receiver.status = 500
     _import(upload)

@@ -9,31 +9,35 @@ from typing import Any
 
 from loadbay.auth import Principal
 from loadbay.catalog.org_settings import locale_for
-from loadbay.db import get_database
+from loadbay.db import Database, get_database
+from loadbay.deps import Runtime, current
 from loadbay.errors import BadRequest, Conflict
 from loadbay.imports import mapping, review, service, values
 from loadbay.imports.models import ImportJob
 from loadbay.imports.preview import read_preview, remember_structure, target_id_of
 from loadbay.imports.queries import mapping_history
 from loadbay.imports.target import load_target
-from loadbay.storage import get_storage
 
 DRAFT_KEYS = ("sheet", "headerRow", "mapping", "valueMap", "locale")
 
 
-def draft_job(principal: Principal, code: str) -> ImportJob:
+def draft_job(principal: Principal, code: str, db: Database | None = None) -> ImportJob:
     """The job while it is a draft; 409 `import-032` once confirmed or cancelled."""
-    with get_database().read() as session:
+    with (db or get_database()).read() as session:
         job = service.get_job(session, principal.org, code)
     if job.confirmed or job.phase != "preview":
         raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
     return job
 
 
-def change_draft(principal: Principal, code: str, body: dict[str, Any]) -> ImportJob:
+def change_draft(
+    principal: Principal, code: str, body: dict[str, Any], *, run: Runtime | None = None
+) -> ImportJob:
     """Apply `body` (any of `DRAFT_KEYS`) to the draft, commit it with a new generation
-    of the whole-file check and send that check; answers the job as stored."""
-    job = draft_job(principal, code)
+    of the whole-file check and send that check; answers the job as stored. `run`: what
+    the app was built with (the process's current ones when not given)."""
+    run = current(run)
+    job = draft_job(principal, code, run.db)
     options = dict(job.options or {})
     if body.get("sheet") not in (None, ""):
         sheet = str(body["sheet"]).strip()[:200]
@@ -49,7 +53,7 @@ def change_draft(principal: Principal, code: str, body: dict[str, Any]) -> Impor
     if tag is not None and (not isinstance(tag, str) or not tag.strip()):
         raise BadRequest("import-003", "locale must be a BCP 47 tag like id-ID")
     job.options = options
-    with get_database().read() as session:
+    with run.db.read() as session:
         target = load_target(session, principal.org, job.type, target_id_of(job))
         history = mapping_history(session, principal.org, target)
         if body.get("locale") is not None:  # stored as the rules the upload would use
@@ -64,8 +68,8 @@ def change_draft(principal: Principal, code: str, body: dict[str, Any]) -> Impor
         isinstance(items, list) and all(isinstance(i, dict) for i in items)
     ):
         raise BadRequest("import-003", "mapping must be a list of {id, headerColumn} objects")
-    with get_storage().local_copy(job.file_key) as path:
-        preview = read_preview(path, job, target, [] if items else history)
+    with run.storage.local_copy(job.file_key) as path:
+        preview = read_preview(path, job, target, [] if items else history, run.settings)
     remember_structure(job, preview)
     if items:  # a conflict is a 400 naming it, as at confirm
         chosen = mapping.resolve_mapping(job.headers or [], target.specs, items, strict=False)
@@ -74,7 +78,7 @@ def change_draft(principal: Principal, code: str, body: dict[str, Any]) -> Impor
         ]
         job.options = {**(job.options or {}), "draftMapping": True}
     draft = job.mapping if items else preview.suggested
-    with get_database().write() as session:
+    with run.db.write() as session:
         stored = service.get_job(session, principal.org, code)
         if stored.confirmed or stored.phase != "preview":
             raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
@@ -83,5 +87,5 @@ def change_draft(principal: Principal, code: str, body: dict[str, Any]) -> Impor
         stored.updated_by = principal.email
         generation = review.start(session, stored, draft, preview.total_rows)
     review.enqueue(code, generation)
-    with get_database().read() as session:
+    with run.db.read() as session:
         return service.get_job(session, principal.org, code)

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from loadbay import idempotency
 from loadbay.auth import Principal
-from loadbay.db import get_database
+from loadbay.db import Database, get_database
+from loadbay.deps import Runtime, current
 from loadbay.errors import BadRequest, Conflict
 from loadbay.imports import mapping, review, service, state, values
 from loadbay.imports.bodies import (
@@ -33,7 +34,6 @@ from loadbay.imports.queries import mapping_history
 from loadbay.imports.target import load_target
 from loadbay.imports.upload import Upload
 from loadbay.parsing import validate
-from loadbay.storage import get_storage
 
 FALSE_WORDS = ("false", "0", "no", "off")
 
@@ -51,13 +51,17 @@ def _kind(fields: dict[str, str]) -> str:
     return "task" if flow else "datasource"
 
 
-def accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] | None]:
+def accept(
+    principal: Principal, upload: Upload, *, run: Runtime | None = None
+) -> tuple[str, dict[str, Any] | None]:
     """Create the job; answers its id and, when previewing, the preview body (whose
-    `generation` the caller hands to `review.enqueue` once this has returned)."""
+    `generation` the caller hands to `review.enqueue` once this has returned). `run`:
+    what the app was built with (the process's current ones when not given)."""
     kind = _kind(upload.fields)
     show = (upload.fields.get("showPreview") or "true").strip().lower() not in FALSE_WORDS
     idempotency.claim(upload.digest())  # a repeat answers here, before any work
-    db = get_database()
+    run = current(run)
+    db = run.db
     with db.read() as session:
         job, target = service.prepare(
             session, principal, kind, upload.fields, upload, by_default=True
@@ -71,7 +75,7 @@ def accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] | 
     body = None
     if show:
         assert upload.path is not None
-        preview = read_preview(upload.path, job, target, history)
+        preview = read_preview(upload.path, job, target, history, run.settings)
         remember_structure(job, preview)
         job.total_rows = preview.total_rows  # the job view's totalItems until the plan counts
         body = preview_body(job, preview)
@@ -92,13 +96,13 @@ def accept(principal: Principal, upload: Upload) -> tuple[str, dict[str, Any] | 
     return job.id, body
 
 
-def validation(code: str) -> dict[str, Any] | None:
-    with get_database().read() as session:
+def validation(code: str, db: Database | None = None) -> dict[str, Any] | None:
+    with (db or get_database()).read() as session:
         return review.summary(session, code)
 
 
-def load_job(org: str, code: str) -> ImportJob:
-    with get_database().read() as session:
+def load_job(org: str, code: str, db: Database | None = None) -> ImportJob:
+    with (db or get_database()).read() as session:
         return service.get_job(session, org, code)
 
 
@@ -165,21 +169,27 @@ def confirm_job(
         raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
 
 
-def confirm(principal: Principal, code: str, body: dict[str, Any]) -> None:
+def confirm(
+    principal: Principal, code: str, body: dict[str, Any], *, run: Runtime | None = None
+) -> None:
     """`confirm_job` in its own transaction, after reading the file again when the body
     names another sheet or header row. The caller enqueues the plan step."""
-    restructured = reread(principal, code, body)
-    with get_database().write() as session:
+    run = current(run)
+    restructured = reread(principal, code, body, run=run)
+    with run.db.write() as session:
         confirm_job(session, principal, code, body, restructured)
 
 
-def reread(principal: Principal, code: str, body: dict[str, Any]) -> ImportJob | None:
+def reread(
+    principal: Principal, code: str, body: dict[str, Any], *, run: Runtime | None = None
+) -> ImportJob | None:
     """A confirm that names another `sheet` or `headerRow` reads the file again (in the
     preview's limited child) so the mapping is checked against that sheet's headers;
     answers the job with its new structure, or None when neither is given."""
     if not StructureIn.asked(body):
         return None
-    job = load_job(principal.org, code)
+    run = current(run)
+    job = load_job(principal.org, code, run.db)
     if job.confirmed or job.phase != "preview":
         return None  # confirm_job answers the conflict
     asked = validate(StructureIn, body, "import")
@@ -190,10 +200,10 @@ def reread(principal: Principal, code: str, body: dict[str, Any]) -> ImportJob |
     if asked.headerRow is not None:
         options["headerRow"] = asked.headerRow
     job.options = options
-    with get_database().read() as session:
+    with run.db.read() as session:
         target = load_target(session, principal.org, job.type, target_id_of(job))
-    with get_storage().local_copy(job.file_key) as path:
-        remember_structure(job, read_preview(path, job, target, []))
+    with run.storage.local_copy(job.file_key) as path:
+        remember_structure(job, read_preview(path, job, target, [], run.settings))
     return job
 
 
@@ -210,8 +220,9 @@ def cancel_job(session: Session, principal: Principal, code: str) -> None:
         raise Conflict("import-032", f"Import job {code} has already finished")
 
 
-def cancel(principal: Principal, code: str) -> ImportJob:
+def cancel(principal: Principal, code: str, db: Database | None = None) -> ImportJob:
     """`cancel_job` in its own transaction; answers the job as it is then."""
-    with get_database().write() as session:
+    db = db or get_database()
+    with db.write() as session:
         cancel_job(session, principal, code)
-    return load_job(principal.org, code)
+    return load_job(principal.org, code, db)

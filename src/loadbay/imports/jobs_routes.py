@@ -18,7 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from loadbay import idempotency
 from loadbay.auth import CanImport, Principal
-from loadbay.deps import ReadSession
+from loadbay.db import Database
+from loadbay.deps import AppDatabase, AppRuntime, ReadSession, Runtime
 from loadbay.errors import BadRequest
 from loadbay.imports import jobs, review, service
 from loadbay.imports.jobs import load_job as load_job  # wait_for polls with it
@@ -28,7 +29,6 @@ from loadbay.imports.upload import receive
 from loadbay.pagination import ok
 from loadbay.queue import enqueue
 from loadbay.routing import Router
-from loadbay.settings import get_settings
 
 router = Router()
 
@@ -40,7 +40,7 @@ async def _enqueue(code: str) -> None:
 
 
 @router.post("/import-jobs", status_code=201, response_model=None, tags=["import-jobs"])
-async def create_import_job(request: Request, principal: CanImport) -> Any:
+async def create_import_job(request: Request, principal: CanImport, run: AppRuntime) -> Any:
     """Upload a file and preview it (multipart: `file`, `dataTypeId` or `flowId`,
     `hubId`, `importMode`, `matchField`, `importConfigId`, `hasHeaderRow`,
     `showPreview`, and `sheet` (a name or 0-based index), `headerRow` (1-based),
@@ -58,33 +58,33 @@ async def create_import_job(request: Request, principal: CanImport) -> Any:
     forecast: {create, update, skip}, errors: [{column, field, code, reason, count,
     firstRows}]}`; poll `GET /import-jobs/{code}`, whose `status` stays `Queued`)."""
     return await idempotency.idempotent(
-        request, principal.org, "import-jobs", 201, lambda: _create_job(request, principal)
+        request, principal.org, "import-jobs", 201, lambda: _create_job(request, principal, run)
     )
 
 
-async def _create_job(request: Request, principal: Principal) -> dict[str, Any]:
-    settings = get_settings()
+async def _create_job(request: Request, principal: Principal, run: Runtime) -> dict[str, Any]:
+    settings = run.settings
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     try:
-        code, body = await run_in_threadpool(jobs.accept, principal, upload)
+        code, body = await run_in_threadpool(jobs.accept, principal, upload, run=run)
     finally:
         upload.discard()
     if body is not None:
         await run_in_threadpool(review.enqueue, code, body.pop("generation"))
-        body["validation"] = await run_in_threadpool(jobs.validation, code)
+        body["validation"] = await run_in_threadpool(jobs.validation, code, run.db)
         return ok(body)
     await _enqueue(code)
-    return ok(job_view(await run_in_threadpool(load_job, principal.org, code)))
+    return ok(job_view(await run_in_threadpool(load_job, principal.org, code, run.db)))
 
 
 # ---- confirm -----------------------------------------------------------------------------
 
 
-async def wait_for(org: str, code: str, seconds: float) -> ImportJob:
+async def wait_for(org: str, code: str, seconds: float, db: Database) -> ImportJob:
     """Poll the job in short read sessions until it is done or the time is up."""
     deadline = time.monotonic() + seconds
     while True:
-        job = await run_in_threadpool(load_job, org, code)
+        job = await run_in_threadpool(load_job, org, code, db)
         left = deadline - time.monotonic()
         if job.phase == "done" or left <= 0:
             return job
@@ -96,6 +96,7 @@ async def confirm_import_job(
     code: str,
     response: Response,
     principal: CanImport,
+    run: AppRuntime,
     payload: Annotated[Any, Body()] = None,
 ) -> dict[str, Any]:
     """Confirm a preview: `mapping` (items `{id, headerColumn}` or `{headerColumn,
@@ -109,9 +110,9 @@ async def confirm_import_job(
     body = {} if payload is None else payload
     if not isinstance(body, dict):
         raise BadRequest("import-003", "The body must be a JSON object")
-    await run_in_threadpool(jobs.confirm, principal, code, body)
+    await run_in_threadpool(jobs.confirm, principal, code, body, run=run)
     await _enqueue(code)
-    job = await wait_for(principal.org, code, get_settings().confirm_wait_seconds)
+    job = await wait_for(principal.org, code, run.settings.confirm_wait_seconds, run.db)
     response.status_code = 201 if job.phase == "done" else 202
     return ok(job_view(job))
 
@@ -129,5 +130,5 @@ def get_import_job(code: str, principal: CanImport, session: ReadSession) -> dic
 
 
 @router.post("/import-jobs/{code}/cancel", response_model=None, tags=["import-jobs"])
-def cancel_import_job(code: str, principal: CanImport) -> dict[str, Any]:
-    return ok(job_view(jobs.cancel(principal, code)))
+def cancel_import_job(code: str, principal: CanImport, db: AppDatabase) -> dict[str, Any]:
+    return ok(job_view(jobs.cancel(principal, code, db)))

@@ -18,7 +18,7 @@ from loadbay.imports.models import ImportJob
 from loadbay.imports.preview_read import Head, read_head
 from loadbay.imports.target import Target
 from loadbay.imports.validate import Checked, compile_validator
-from loadbay.settings import get_settings
+from loadbay.settings import Settings, get_settings
 from loadbay.tabular.readers import TableError
 
 PREVIEW_ROWS = 10
@@ -54,11 +54,14 @@ def _preview_row(row: Checked, header_of: dict[str, str]) -> dict[str, Any]:
     return {"rowNumber": row.row_number, "values": values, "errors": row.reasons}
 
 
-def read_job_head(path: Path, job: ImportJob, *, count: bool = True) -> Head:
+def read_job_head(
+    path: Path, job: ImportJob, *, count: bool = True, settings: Settings | None = None
+) -> Head:
     """The job's file as the preview reads it (sheet and header row as chosen), in the
     preview's limited child; a file that cannot be read is the API's error. `count`:
-    count every row (else only the head is read, see `read_head`)."""
-    settings = get_settings()
+    count every row (else only the head is read, see `read_head`). `settings`: the
+    app's, whose limits the child gets (the process's when not given)."""
+    settings = settings or get_settings()
     try:
         return read_head(
             path,
@@ -77,11 +80,16 @@ def read_job_head(path: Path, job: ImportJob, *, count: bool = True) -> Head:
 
 
 def read_preview(
-    path: Path, job: ImportJob, target: Target, history: Sequence[Sequence[dict[str, Any]]]
+    path: Path,
+    job: ImportJob,
+    target: Target,
+    history: Sequence[Sequence[dict[str, Any]]],
+    settings: Settings | None = None,
 ) -> Preview:
     """The file's structure (sheets, header row, first raw rows), the suggested mapping
     with every column not mapped, and the first rows validated with it."""
-    head = read_job_head(path, job)
+    settings = settings or get_settings()
+    head = read_job_head(path, job, settings=settings)
     headers, total = head.headers, head.total or 0  # counted: read_job_head's default
     if total == 0:
         raise BadRequest("import-015", no_data_rows(head.sheet, head.header_row, head.sheets))
@@ -91,7 +99,7 @@ def read_preview(
     suggested = resolved.items()
     header_of = {item["id"]: item["headerColumn"] for item in suggested}
     check = compile_validator(
-        target, headers, resolved.columns, get_settings().date_formats, **values.rules_of(job)
+        target, headers, resolved.columns, settings.date_formats, **values.rules_of(job)
     )
     rows = [_preview_row(check(number, cells), header_of) for number, cells in head.rows]
     return Preview(headers, total, rows, suggested, head, resolved)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from loadbay.auth import Principal
 from loadbay.catalog.models import Record, Task
-from loadbay.db import get_database, rowcount, table_of
+from loadbay.db import Database, get_database, rowcount, table_of
 from loadbay.errors import Conflict
 from loadbay.ids import new_owner, utcnow
 from loadbay.imports.events import import_event
@@ -71,12 +71,14 @@ def request_revert(session: Any, job: ImportJob, email: str) -> None:
         )
 
 
-def request_job_revert(principal: Principal, code: str) -> ImportJob:
+def request_job_revert(principal: Principal, code: str, db: Database | None = None) -> ImportJob:
     """`request_revert` in its own transaction; answers the job as it is then. The
-    caller enqueues the revert once this has returned (i.e. committed)."""
-    with get_database().write() as session:
+    caller enqueues the revert once this has returned (i.e. committed). `db`: the app's
+    (the process's when not given)."""
+    db = db or get_database()
+    with db.write() as session:
         request_revert(session, get_job(session, principal.org, code), principal.email)
-    with get_database().read() as session:
+    with db.read() as session:
         return get_job(session, principal.org, code)
 
 

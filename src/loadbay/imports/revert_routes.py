@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from loadbay import queue
 from loadbay.auth import CanImport
-from loadbay.deps import ReadSession
+from loadbay.deps import AppDatabase, ReadSession
 from loadbay.imports import service
 from loadbay.imports.queries import conflicts_page
 from loadbay.imports.revert import request_job_revert
@@ -22,8 +22,8 @@ router = Router()
 
 
 @router.post("/import-jobs/{code}/revert", response_model=None, tags=["import-jobs"])
-async def revert_import_job(code: str, principal: CanImport) -> Any:
-    job = await run_in_threadpool(request_job_revert, principal, code)
+async def revert_import_job(code: str, principal: CanImport, db: AppDatabase) -> Any:
+    job = await run_in_threadpool(request_job_revert, principal, code, db)
     await run_in_threadpool(queue.enqueue, "revert", code)  # after the commit, off the loop
     return JSONResponse(ok(job_view(job)), status_code=202)
 

@@ -9,7 +9,7 @@ from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
 from loadbay.auth import CanImport
-from loadbay.db import get_database
+from loadbay.deps import AppDatabase, AppRuntime
 from loadbay.errors import BadRequest
 from loadbay.imports import draft, review, review_rows, service
 from loadbay.imports.schemas import job_view
@@ -36,6 +36,7 @@ def list_review_rows(
     code: str,
     request: Request,
     principal: CanImport,
+    db: AppDatabase,
     params: Annotated[RowsQuery, Query()],
 ) -> dict[str, Any]:
     """The previewed file's rows, in file order, as a Laravel paginator of `{row (the
@@ -46,7 +47,7 @@ def list_review_rows(
     keep the rows with such an issue. 409 `import-032` until `validation.status` is
     Done."""
     number, per_page = params.page, params.limit
-    with get_database().read() as session:
+    with db.read() as session:
         job = service.get_job(session, principal.org, code)
         items, total = review_rows.page_rows(
             session, job, params.filter, params.column, params.reason, number, per_page
@@ -56,19 +57,19 @@ def list_review_rows(
 
 @router.patch("/import-jobs/{code}/rows", response_model=None, tags=["import-jobs"])
 def edit_review_rows(
-    code: str, principal: CanImport, payload: Annotated[Any, Body()] = None
+    code: str, principal: CanImport, db: AppDatabase, payload: Annotated[Any, Body()] = None
 ) -> dict[str, Any]:
     """Edit cells or discard rows of a previewed file: `{rows: [{row, cells: {header:
     text}} | {row, discard: true|false}]}`. Each row is validated again at once (the
     import's validator) and answered in its new state, as in `GET .../rows`. Edits are
     stored and applied when the import commits; a discarded row is counted as skipped."""
-    job = draft.draft_job(principal, code)
+    job = draft.draft_job(principal, code, db)
     return ok(review_rows.edit_rows(job, payload))
 
 
 @router.patch("/import-jobs/{code}", response_model=None, tags=["import-jobs"])
 async def change_import_draft(
-    code: str, principal: CanImport, payload: Annotated[Any, Body()] = None
+    code: str, principal: CanImport, run: AppRuntime, payload: Annotated[Any, Body()] = None
 ) -> dict[str, Any]:
     """Change a preview's draft before confirming it: `sheet`, `headerRow`, `mapping`
     (as at confirm; a conflict → 400 `import-003` naming it), `valueMap` (`{fieldId:
@@ -77,7 +78,7 @@ async def change_import_draft(
     body = {} if payload is None else payload
     if not isinstance(body, dict) or not set(body) & set(draft.DRAFT_KEYS):
         raise BadRequest("import-003", f"Give one of {', '.join(draft.DRAFT_KEYS)}")
-    job = await run_in_threadpool(draft.change_draft, principal, code, body)
-    with get_database().read() as session:
+    job = await run_in_threadpool(draft.change_draft, principal, code, body, run=run)
+    with run.db.read() as session:
         validation = review.summary(session, code)
     return ok({**job_view(job), "validation": validation})

@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from loadbay import idempotency
 from loadbay.auth import CanImport, Principal
-from loadbay.db import get_database
-from loadbay.deps import ReadSession
+from loadbay.db import Database
+from loadbay.deps import AppDatabase, AppSettings, AppStorage, ReadSession
 from loadbay.errors import BadRequest, NotFound
 from loadbay.imports import service
 from loadbay.imports.models import ImportJob
@@ -22,33 +22,32 @@ from loadbay.imports.upload import Upload, receive
 from loadbay.pagination import ok, paginated
 from loadbay.queue import enqueue
 from loadbay.routing import Router
-from loadbay.settings import get_settings
-from loadbay.storage import get_storage
+from loadbay.settings import Settings
 
 router = Router()
 
 
-async def _create(request: Request, principal: Principal, kind: str) -> dict[str, Any]:
-    settings = get_settings()
+async def _create(
+    request: Request, principal: Principal, kind: str, db: Database, settings: Settings
+) -> dict[str, Any]:
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     try:
-        job_id = await run_in_threadpool(_accept, principal, kind, upload)
+        job_id = await run_in_threadpool(_accept, db, principal, kind, upload)
     finally:
         upload.discard()
     # After the commit: a worker never sees a job its database lacks. Off the event
     # loop: enqueueing is a write to SQLite or Redis.
     await run_in_threadpool(enqueue, "plan", job_id)
-    with get_database().read() as session:
+    with db.read() as session:
         job = service.get_job(session, principal.org, job_id)
         return ok(
             records_for(session, [job])[0], message="Import process has been queued successfully"
         )
 
 
-def _accept(principal: Principal, kind: str, upload: Upload) -> str:
+def _accept(db: Database, principal: Principal, kind: str, upload: Upload) -> str:
     # Checked in a read, stored with no lock held, then the writer's turn only for the
     # insert: a slow store (S3, a busy disk) must not stall every other SQLite writer.
-    db = get_database()
     idempotency.claim(upload.digest())  # a repeat answers here, before any work
     with db.read() as session:
         job, _target = service.prepare(session, principal, kind, upload.fields, upload)
@@ -64,7 +63,9 @@ def _accept(principal: Principal, kind: str, upload: Upload) -> str:
 
 
 @router.post("/data/import")
-async def import_data(request: Request, principal: CanImport) -> Any:
+async def import_data(
+    request: Request, principal: CanImport, db: AppDatabase, settings: AppSettings
+) -> Any:
     """The vendor's upload. Added beside its fields: `sheet` (a name or 0-based index;
     default the first sheet with a table), `headerRow` (1-based; default found past
     title rows) and `unmappedColumns` (`ignore`, the default: a column no field takes
@@ -76,16 +77,22 @@ async def import_data(request: Request, principal: CanImport) -> Any:
         principal.org,
         "data/import",
         200,
-        lambda: _create(request, principal, "datasource"),
+        lambda: _create(request, principal, "datasource", db, settings),
     )
 
 
 @router.post("/tasks/import")
-async def import_tasks(request: Request, principal: CanImport) -> Any:
+async def import_tasks(
+    request: Request, principal: CanImport, db: AppDatabase, settings: AppSettings
+) -> Any:
     """The vendor's task upload; takes `sheet`, `headerRow` and `unmappedColumns` as
     `POST /data/import` does, and an `Idempotency-Key` header."""
     return await idempotency.idempotent(
-        request, principal.org, "tasks/import", 200, lambda: _create(request, principal, "task")
+        request,
+        principal.org,
+        "tasks/import",
+        200,
+        lambda: _create(request, principal, "task", db, settings),
     )
 
 
@@ -93,6 +100,8 @@ async def import_tasks(request: Request, principal: CanImport) -> Any:
 def import_template(
     principal: CanImport,
     session: ReadSession,
+    settings: AppSettings,
+    storage: AppStorage,
     dataTypeId: str | None = None,
     flowId: str | None = None,
 ) -> dict[str, Any]:
@@ -104,7 +113,7 @@ def import_template(
     target = load_target(session, principal.org, kind, str(target_id))
     key = ensure_template(principal.org, target)
     name = f"{target.name} template.xlsx"
-    link = get_storage().link(principal.org, key, name, get_settings().link_ttl_seconds)
+    link = storage.link(principal.org, key, name, settings.link_ttl_seconds)
     return ok({"fileTemplate": link, "filename": name, "type": kind, "targetId": target.id})
 
 

@@ -8,7 +8,8 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from loadbay.auth import CanImport, Principal
-from loadbay.db import get_database
+from loadbay.db import Database
+from loadbay.deps import AppDatabase
 from loadbay.imports import service
 from loadbay.imports.target import load_target
 from loadbay.imports.values import distinct_bad_values
@@ -18,8 +19,10 @@ from loadbay.routing import Router
 router = Router()
 
 
-def _values(principal: Principal, code: str, field: str | None) -> list[dict[str, Any]]:
-    with get_database().read() as session:
+def _values(
+    db: Database, principal: Principal, code: str, field: str | None
+) -> list[dict[str, Any]]:
+    with db.read() as session:
         job = service.get_job(session, principal.org, code)
         target_id = str(job.data_type_id if job.type == "datasource" else job.flow_id)
         target = load_target(session, principal.org, job.type, target_id)
@@ -27,10 +30,12 @@ def _values(principal: Principal, code: str, field: str | None) -> list[dict[str
 
 
 @router.get("/import-jobs/{code}/values", response_model=None, tags=["import-jobs"])
-async def bad_values(code: str, principal: CanImport, field: str | None = None) -> dict[str, Any]:
+async def bad_values(
+    code: str, principal: CanImport, db: AppDatabase, field: str | None = None
+) -> dict[str, Any]:
     """`[{field, value, count, suggestion}]`: each distinct value of an option or yes/no
     column (all of them, or `field`'s) that the field does not take once the job's
     `valueMap` is applied, with how many rows have it and the likely intended value.
     Set `valueMap` (`{fieldId: {from: to}}`, `""` for a blank) on the draft or at
     confirm to fix them for the whole file."""
-    return ok(await run_in_threadpool(_values, principal, code, field))
+    return ok(await run_in_threadpool(_values, db, principal, code, field))
