@@ -13,7 +13,7 @@ from loadbay.imports.models import ImportJob, ImportRevertConflict
 from loadbay.imports.target import Target
 from loadbay.pagination import page_rows
 
-HISTORY_JOBS = 20  # earlier mappings consulted for a suggestion, newest first
+HISTORY_JOBS = 20  # earlier jobs consulted for a suggestion (mapping, value map), newest first
 
 
 def target_names(session: Session, jobs: list[ImportJob]) -> dict[str, str]:
@@ -48,11 +48,12 @@ def jobs_query(
     return sa.select(ImportJob).where(*where)
 
 
-def mapping_history(session: Session, org: str, target: Target) -> list[list[dict[str, Any]]]:
-    """The mappings of this organisation's earlier jobs for the same target, newest first."""
+def earlier_jobs(session: Session, org: str, target: Target, what: Any) -> list[Any]:
+    """`what` (a column) of this organisation's confirmed jobs for the same target, newest
+    first: what a suggestion remembers (mappings, value maps)."""
     column = ImportJob.data_type_id if target.kind == "datasource" else ImportJob.flow_id
     found = session.scalars(
-        sa.select(ImportJob.mapping)
+        sa.select(what)
         .where(
             ImportJob.organization_id == org,
             ImportJob.type == target.kind,
@@ -62,6 +63,12 @@ def mapping_history(session: Session, org: str, target: Target) -> list[list[dic
         .order_by(ImportJob.created_time.desc(), ImportJob.id.desc())
         .limit(HISTORY_JOBS)
     )
+    return list(found)
+
+
+def mapping_history(session: Session, org: str, target: Target) -> list[list[dict[str, Any]]]:
+    """The mappings of this organisation's earlier jobs for the same target, newest first."""
+    found = earlier_jobs(session, org, target, ImportJob.mapping)
     return [list(m) for m in found if m]  # a JSON null is not filtered by IS NOT NULL
 
 

@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from loadbay.catalog.fields import FieldSpec, Invalid, cell_text, converter_for
@@ -23,13 +22,13 @@ from loadbay.catalog.org_settings import locale_for
 from loadbay.errors import BadRequest
 from loadbay.imports.mapping import norm, resolve_mapping
 from loadbay.imports.models import ImportJob
+from loadbay.imports.queries import earlier_jobs
 from loadbay.imports.target import Target
 from loadbay.storage import get_storage
 from loadbay.tabular.readers import open_table
 
 TRUE_WORDS = ("true", "1", "yes", "on", "y")
 MAX_PAIRS = 1000  # per field: a value map is a correction list, not a second data file
-HISTORY_JOBS = 20
 Rules = dict[str, Any]
 
 
@@ -107,18 +106,7 @@ def parse_value_map(raw: Any, target: Target, rules: Rules | None = None) -> dic
 def remembered_value_map(session: Session, org: str, target: Target) -> dict[str, Any]:
     """The value maps of this organisation's confirmed jobs for the same target, merged
     newest first (a newer pair wins)."""
-    column = ImportJob.data_type_id if target.kind == "datasource" else ImportJob.flow_id
-    found = session.scalars(
-        sa.select(ImportJob.options)
-        .where(
-            ImportJob.organization_id == org,
-            ImportJob.type == target.kind,
-            column == target.id,
-            ImportJob.confirmed.is_(True),
-        )
-        .order_by(ImportJob.created_time.desc(), ImportJob.id.desc())
-        .limit(HISTORY_JOBS)
-    )
+    found = earlier_jobs(session, org, target, ImportJob.options)
     merged: dict[str, dict[str, str]] = {}
     known = {s.id for s in target.specs}
     for options in found:
