@@ -222,3 +222,28 @@ def test_an_overloaded_gate_recovers_and_lets_a_burst_wait_again() -> None:
         return ticket is not None
 
     assert asyncio.run(run())
+
+
+def test_a_waiter_shed_by_the_overload_leaves_the_line_at_once() -> None:
+    """Shed waiters do not stay counted in the line (they would make the next newcomer's
+    expected wait longer than it is, and shed it too)."""
+    from loadbay.admission import Gate
+
+    async def run() -> tuple[int, int | None, int | None]:
+        gate = Gate(slots=1, max_wait=1.0)
+        held = await gate.enter()
+        assert held is not None
+        gate.hold = 0.01
+        waiter = asyncio.ensure_future(gate.enter())
+        await asyncio.sleep(0.15)  # in line for longer than the overload's wait
+        gate._overloaded(time.monotonic())  # a shed elsewhere: this one is shed too
+        in_line = len(gate.waiters)
+        shed = await waiter
+        assert held is not None
+        gate.leave(held)
+        return in_line, shed, await gate.enter()
+
+    in_line, shed, next_one = asyncio.run(run())
+    assert in_line == 0
+    assert shed is None
+    assert next_one is not None

@@ -94,6 +94,7 @@ class Gate:
         for waiter, since in list(self.queued_at.items()):
             if since <= limit and not waiter.done():
                 waiter.set_exception(_Shed())
+                self._forget(waiter)  # out of the line now: a place passes over it
 
     def expected_wait(self, now: float) -> float:
         """The line ahead, times how long a place is held, shared by the slots. Holders
@@ -121,6 +122,12 @@ class Gate:
             await asyncio.wait_for(waiter, budget)
         except TimeoutError:
             self._forget(waiter)
+            if waiter.done() and not waiter.cancelled():
+                # Python 3.12+ raises the timeout even when the place (or a shed) came in
+                # the same loop pass: take the place rather than lose it.
+                if waiter.exception() is None:
+                    return self._admit(time.monotonic())
+                return None
             self._overloaded(time.monotonic())
             return None
         except _Shed:
