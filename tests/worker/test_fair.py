@@ -364,3 +364,33 @@ def test_an_organisation_plans_one_upload_at_a_time(
         second: ("done", "success", 6),
         b_job: ("done", "success", 2),
     }
+
+
+def test_a_plan_taken_over_also_waits_for_the_organisations_live_plan(
+    orgs: tuple[Org, Org], small_chunks: Any, db: Database
+) -> None:
+    """A retried or swept plan whose lease ran out is not claimed while another upload
+    of the same organisation is being planned: one plan at a time holds for takeovers."""
+    a, _ = orgs
+    with held_queue():
+        first = a.upload(outlets(6, "A"))
+        second = a.upload(outlets(6, "Z"))
+        now = utcnow()
+        with db.write() as session:
+            for job, expires in (
+                (first, now - timedelta(seconds=1)),
+                (second, now + timedelta(minutes=5)),
+            ):
+                session.execute(
+                    sa.update(ImportJob)
+                    .where(ImportJob.id == job)
+                    .values(phase="planning", lease_owner="elsewhere:1:x", lease_expires=expires, attempts=1)
+                )  # fmt: skip
+        with db.write() as session:
+            assert not state.claim_job(session, first, "here:1:y", "planning")
+        with db.write() as session:  # the live plan ends (its lease runs out): now it may
+            session.execute(
+                sa.update(ImportJob).where(ImportJob.id == second).values(lease_expires=now)
+            )
+        with db.write() as session:
+            assert state.claim_job(session, first, "here:1:y", "planning")

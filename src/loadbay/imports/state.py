@@ -158,6 +158,8 @@ def claim_job(session: Session, job_id: str, owner: str, phase: str) -> bool:
         jobs.c.confirmed.is_(True),
         _open(jobs.c.lease_owner, jobs.c.lease_expires, now),
     )
+    if phase == "planning":  # one plan at a time holds for a takeover too
+        taken_over = sa.and_(taken_over, ~_planning_elsewhere(now))
     return bool(
         rowcount(
             session.execute(
