@@ -344,3 +344,49 @@ def test_bad_rule_values_are_a_400(start, app_client, auth, body) -> None:
     response = confirm(app_client, auth, code, **body)
     assert response.status_code == 400 and response.json()["failedCode"] == "import-003"
     assert confirm(app_client, auth, code).status_code == 201
+
+
+def test_two_draft_changes_at_once_both_hold(start, db: Database) -> None:
+    """Two changes of one draft sent together (the values step in one tab, the locale in
+    another; two API clients): each reads the draft, then writes it whole. Before, the
+    later write put back what the earlier one had changed; now a change that finds the
+    draft changed meanwhile is made again on top of it."""
+    import threading
+
+    from loadbay.auth import Principal
+    from loadbay.imports import draft
+    from loadbay.imports.models import ImportJob
+
+    content = (MESSY / "a2_outlets_notes_title_merged.xlsx").read_bytes()
+    code = start(content, filename="outlets.xlsx").json()["data"]["code"]
+    with db.read() as session:
+        job = session.get(ImportJob, code)
+        assert job is not None
+        who = Principal(job.organization_id, "a@x.test", frozenset({"import"}))
+    together = threading.Barrier(2)
+    failed: list[BaseException] = []
+
+    def change(body: dict[str, Any]) -> None:
+        together.wait()
+        try:
+            draft.change_draft(who, code, body)
+        except BaseException as exc:  # reported below
+            failed.append(exc)
+
+    threads = [
+        threading.Thread(
+            target=change, args=({"valueMap": {"category": {"mini market": "Retail"}}},)
+        ),
+        threading.Thread(target=change, args=({"locale": "id-ID"},)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failed, failed
+    with db.read() as session:
+        job = session.get(ImportJob, code)
+        assert job is not None
+        options = job.options or {}
+    assert options.get("valueMap") == {"category": {"mini market": "Retail"}}
+    assert (options.get("locale") or {}).get("tag") == "id-ID", options.get("locale")

@@ -16,6 +16,7 @@ from loadbay.imports import mapping, review, service, values
 from loadbay.imports.models import ImportJob
 from loadbay.imports.preview import read_preview, remember_structure, target_id_of
 from loadbay.imports.queries import mapping_history
+from loadbay.imports.review_models import ImportReview
 from loadbay.imports.target import load_target
 
 DRAFT_KEYS = ("sheet", "headerRow", "mapping", "valueMap", "locale")
@@ -30,13 +31,44 @@ def draft_job(principal: Principal, code: str, db: Database | None = None) -> Im
     return job
 
 
+class _Changed(Exception):
+    """The draft changed between this change's read and its write."""
+
+
+_ATTEMPTS = 5  # two tabs, a client's retries: more at once than this is not a person
+
+
 def change_draft(
     principal: Principal, code: str, body: dict[str, Any], *, run: Runtime | None = None
 ) -> ImportJob:
     """Apply `body` (any of `DRAFT_KEYS`) to the draft, commit it with a new generation
     of the whole-file check and send that check; answers the job as stored. `run`: what
-    the app was built with (the process's current ones when not given)."""
+    the app was built with (the process's current ones when not given).
+
+    The draft is read, changed (reading the file's head again) and written whole; a
+    change that finds another committed meanwhile (the check's generation moved) is made
+    again on top of it, so two changes sent together both hold."""
     run = current(run)
+    for _ in range(_ATTEMPTS - 1):
+        try:
+            return _change_once(principal, code, body, run)
+        except _Changed:
+            continue
+    return _change_once(principal, code, body, run, last=True)
+
+
+def _generation(session: Any, code: str, *, lock: bool = False) -> int:
+    """The draft's check generation (it moves with every committed change); `lock`: held
+    to the end of the write (PostgreSQL; SQLite's write turn already is one writer)."""
+    found = session.get(ImportReview, code, with_for_update=lock)
+    return int(found.generation) if found is not None else 0
+
+
+def _change_once(
+    principal: Principal, code: str, body: dict[str, Any], run: Runtime, *, last: bool = False
+) -> ImportJob:
+    with run.db.read() as session:
+        seen = _generation(session, code)
     job = draft_job(principal, code, run.db)
     options = dict(job.options or {})
     if body.get("sheet") not in (None, ""):
@@ -82,6 +114,8 @@ def change_draft(
         stored = service.get_job(session, principal.org, code)
         if stored.confirmed or stored.phase != "preview":
             raise Conflict("import-032", f"Import job {code} is already confirmed or cancelled")
+        if not last and _generation(session, code, lock=True) != seen:
+            raise _Changed  # rolled back: made again on the draft as it is now
         stored.sheet_name, stored.headers = job.sheet_name, job.headers
         stored.options, stored.mapping = job.options, job.mapping
         stored.updated_by = principal.email
