@@ -296,7 +296,7 @@ class Tally:
 
     def line(self, label: str) -> str:
         answered = self.ok_ms + self.shed_ms
-        sheds = (f"{len(self.shed_ms)} (p99 {percentile(self.shed_ms, 99):.0f} ms)"
+        sheds = (f"{len(self.shed_ms)} (p50 {percentile(self.shed_ms, 50):.0f} ms, p90 {percentile(self.shed_ms, 90):.0f} ms, p99 {percentile(self.shed_ms, 99):.0f} ms)"
                  if self.shed_ms else "0")  # fmt: skip
         return (f"{label}: {len(answered) + sum(self.errors.values())} requests, "
                 f"200 p50 {percentile(self.ok_ms, 50):.0f} ms p99 {percentile(self.ok_ms, 99):.0f} ms "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import threading
@@ -119,8 +120,11 @@ class Settings(BaseSettings):
     # Load (see loadbay.admission): polls and views past the gate at once; a newcomer whose
     # wait would exceed api_max_wait_seconds is answered 503 server-036 at once. The
     # thread pool and the database pool are sized from api_concurrency (api_threads,
-    # db_pool_size), never apart from it.
-    api_concurrency: Annotated[int, Field(gt=0, le=256)] = 8
+    # db_pool_size), never apart from it. Two: a poll is Python under one GIL, so more
+    # threads at once add no speed, only wait for the GIL, and so does the event loop
+    # that answers sheds (bench/RESULTS.md, "Polling load, wave 2": 2 beat 4 and 8 on
+    # SQLite and on PostgreSQL). Raise it for a database far away on the network.
+    api_concurrency: Annotated[int, Field(gt=0, le=256)] = 2
     api_max_wait_seconds: Annotated[float, Field(gt=0)] = 1.0
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -150,9 +154,9 @@ class Settings(BaseSettings):
 
     @property
     def api_threads(self) -> int:
-        """AnyIO's thread pool: room for every admitted request, and as much again for
-        ungated ones (writes, health checks, downloads)."""
-        return 2 * self.api_concurrency
+        """AnyIO's thread pool: room for every admitted request, and as much again, at
+        least 8, for ungated ones (writes, health checks, downloads)."""
+        return self.api_concurrency + max(8, self.api_concurrency)
 
     @property
     def db_pool_size(self) -> int:
@@ -166,7 +170,10 @@ class Settings(BaseSettings):
 
     @property
     def effective_storage_url(self) -> str:
-        return self.storage_url or f"file://{(self.data_dir / 'files').resolve()}"
+        if self.storage_url:
+            return self.storage_url
+        # Asked on every link and storage lookup: resolve a folder once, not every time.
+        return _files_url(self.data_dir, None if self.data_dir.is_absolute() else os.getcwd())
 
     @property
     def secret(self) -> str:
@@ -175,6 +182,12 @@ class Settings(BaseSettings):
     @property
     def signing_key(self) -> bytes:
         return (self.link_secret or _kept_secret(self.data_dir, "link.secret")).encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _files_url(data_dir: Path, cwd: str | None) -> str:
+    """The local store's URL; `cwd` is part of the key when `data_dir` is relative."""
+    return f"file://{(data_dir / 'files').resolve()}"
 
 
 def _kept_secret(data_dir: Path, name: str) -> str:

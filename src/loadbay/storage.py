@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import io
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -65,12 +66,15 @@ class Storage(Protocol):
     def close(self) -> None: ...
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def validate_key(key: str, *, prefix: bool = False) -> str:
     """The key itself, or ValueError when it could address something outside its place."""
     body = key[:-1] if prefix and key.endswith("/") else key
     if not body or body.startswith("/") or "\\" in body:
         raise ValueError(f"invalid storage key: {key!r}")
-    if any(ord(c) < 32 or ord(c) == 127 for c in body):
+    if _CONTROL.search(body):
         raise ValueError(f"invalid storage key: {key!r}")
     if any(part in ("", ".", "..") for part in body.split("/")):
         raise ValueError(f"invalid storage key: {key!r}")

@@ -14,7 +14,7 @@ from loadbay.catalog import queries
 from loadbay.catalog.fields import FieldSpec, Invalid, converter_for, is_blank, parse_fields
 from loadbay.catalog.models import DataType, Flow, Hub, Organization
 from loadbay.catalog.schemas import DataTypeChange, DataTypeIn, FlowIn, HubIn
-from loadbay.db import get_database
+from loadbay.db import Database, get_database
 from loadbay.errors import BadRequest, Conflict, NotFound, Unauthorized
 from loadbay.ids import is_id, utcnow
 
@@ -29,10 +29,11 @@ TASK_RESERVED = TASK_COLUMNS | _SYSTEM | {"flow"}
 RECORD_RESERVED = _SYSTEM | {"dataTypeId", "hubId", "data_type", "updatedBy", "limitUser"}
 
 
-def known_organisation(org: str) -> bool:
+def known_organisation(org: str, database: Database | None = None) -> bool:
     """Whether `org` exists here: the check `auth` runs on every token, handed to it as
-    `app.state.known_organisation` by `create_app` (auth sits below the catalog)."""
-    with get_database().read() as session:
+    `app.state.known_organisation` by `create_app` (auth sits below the catalog), bound
+    to the app's database (default: the process's)."""
+    with (database or get_database()).read() as session:
         return session.get(Organization, org) is not None
 
 
