@@ -276,3 +276,33 @@ def test_a_slow_line_sheds_a_newcomer_at_once_even_when_holds_look_short() -> No
     newcomer, took = asyncio.run(run())
     assert newcomer is None
     assert took < 0.02, took  # at once, not after the 50 ms overload wait
+
+
+def test_when_an_overload_begins_the_back_of_the_line_is_answered_at_once() -> None:
+    """Waiters that came under the burst allowance (a second) would wait up to that long
+    for a place that is not coming; when the first shed says the overload began, the
+    newest beyond what moves in the short wait are answered 503 at once."""
+    from loadbay.admission import Gate
+
+    async def run() -> tuple[list[int | None], float]:
+        gate = Gate(slots=1, max_wait=1.0)
+        held = await gate.enter()
+        assert held is not None
+        gate.hold = 0.02  # 50 places a second: the 50 ms wait moves two
+        line = [asyncio.ensure_future(gate.enter()) for _ in range(6)]
+        await asyncio.sleep(0)
+        started = time.monotonic()
+        gate._overloaded(started)  # the first shed
+        await asyncio.sleep(0.01)
+        cut = [w for w in line if w.done()]
+        took = time.monotonic() - started
+        gate.leave(held)
+        results = [await w for w in line]
+        for ticket in results:
+            if ticket is not None:
+                gate.leave(ticket)
+        return [w.result() for w in cut], took
+
+    cut, took = asyncio.run(run())
+    assert len(cut) == 4 and all(r is None for r in cut)  # the front two keep their places
+    assert took < 0.05

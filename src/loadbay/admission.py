@@ -19,9 +19,10 @@ answer: every shed would come after the full second. So the gate remembers its l
 shed, as CoDel remembers a queue that stayed long: for `_OVERLOAD_HOLD_SECONDS` after
 one, a newcomer may wait only `_OVERLOAD_WAIT_SECONDS`, and a client past capacity
 hears 503 at once (its wait is expected too long) or after that short wait (it turned
-out so). Waiters already in line keep their place: they were expected in within their
-wait, and shedding them when the overload began answered them after 100-160 ms, the
-slowest sheds of all. The expected wait counts how fast the line has been moving, not
+out so). When the overload begins, the line is cut to what moves within that short
+wait, from its back: the newest waiters are answered at once, and those who waited
+longest keep their places (cutting by age instead, as before, shed the oldest after
+100-160 ms, the slowest sheds of all; keeping everyone let the back wait a second). The expected wait counts how fast the line has been moving, not
 only how long a holder holds (see `expected_wait`).
 
 Measured with bench/load_test.py --polls (bench/RESULTS.md, "Polling load, wave 2"):
@@ -71,6 +72,10 @@ def gated(scope: Scope) -> bool:
     return path not in EXEMPT_PATHS and not path.startswith(EXEMPT_PREFIXES)
 
 
+class _Shed(Exception):
+    """Given to a waiter cut from the line when an overload begins."""
+
+
 class Gate:
     """At most `slots` holders; a newcomer waits in line only when the line is expected
     to let it in within `max_wait` seconds."""
@@ -85,6 +90,7 @@ class Gate:
         self.overloaded_until = 0.0  # monotonic time; see the module's note
         # When places were handed on to someone in line: how fast the line moves.
         self.handed_on: collections.deque[float] = collections.deque(maxlen=_RATE_WINDOW)
+        self.queued_at: dict[asyncio.Future[None], float] = {}  # waiter → when it came
 
     def budget(self, now: float) -> float:
         """How long a newcomer may wait: `max_wait`, or less while overloaded."""
@@ -93,8 +99,32 @@ class Gate:
         return self.max_wait
 
     def _overloaded(self, now: float) -> None:
-        """A shed happened: newcomers may wait only briefly for the next while."""
+        """A shed happened: newcomers may wait only briefly for the next while. When the
+        overload begins, the line is cut to what moves within that brief wait, from its
+        back, among those who have not waited longer than that: each is answered at once
+        instead of waiting its whole second for a place. Who has waited longer keeps the
+        place (shedding them now would be the slowest sheds of all)."""
+        beginning = now >= self.overloaded_until
         self.overloaded_until = now + _OVERLOAD_HOLD_SECONDS
+        if not beginning:
+            return
+        rate = self._line_speed(now) or self.slots / max(self.hold, 1e-3)
+        keep = max(1, int(rate * _OVERLOAD_WAIT_SECONDS))
+        while len(self.waiters) > keep:
+            waiter = self.waiters[-1]
+            if now - self.queued_at.get(waiter, now) > _OVERLOAD_WAIT_SECONDS:
+                break
+            self.waiters.pop()
+            self.queued_at.pop(waiter, None)
+            if not waiter.done():
+                waiter.set_exception(_Shed())
+
+    def _line_speed(self, now: float) -> float | None:
+        """Places handed on per second lately, when enough were to tell."""
+        recent = [t for t in self.handed_on if t > now - _RATE_SECONDS]
+        if len(recent) >= _RATE_MIN and recent[-1] > recent[0]:
+            return (len(recent) - 1) / (recent[-1] - recent[0])
+        return None
 
     def expected_wait(self, now: float) -> float:
         """The line ahead, times how long a place is held, shared by the slots. Holders
@@ -107,11 +137,8 @@ class Gate:
         # what a holder's own time misses: the event loop's turns and the other threads
         # on the GIL. Trusting the hold alone let in waiters that then timed out at the
         # budget, each shed after 100 ms or more instead of at once.
-        recent = [t for t in self.handed_on if t > now - _RATE_SECONDS]
-        if len(recent) >= _RATE_MIN and recent[-1] > recent[0]:
-            rate = (len(recent) - 1) / (recent[-1] - recent[0])
-            return max(by_hold, ahead / rate)
-        return by_hold
+        rate = self._line_speed(now)
+        return max(by_hold, ahead / rate) if rate else by_hold
 
     async def enter(self) -> int | None:
         """A ticket once admitted (give it to `leave`); None when shed: at once when the
@@ -126,22 +153,26 @@ class Gate:
             return None
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.append(waiter)
+        self.queued_at[waiter] = now
         try:
             # On a timeout wait_for cancels the waiter, unless the place came meanwhile.
             await asyncio.wait_for(waiter, budget)
         except TimeoutError:
             self._forget(waiter)
             if waiter.done() and not waiter.cancelled():
-                # Python 3.12+ raises the timeout even when the place came in the same
-                # loop pass: take the place rather than lose it.
-                return self._admit(time.monotonic())
+                # Python 3.12+ raises the timeout even when the place (or the cut) came
+                # in the same loop pass: take the place rather than lose it.
+                return self._admit(time.monotonic()) if waiter.exception() is None else None
             self._overloaded(time.monotonic())
+            return None
+        except _Shed:  # cut from the line's back when an overload began
             return None
         except asyncio.CancelledError:  # the client went away while waiting
             self._forget(waiter)
-            if waiter.done() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self._pass_on()  # given the place in the same instant
             raise
+        self.queued_at.pop(waiter, None)
         return self._admit(time.monotonic())
 
     def _admit(self, now: float) -> int:
@@ -165,6 +196,7 @@ class Gate:
         self.free += 1
 
     def _forget(self, waiter: asyncio.Future[None]) -> None:
+        self.queued_at.pop(waiter, None)
         with contextlib.suppress(ValueError):
             self.waiters.remove(waiter)
 
