@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from huey import Huey, MemoryHuey, PriorityRedisHuey, SqliteHuey
+from huey.storage import BlackHoleStorage
 
 from loadbay.settings import Settings, get_settings
 
@@ -33,9 +34,22 @@ def make_huey(settings: Settings) -> Huey:
     return SqliteHuey("loadbay", filename=str(path), results=False, utc=True, timeout=60)
 
 
-# Exists from import on: the task modules declare their tasks on it. An entry point that
-# builds its own settings points it at their queue with `configure`.
-huey: Huey = make_huey(get_settings())
+class _Deferred:
+    """The queue's storage until start-up names one. `create_app` and `run_consumer`
+    call `configure` with their settings before anything is enqueued or consumed; a
+    process that skipped it (a script, a one-off command) gets the queue of the
+    process's settings on first use. Never built at import: importing loadbay reads no
+    settings and creates no queue file."""
+
+    def __getattr__(self, name: str) -> Any:
+        configure(get_settings())
+        return getattr(huey.storage, name)
+
+
+# Exists from import on, so the task modules can declare their tasks on it; what it
+# stores into is attached at start-up (`configure`).
+huey: Huey = Huey("loadbay", results=False, utc=True, storage_class=BlackHoleStorage)
+huey.storage = _Deferred()
 
 
 def configure(settings: Settings) -> None:
