@@ -355,6 +355,7 @@ def test_two_draft_changes_at_once_both_hold(start, db: Database) -> None:
 
     from loadbay.auth import Principal
     from loadbay.imports import draft
+    from loadbay.imports.bodies import draft_change
     from loadbay.imports.models import ImportJob
 
     content = (MESSY / "a2_outlets_notes_title_merged.xlsx").read_bytes()
@@ -369,7 +370,7 @@ def test_two_draft_changes_at_once_both_hold(start, db: Database) -> None:
     def change(body: dict[str, Any]) -> None:
         together.wait()
         try:
-            draft.change_draft(who, code, body)
+            draft.change_draft(who, code, draft_change(body))
         except BaseException as exc:  # reported below
             failed.append(exc)
 

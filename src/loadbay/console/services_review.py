@@ -14,8 +14,8 @@ from loadbay import queue
 from loadbay.auth import Principal
 from loadbay.catalog.models import Record, Task
 from loadbay.db import get_database
+from loadbay.imports import bodies, mapping, queries, review, review_rows, service
 from loadbay.imports import draft as drafts
-from loadbay.imports import mapping, queries, review, review_rows, service
 from loadbay.imports.models import ImportJob
 from loadbay.imports.preview import read_job_head, target_id_of
 from loadbay.imports.revert import request_job_revert
@@ -125,7 +125,7 @@ def draft(principal: Principal, code: str) -> Draft:
 def change_draft(principal: Principal, code: str, body: dict[str, Any]) -> None:
     """`PATCH /import-jobs/{code}`: sheet, headerRow, mapping, valueMap or locale; the
     whole-file check starts again (and is enqueued) once the change is committed."""
-    drafts.change_draft(principal, code, body)
+    drafts.change_draft(principal, code, bodies.draft_change(body))
 
 
 def job_of(principal: Principal, code: str) -> ImportJob:
@@ -222,7 +222,8 @@ def rows(
 
 def edit_rows(principal: Principal, code: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     """`PATCH /import-jobs/{code}/rows`: the rows stored, checked again and answered."""
-    return review_rows.edit_rows(drafts.draft_job(principal, code), body)
+    job = drafts.draft_job(principal, code)
+    return review_rows.edit_rows(job, bodies.row_edits(body, list(job.headers or [])))
 
 
 # ---- revert -------------------------------------------------------------------------------

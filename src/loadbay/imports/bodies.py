@@ -1,5 +1,6 @@
-"""Request bodies of imports as pydantic models: an import config, and the confirm of a
-preview (`PUT /import-jobs/{code}`).
+"""Request bodies of imports as pydantic models: an import config, the confirm of a
+preview (`PUT /import-jobs/{code}`), a change to its draft (`PATCH /import-jobs/{code}`)
+and the review's row edits (`PATCH /import-jobs/{code}/rows`).
 
 Each model checks its fields in the order the routes always have, so a body with two
 bad values answers with the same one as before. A check that needs what the route
@@ -16,14 +17,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from loadbay.errors import BadRequest
 from loadbay.imports.models import ImportConfig, ImportJob
 from loadbay.imports.service import IMPORT_MODES, header_row_of, unmapped_policy
 from loadbay.imports.target import Target, check_match_field
 from loadbay.imports.values import Rules, parse_value_map
-from loadbay.parsing import context_of
+from loadbay.parsing import context_of, parse_body
 
 
 class _Absent(enum.Enum):
@@ -328,3 +336,167 @@ def max_invalid(value: Any) -> int | str | None:
         "import-003",
         f'maxInvalid must be a count of rows (like 10) or a share (like "5%"), not {value!r}',
     )
+
+
+# ---- a change to a draft (PATCH /import-jobs/{code}) -------------------------------------
+
+DRAFT_KEYS = ("sheet", "headerRow", "mapping", "valueMap", "locale")
+
+
+class DraftChangeIn(BaseModel):
+    """Any of `DRAFT_KEYS`; a key given as null still counts as given (the whole-file
+    check starts again). What needs the job is checked where the draft is changed: the
+    locale is one known, each `valueMap` pair fits its field, the mapping fits the file.
+
+    `sheet`: a name, or an index (as text or a number); blank keeps the draft's.
+    `headerRow`: a row number from 1 (as text or a number); null or blank finds it again.
+    `locale`: a tag like id-ID. `valueMap`: `{fieldId: {from: to}}`. `mapping`: as at
+    confirm; empty is none."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sheet: str | None = None
+    headerRow: int | None = None
+    locale: str | None = None
+    valueMap: dict[str, Any] | None = None
+    mapping: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _something(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or not set(raw) & set(DRAFT_KEYS):
+            raise BadRequest("import-003", f"Give one of {', '.join(DRAFT_KEYS)}")
+        return raw
+
+    @field_validator("sheet", mode="before")
+    @classmethod
+    def _sheet(cls, value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise BadRequest("import-003", "sheet must be a sheet's name or its index from 0")
+        return str(value).strip()[:200]
+
+    @field_validator("headerRow", mode="before")
+    @classmethod
+    def _header_row(cls, value: Any) -> int | None:
+        return header_row_of(value)
+
+    @field_validator("locale", mode="before")
+    @classmethod
+    def _locale(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise BadRequest("import-003", "locale must be a BCP 47 tag like id-ID")
+        return value.strip()
+
+    @field_validator("valueMap", mode="before")
+    @classmethod
+    def _value_map(cls, value: Any) -> dict[str, Any] | None:
+        if value is not None and not isinstance(value, dict):
+            raise BadRequest("import-003", "valueMap must be an object {fieldId: {from: to}}")
+        return value
+
+    @field_validator("mapping", mode="before")
+    @classmethod
+    def _mapping(cls, value: Any) -> list[dict[str, Any]] | None:
+        return mapping_items(value)
+
+
+def draft_change(payload: Any) -> DraftChangeIn:
+    """The body of a draft change; one that is not an object is read as an empty one, so
+    the answer names the keys to give."""
+    return parse_body(DraftChangeIn, payload if isinstance(payload, dict) else {}, "import")
+
+
+# ---- the review's row edits (PATCH /import-jobs/{code}/rows) -----------------------------
+
+
+@dataclass(frozen=True)
+class RowsContext:
+    """The draft's headers: a cell is edited by its column's header."""
+
+    headers: list[str]
+
+
+class RowEdit(BaseModel):
+    """`{row, cells: {header: text}}` or `{row, discard: true|false}` (both at once too).
+    A cell may be given as a number (kept as its text) or null (the edit is undone);
+    `discard` null leaves the row as it is."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    row: int = Field(None, validate_default=True)
+    cells: dict[str, str | None] | None = None
+    discard: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _object(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            raise BadRequest("import-003", "each item of rows needs a row number (an integer)")
+        return raw
+
+    @field_validator("row", mode="before")
+    @classmethod
+    def _row(cls, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BadRequest("import-003", "each item of rows needs a row number (an integer)")
+        return value
+
+    @field_validator("cells", mode="before")
+    @classmethod
+    def _cells(cls, value: Any, info: ValidationInfo) -> dict[str, str | None] | None:
+        number = info.data["row"]
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise BadRequest("import-003", f"row {number}: cells must be {{header: text}}")
+        headers = context_of(info, RowsContext).headers
+        out: dict[str, str | None] = {}
+        for header, cell in value.items():
+            if header not in headers:
+                raise BadRequest("import-003", f"row {number}: the file has no column '{header}'")
+            if cell is not None and not isinstance(cell, str | int | float):
+                raise BadRequest("import-003", f"row {number}, column '{header}': a cell is text")
+            out[header] = None if cell is None else str(cell)
+        return out
+
+    @field_validator("discard", mode="before")
+    @classmethod
+    def _discard(cls, value: Any, info: ValidationInfo) -> bool | None:
+        if value is not None and not isinstance(value, bool):
+            raise BadRequest("import-003", f"row {info.data['row']}: discard must be true or false")
+        return value
+
+    @model_validator(mode="after")
+    def _cells_or_discard(self) -> RowEdit:
+        if self.cells is None and self.discard is None:
+            raise BadRequest("import-003", f"row {self.row}: give cells or discard")
+        return self
+
+
+class RowEditsIn(BaseModel):
+    """`{rows: [RowEdit, ...]}`, at least one."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    rows: list[RowEdit] = Field(None, validate_default=True)
+
+    @field_validator("rows", mode="before")
+    @classmethod
+    def _rows(cls, value: Any) -> list[Any]:
+        if not isinstance(value, list) or not value:
+            raise BadRequest(
+                "import-003", "rows must be a non-empty list of {row, cells} or {row, discard}"
+            )
+        return value
+
+
+def row_edits(payload: Any, headers: list[str]) -> list[RowEdit]:
+    """The edits of a body against the draft's `headers`; one that is not an object is
+    read as an empty one, so the answer says what to give."""
+    context = RowsContext(headers)
+    body = payload if isinstance(payload, dict) else {}
+    return parse_body(RowEditsIn, body, "import", context).rows

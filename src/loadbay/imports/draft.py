@@ -11,15 +11,14 @@ from loadbay.auth import Principal
 from loadbay.catalog.org_settings import locale_for
 from loadbay.db import Database, get_database
 from loadbay.deps import Runtime, current
-from loadbay.errors import BadRequest, Conflict
+from loadbay.errors import Conflict
 from loadbay.imports import mapping, review, service, values
+from loadbay.imports.bodies import DraftChangeIn
 from loadbay.imports.models import ImportJob
 from loadbay.imports.preview import read_preview, remember_structure, target_id_of
 from loadbay.imports.queries import mapping_history
 from loadbay.imports.review_models import ImportReview
 from loadbay.imports.target import load_target
-
-DRAFT_KEYS = ("sheet", "headerRow", "mapping", "valueMap", "locale")
 
 
 def draft_job(principal: Principal, code: str, db: Database | None = None) -> ImportJob:
@@ -39,11 +38,11 @@ _ATTEMPTS = 5  # two tabs, a client's retries: more at once than this is not a p
 
 
 def change_draft(
-    principal: Principal, code: str, body: dict[str, Any], *, run: Runtime | None = None
+    principal: Principal, code: str, change: DraftChangeIn, *, run: Runtime | None = None
 ) -> ImportJob:
-    """Apply `body` (any of `DRAFT_KEYS`) to the draft, commit it with a new generation
-    of the whole-file check and send that check; answers the job as stored. `run`: what
-    the app was built with (the process's current ones when not given).
+    """Apply `change` (read by `bodies.draft_change`) to the draft, commit it with a new
+    generation of the whole-file check and send that check; answers the job as stored.
+    `run`: what the app was built with (the process's current ones when not given).
 
     The draft is read, changed (reading the file's head again) and written whole; a
     change that finds another committed meanwhile (the check's generation moved) is made
@@ -51,10 +50,10 @@ def change_draft(
     run = current(run)
     for _ in range(_ATTEMPTS - 1):
         try:
-            return _change_once(principal, code, body, run)
+            return _change_once(principal, code, change, run)
         except _Changed:
             continue
-    return _change_once(principal, code, body, run, last=True)
+    return _change_once(principal, code, change, run, last=True)
 
 
 def _generation(session: Any, code: str, *, lock: bool = False) -> int:
@@ -65,41 +64,33 @@ def _generation(session: Any, code: str, *, lock: bool = False) -> int:
 
 
 def _change_once(
-    principal: Principal, code: str, body: dict[str, Any], run: Runtime, *, last: bool = False
+    principal: Principal, code: str, change: DraftChangeIn, run: Runtime, *, last: bool = False
 ) -> ImportJob:
     with run.db.read() as session:
         seen = _generation(session, code)
     job = draft_job(principal, code, run.db)
+    given = change.model_fields_set
     options = dict(job.options or {})
-    if body.get("sheet") not in (None, ""):
-        sheet = str(body["sheet"]).strip()[:200]
-        if sheet != job.sheet_name and "headerRow" not in body:
+    if change.sheet is not None:
+        if change.sheet != job.sheet_name and "headerRow" not in given:
             options.pop("headerRow", None)  # found again: the old one was another sheet's
-        job.sheet_name = sheet
-    if "headerRow" in body:
+        job.sheet_name = change.sheet
+    if "headerRow" in given:
         options.pop("headerRow", None)
-        header_row = service.header_row_of(body.get("headerRow"))
-        if header_row is not None:
-            options["headerRow"] = header_row
-    tag = body.get("locale")
-    if tag is not None and (not isinstance(tag, str) or not tag.strip()):
-        raise BadRequest("import-003", "locale must be a BCP 47 tag like id-ID")
+        if change.headerRow is not None:
+            options["headerRow"] = change.headerRow
     job.options = options
     with run.db.read() as session:
         target = load_target(session, principal.org, job.type, target_id_of(job))
         history = mapping_history(session, principal.org, target)
-        if body.get("locale") is not None:  # stored as the rules the upload would use
-            rules = locale_for(session, principal.org, body["locale"].strip(), by_default=True)
+        if change.locale is not None:  # stored as the rules the upload would use
+            rules = locale_for(session, principal.org, change.locale, by_default=True)
             options["locale"] = rules.as_options() if rules is not None else None
             job.options = options
-    if body.get("valueMap") is not None:  # each `to` must fit its field, as at confirm
-        options["valueMap"] = values.parse_value_map(body["valueMap"], target, values.rules_of(job))
+    if change.valueMap is not None:  # each `to` must fit its field, as at confirm
+        options["valueMap"] = values.parse_value_map(change.valueMap, target, values.rules_of(job))
         job.options = options
-    items = body.get("mapping")
-    if items is not None and not (
-        isinstance(items, list) and all(isinstance(i, dict) for i in items)
-    ):
-        raise BadRequest("import-003", "mapping must be a list of {id, headerColumn} objects")
+    items = change.mapping
     with run.storage.local_copy(job.file_key) as path:
         preview = read_preview(path, job, target, [] if items else history, run.settings)
     remember_structure(job, preview)

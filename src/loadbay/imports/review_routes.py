@@ -10,8 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from loadbay.auth import CanImport
 from loadbay.deps import AppDatabase, AppRuntime
-from loadbay.errors import BadRequest
-from loadbay.imports import draft, review, review_rows, service
+from loadbay.imports import bodies, draft, review, review_rows, service
 from loadbay.imports.schemas import job_view
 from loadbay.pagination import ok, paginate
 from loadbay.parsing import PageQuery
@@ -64,7 +63,8 @@ def edit_review_rows(
     import's validator) and answered in its new state, as in `GET .../rows`. Edits are
     stored and applied when the import commits; a discarded row is counted as skipped."""
     job = draft.draft_job(principal, code, db)
-    return ok(review_rows.edit_rows(job, payload))
+    edits = bodies.row_edits(payload, list(job.headers or []))
+    return ok(review_rows.edit_rows(job, edits))
 
 
 @router.patch("/import-jobs/{code}", response_model=None, tags=["import-jobs"])
@@ -75,10 +75,8 @@ async def change_import_draft(
     (as at confirm; a conflict → 400 `import-003` naming it), `valueMap` (`{fieldId:
     {from: to}}`) and `locale`. Validation starts again over the whole file (edits
     made in the review are kept); answers the job view with its `validation`."""
-    body = {} if payload is None else payload
-    if not isinstance(body, dict) or not set(body) & set(draft.DRAFT_KEYS):
-        raise BadRequest("import-003", f"Give one of {', '.join(draft.DRAFT_KEYS)}")
-    job = await run_in_threadpool(draft.change_draft, principal, code, body, run=run)
+    change = bodies.draft_change(payload)
+    job = await run_in_threadpool(draft.change_draft, principal, code, change, run=run)
     with run.db.read() as session:
         validation = review.summary(session, code)
     return ok({**job_view(job), "validation": validation})

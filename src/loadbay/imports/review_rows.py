@@ -22,6 +22,7 @@ from loadbay.catalog.fields import cell_text
 from loadbay.db import get_database, table_of
 from loadbay.errors import BadRequest, Conflict
 from loadbay.imports import mapping
+from loadbay.imports.bodies import RowEdit
 from loadbay.imports.models import ImportJob
 from loadbay.imports.review import edits_of, invalid_rows, patched, target_of
 from loadbay.imports.review_check import REASONS, RowChecker
@@ -208,47 +209,16 @@ def render(
 # ---- edits --------------------------------------------------------------------------------
 
 
-def _parse_edits(body: Any, headers: list[str]) -> list[dict[str, Any]]:
-    rows = body.get("rows") if isinstance(body, dict) else None
-    if not isinstance(rows, list) or not rows:
-        raise BadRequest(
-            "import-003", "rows must be a non-empty list of {row, cells} or {row, discard}"
-        )
-    out = []
-    for item in rows:
-        number = item.get("row") if isinstance(item, dict) else None
-        if not isinstance(number, int) or isinstance(number, bool):
-            raise BadRequest("import-003", "each item of rows needs a row number (an integer)")
-        cells = item.get("cells")
-        discard = item.get("discard")
-        if cells is None and not isinstance(discard, bool):
-            raise BadRequest("import-003", f"row {number}: give cells or discard")
-        if cells is not None:
-            if not isinstance(cells, dict):
-                raise BadRequest("import-003", f"row {number}: cells must be {{header: text}}")
-            for header, value in cells.items():
-                if header not in headers:
-                    raise BadRequest(
-                        "import-003", f"row {number}: the file has no column '{header}'"
-                    )
-                if value is not None and not isinstance(value, str | int | float):
-                    raise BadRequest(
-                        "import-003", f"row {number}, column '{header}': a cell is text"
-                    )
-        out.append({"row": number, "cells": cells or {}, "discard": discard})
-    return out
-
-
-def edit_rows(job: ImportJob, body: Any) -> list[dict[str, Any]]:
-    """Store the edits, re-validate the rows they touch at once, answer their new state."""
+def edit_rows(job: ImportJob, wanted: Sequence[RowEdit]) -> list[dict[str, Any]]:
+    """Store the edits (read by `bodies.row_edits` against the job's headers), re-validate
+    the rows they touch at once, answer their new state."""
     db = get_database()
     with db.read() as session:
         review = _done_review(session, job)
         target = target_of(session, job)
         headers = list(job.headers or [])
-        wanted = _parse_edits(body, headers)
         chunks = _Chunks(review.chunks or [])
-        numbers = list(dict.fromkeys(w["row"] for w in wanted))
+        numbers = list(dict.fromkeys(w.row for w in wanted))
         originals = {n: chunks.cells(n) for n in numbers}
         missing = [n for n, cells in originals.items() if cells is None]
         if missing:
@@ -263,13 +233,12 @@ def edit_rows(job: ImportJob, body: Any) -> list[dict[str, Any]]:
     before = {n: patched(originals[n] or [], edits.get(n), headers) for n in numbers}
     was_discarded = {n for n in numbers if n in discarded}
     for w in wanted:
-        n = w["row"]
-        for header, value in w["cells"].items():
-            edits.setdefault(n, {})[header] = None if value is None else str(value)
-        if w["discard"] is True:
-            discarded.add(n)
-        elif w["discard"] is False:
-            discarded.discard(n)
+        for header, value in (w.cells or {}).items():
+            edits.setdefault(w.row, {})[header] = value
+        if w.discard is True:
+            discarded.add(w.row)
+        elif w.discard is False:
+            discarded.discard(w.row)
     after = {n: patched(originals[n] or [], edits.get(n), headers) for n in numbers}
     # The forecast counted a row only if the whole-file check found it valid; a row is
     # checked here without the file's other keys, so a duplicate stays one while its key
@@ -346,13 +315,13 @@ _FIRST_ROW = re.compile(r"duplicate of row (\d+)")
 def _store(
     conn: Any,
     job_id: str,
-    wanted: Iterable[dict[str, Any]],
+    wanted: Iterable[RowEdit],
     edits: dict[int, dict[str, str | None]],
 ) -> None:
     for w in wanted:
-        n = w["row"]
-        headers = list(w["cells"])
-        if w["discard"] is not None:
+        n, cells = w.row, w.cells or {}
+        headers = list(cells)
+        if w.discard is not None:
             headers.append("")
         if headers:
             conn.execute(
@@ -364,9 +333,9 @@ def _store(
             )
         values = [
             {"job_id": job_id, "row_number": n, "header": h, "value": edits[n][h], "discard": False}
-            for h in w["cells"]
+            for h in cells
         ]
-        if w["discard"] is True:
+        if w.discard is True:
             values.append(
                 {"job_id": job_id, "row_number": n, "header": "", "value": None, "discard": True}
             )
