@@ -64,7 +64,10 @@ def main() -> None:
             session.add_all([hub, kind])
             session.flush()
             target, hub_id = f"datasource:{kind.id}", hub.id
-        client.get(issue_link(org, "bench@example.test", ["import"]), follow_redirects=False)
+        secret = client.app.state.settings.secret
+        client.get(
+            issue_link(org, "bench@example.test", ["import"], secret), follow_redirects=False
+        )
         page = client.get("/imports/new/upload", params={"target": target})
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert csrf is not None

@@ -267,7 +267,8 @@ def console_link(
     with db.write() as session:
         org_id = ensure_organization(session, org).id
     console.print(f"organisation {org} → {org_id}; open within {LINK_MINUTES} minutes, once:")
-    print(get_settings().public_url.rstrip("/") + issue_link(org_id, email, wanted))
+    settings = get_settings()
+    print(settings.public_url.rstrip("/") + issue_link(org_id, email, wanted, settings.secret))
 
 
 DEMO_ROWS = [
@@ -348,7 +349,8 @@ def demo(
 def _console_link(org_id: str, org: str) -> str:
     from loadbay.console.session import issue_link
 
-    return issue_link(org_id, f"admin@{org}.test", ["import", "export", "admin"])
+    perms = ["import", "export", "admin"]
+    return issue_link(org_id, f"admin@{org}.test", perms, get_settings().secret)
 
 
 def _add_remote() -> None:

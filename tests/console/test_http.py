@@ -20,7 +20,8 @@ def _csrf(html: str) -> str:
 def _sign_in(
     client: TestClient, org_id: str, perms: list[str], email: str = "ana@acme.test"
 ) -> str:
-    answer = client.get(issue_link(org_id, email, perms), follow_redirects=False)
+    link = issue_link(org_id, email, perms, client.app.state.settings.secret)
+    answer = client.get(link, follow_redirects=False)
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == "/"
     cookie = answer.headers["set-cookie"]
@@ -32,7 +33,7 @@ def test_a_sign_in_link_opens_one_session_and_works_once(
     app_client: TestClient, make_org: Callable[[str], str]
 ) -> None:
     org = make_org("acme")
-    link = issue_link(org, "ana@acme.test", ["import"])
+    link = issue_link(org, "ana@acme.test", ["import"], app_client.app.state.settings.secret)
     first = app_client.get(link, follow_redirects=False)
     assert first.status_code == 303
     home = app_client.get("/")
@@ -49,7 +50,7 @@ def test_an_altered_link_and_no_session_are_refused(
     app_client: TestClient, make_org: Callable[[str], str]
 ) -> None:
     org = make_org("acme")
-    link = issue_link(org, "ana@acme.test", ["import"])
+    link = issue_link(org, "ana@acme.test", ["import"], app_client.app.state.settings.secret)
     assert app_client.get(link[:-3] + "abc").status_code == 400
     answer = app_client.get("/imports", follow_redirects=False)
     assert answer.status_code == 303

@@ -29,7 +29,8 @@ def demo(db: Database) -> dict[str, Any]:
 
 
 def _sign_in(client: TestClient, org: str, perms: list[str], email: str = "ana@acme.test") -> None:
-    answer = client.get(issue_link(org, email, perms), follow_redirects=False)
+    link = issue_link(org, email, perms, client.app.state.settings.secret)
+    answer = client.get(link, follow_redirects=False)
     assert answer.status_code == 303, answer.text
 
 

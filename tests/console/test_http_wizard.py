@@ -47,7 +47,8 @@ def store(db: Database, make_org: Any) -> dict[str, str]:
 
 
 def _upload(client: TestClient, store: dict[str, str], content: bytes, name: str) -> Any:
-    client.get(issue_link(store["org"], "ana@acme.test", ["import"]), follow_redirects=False)
+    link = issue_link(store["org"], "ana@acme.test", ["import"], client.app.state.settings.secret)
+    client.get(link, follow_redirects=False)
     page = client.get("/imports/new/upload", params={"target": store["target"]})
     form = {"csrf": _csrf(page.text), "target": store["target"], "hubId": store["hub"]}
     return client.post(

@@ -1,7 +1,10 @@
 """Console request plumbing: the signed-in user, permissions, CSRF and page rendering.
 
 Console routes use `PageRoute`: an error any service raises (an `ApiError`)
-becomes an HTML page with its status and message instead of the API's JSON.
+becomes an HTML page with its status and message instead of the API's JSON. Like the
+API's routes, they take the settings, database and storage the app was built with from
+`loadbay.deps` (`AppRuntime`, `AppSettings`, `AppDatabase`, or `runtime(request)` in a
+page helper) and hand them to the console's services.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
+from loadbay import deps
 from loadbay.console import session as sessions
-from loadbay.db import get_database
+from loadbay.db import Database
 from loadbay.errors import ApiError
-from loadbay.settings import get_settings
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -84,16 +87,18 @@ class PageRoute(APIRoute):
         return page
 
 
-def _load(cookie: str | None) -> tuple[sessions.Signed | None, str]:
+def _load(cookie: str | None, db: Database, secret: str) -> tuple[sessions.Signed | None, str]:
     from loadbay.console.services import org_name
 
-    with get_database().read() as db:
-        signed = sessions.load(db, cookie)
-        return signed, org_name(db, signed.principal.org) if signed else ""
+    with db.read() as session:
+        signed = sessions.load(session, cookie, secret)
+        return signed, org_name(session, signed.principal.org) if signed else ""
 
 
 def signed_in(request: Request) -> sessions.Signed:
-    signed, name = _load(request.cookies.get(sessions.COOKIE))
+    """The session of the app's database whose cookie is signed with its secret."""
+    cookie = request.cookies.get(sessions.COOKIE)
+    signed, name = _load(cookie, deps.database(request), deps.settings(request).secret)
     if signed is None:
         raise SignInNeeded()
     request.state.org_name = name
@@ -139,5 +144,5 @@ async def form_lists(request: Request, signed: sessions.Signed) -> dict[str, lis
     return out
 
 
-def secure_cookie() -> bool:
-    return get_settings().public_url.startswith("https://")
+def secure_cookie(request: Request) -> bool:
+    return deps.settings(request).public_url.startswith("https://")

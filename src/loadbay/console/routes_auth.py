@@ -10,7 +10,7 @@ from loadbay.auth import Principal
 from loadbay.console import services
 from loadbay.console import session as sessions
 from loadbay.console.deps import PageRoute, Signed, form, redirect, render, secure_cookie
-from loadbay.db import get_database
+from loadbay.deps import AppDatabase, AppSettings, Runtime, runtime
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -39,17 +39,22 @@ def _sign_in_page(request: Request, status: int = 200, error: str = "", info: st
         next=_safe_next(request.query_params.get("next")),
     )
     response.set_cookie(
-        sessions.PRE_COOKIE, token, httponly=True, samesite="lax", secure=secure_cookie()
+        sessions.PRE_COOKIE, token, httponly=True, samesite="lax", secure=secure_cookie(request)
     )
     return response
 
 
-def _open_session(principal: Principal, to: str, use_link: str | None = None) -> Response:
-    with get_database().write() as db:
+def _open_session(
+    request: Request, principal: Principal, to: str, use_link: str | None = None
+) -> Response:
+    """A session in the app's database, its cookie signed with the app's secret."""
+    run: Runtime = runtime(request)
+    secret = run.settings.secret
+    with run.db.write() as db:
         if use_link is not None:
-            principal = sessions.use_link(db, use_link)
+            principal = sessions.use_link(db, use_link, secret)
         row = sessions.start(db, principal)
-        cookie = sessions.cookie_value(row.id)
+        cookie = sessions.cookie_value(row.id, secret)
     response = redirect(to)
     response.set_cookie(
         sessions.COOKIE,
@@ -57,7 +62,7 @@ def _open_session(principal: Principal, to: str, use_link: str | None = None) ->
         max_age=sessions.SESSION_HOURS * 3600,
         httponly=True,
         samesite="lax",
-        secure=secure_cookie(),
+        secure=secure_cookie(request),
         path="/",
     )
     response.delete_cookie(sessions.PRE_COOKIE)
@@ -71,7 +76,7 @@ def sign_in_page(request: Request) -> Response:
 
 
 @router.post("/sign-in")
-async def sign_in(request: Request) -> Response:
+async def sign_in(request: Request, settings: AppSettings) -> Response:
     data = await request.form()
     given = data.get("csrf")
     expected = request.cookies.get(sessions.PRE_COOKIE, "")
@@ -80,7 +85,9 @@ async def sign_in(request: Request) -> Response:
             request, 403, "The sign-in form had expired. It has been reloaded: try again."
         )
     token = data.get("token")
-    principal = sessions.principal_of_token(token) if isinstance(token, str) else None
+    principal = (
+        sessions.principal_of_token(token, settings.secret) if isinstance(token, str) else None
+    )
     if principal is None:
         return _sign_in_page(
             request,
@@ -89,33 +96,33 @@ async def sign_in(request: Request) -> Response:
             "server. Paste the whole token, or ask for a sign-in link.",
         )
     nxt = data.get("next")
-    return _open_session(principal, _safe_next(nxt if isinstance(nxt, str) else None))
+    return _open_session(request, principal, _safe_next(nxt if isinstance(nxt, str) else None))
 
 
 @router.get("/sign-in/link")
-def sign_in_link(request: Request, token: str = "") -> Response:
+def sign_in_link(request: Request, settings: AppSettings, token: str = "") -> Response:
     try:
-        principal, _jti, _exp = sessions.read_link(token)
-        return _open_session(principal, "/", use_link=token)
+        principal, _jti, _exp = sessions.read_link(token, settings.secret)
+        return _open_session(request, principal, "/", use_link=token)
     except sessions.LinkInvalid as exc:
         return _sign_in_page(request, 400, str(exc))
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, signed: Signed) -> Response:
+async def sign_out(request: Request, signed: Signed, db: AppDatabase) -> Response:
     await form(request, signed)
-    with get_database().write() as db:
-        sessions.end(db, signed.id)
+    with db.write() as session:
+        sessions.end(session, signed.id)
     response = redirect("/sign-in?out=1")
     response.delete_cookie(sessions.COOKIE, path="/")
     return response
 
 
 @router.get("/")
-def home(request: Request, signed: Signed) -> Response:
+def home(request: Request, signed: Signed, db: AppDatabase) -> Response:
     principal = signed.principal
     recent: list[services.JobView] = []
     if principal.can("import"):
-        with get_database().read() as db:
-            recent, _total = services.history(db, principal.org, None, None, 1, 5)
+        with db.read() as session:
+            recent, _total = services.history(session, principal.org, None, None, 1, 5)
     return render(request, "home.html", recent=recent)

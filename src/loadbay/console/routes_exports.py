@@ -23,10 +23,8 @@ from loadbay.console.deps import (
     redirect,
     render,
 )
-from loadbay.db import get_database
+from loadbay.deps import AppDatabase, AppRuntime, AppStorage, runtime
 from loadbay.errors import ApiError
-from loadbay.settings import get_settings
-from loadbay.storage import get_storage
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PER_PAGE = 20
@@ -43,8 +41,9 @@ def _export_page(
 ) -> Response:
     signed = request.state.console
     org = signed.principal.org
+    run = runtime(request)
     context: dict[str, Any] = {}
-    with get_database().read() as db:
+    with run.db.read() as db:
         options = services.choices(db, org)
         tgt = services.target(db, org, ref) if ref else None
         if tgt is not None:
@@ -63,7 +62,7 @@ def _export_page(
         formats=services.EXPORT_FORMATS,
         statuses={s: exports.STATUS_WORDS.get(s, s) for s in TASK_STATUSES},
         choice=choice or exports.ExportChoice(),
-        direct_rows=get_settings().console_direct_export_rows,
+        direct_rows=run.settings.console_direct_export_rows,
         error=error,
         notice=notice,
         config_id=config_id,
@@ -73,13 +72,18 @@ def _export_page(
 
 @router.get("/exports/new")
 def export_page(
-    request: Request, signed: Signed, target: str = "", config: str = "", saved: str = ""
+    request: Request,
+    signed: Signed,
+    db: AppDatabase,
+    target: str = "",
+    config: str = "",
+    saved: str = "",
 ) -> Response:
     need(signed, "export")
     if not config or not target:
         return _export_page(request, target)
-    with get_database().read() as db:
-        name, fields = exports.config_fields(db, signed.principal.org, config)
+    with db.read() as session:
+        name, fields = exports.config_fields(session, signed.principal.org, config)
     word = "Saved" if saved else "Applied"
     return _export_page(
         request,
@@ -91,7 +95,7 @@ def export_page(
 
 
 @router.post("/exports/new")
-async def export(request: Request, signed: Signed) -> Response:
+async def export(request: Request, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "export")
     values = await form_lists(request, signed)
     ref = (values.get("target") or [""])[0]
@@ -101,9 +105,9 @@ async def export(request: Request, signed: Signed) -> Response:
     if choice.fmt not in services.EXPORT_FORMATS:
         return _export_page(request, ref, 400, "Choose a file format.", choice)
     try:
-        with get_database().read() as db:
+        with run.db.read() as db:
             tgt = services.target(db, signed.principal.org, ref)
-        entry = await exports.export(signed.principal, tgt, choice)
+        entry = await exports.export(signed.principal, tgt, choice, run)
     except ApiError as exc:
         if exc.status_code >= 500:
             raise
@@ -114,7 +118,7 @@ async def export(request: Request, signed: Signed) -> Response:
 
 
 @router.post("/exports/configs")
-async def save_config(request: Request, signed: Signed) -> Response:
+async def save_config(request: Request, signed: Signed, db: AppDatabase) -> Response:
     need(signed, "export")
     values = await form_lists(request, signed)
     ref = (values.get("target") or [""])[0]
@@ -123,9 +127,11 @@ async def save_config(request: Request, signed: Signed) -> Response:
     if not name:
         return _export_page(request, ref, 400, "Give the field choice a name to save it.", choice)
     try:
-        with get_database().write() as db:
-            tgt = services.target(db, signed.principal.org, ref)
-            config_id = exports.save_config(db, signed.principal, tgt, name, choice.fields or [])
+        with db.write() as session:
+            tgt = services.target(session, signed.principal.org, ref)
+            config_id = exports.save_config(
+                session, signed.principal, tgt, name, choice.fields or []
+            )
     except ApiError as exc:
         return _export_page(request, ref, exc.status_code, exc.message, choice)
     query = urlencode({"target": ref, "config": config_id, "saved": 1})
@@ -133,15 +139,15 @@ async def save_config(request: Request, signed: Signed) -> Response:
 
 
 @router.get("/exports/{log_id}/file")
-def export_file(log_id: str, signed: Signed) -> Response:
+def export_file(log_id: str, signed: Signed, run: AppRuntime) -> Response:
     """A finished export of this user's, streamed from storage (same origin, so a form's
     redirect to it is allowed whatever the storage is)."""
     need(signed, "export")
-    with get_database().read() as db:
-        key, filename, size = exports.finished_file(db, signed.principal, log_id)
+    with run.db.read() as db:
+        key, filename, size = exports.finished_file(db, signed.principal, log_id, run.storage)
 
     def chunks() -> Iterator[bytes]:
-        with get_storage().open(key) as source:
+        with run.storage.open(key) as source:
             while block := source.read(1 << 16):
                 yield block
 
@@ -149,11 +155,18 @@ def export_file(log_id: str, signed: Signed) -> Response:
 
 
 @router.get("/exports")
-def export_log(request: Request, signed: Signed, page: str = "", started: str = "") -> Response:
+def export_log(
+    request: Request,
+    signed: Signed,
+    db: AppDatabase,
+    storage: AppStorage,
+    page: str = "",
+    started: str = "",
+) -> Response:
     need(signed, "export")
     number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
-    with get_database().read() as db:
-        entries, total = services.export_log(db, signed.principal, number, PER_PAGE)
+    with db.read() as session:
+        entries, total = services.export_log(session, signed.principal, number, PER_PAGE, storage)
     name = "exports/_log.html" if request.headers.get("hx-request") else "exports/log.html"
     return render(
         request,
@@ -178,7 +191,7 @@ def _settings_page(
     sent: dict[str, str] | None = None,
 ) -> Response:
     signed = request.state.console
-    with get_database().read() as db:
+    with runtime(request).db.read() as db:
         values = exports.org_values(db, signed.principal.org)
         hooks = services.webhooks(db, signed.principal.org)
     if sent is not None:
@@ -206,12 +219,12 @@ def settings_page(request: Request, signed: Signed, saved: str = "") -> Response
 
 
 @router.post("/settings")
-async def save_settings(request: Request, signed: Signed) -> Response:
+async def save_settings(request: Request, signed: Signed, db: AppDatabase) -> Response:
     need(signed, "admin")
     values = await form(request, signed)
     try:
-        with get_database().write() as db:
-            exports.save_org_values(db, signed.principal.org, values)
+        with db.write() as session:
+            exports.save_org_values(session, signed.principal.org, values)
     except ApiError as exc:
         return _settings_page(request, exc.status_code, exports.in_words(exc.message), sent=values)
     return redirect("/settings?saved=1")

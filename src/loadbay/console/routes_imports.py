@@ -21,11 +21,10 @@ from loadbay.console.deps import (
     redirect,
     render,
 )
-from loadbay.db import get_database
+from loadbay.deps import AppDatabase, AppRuntime, runtime
 from loadbay.errors import ApiError
 from loadbay.imports.schemas import MONITORING_STATUSES
 from loadbay.imports.upload import receive
-from loadbay.settings import get_settings
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PER_PAGE = 20
@@ -40,14 +39,13 @@ def _page_number(raw: str | None) -> int:
 
 
 @router.get("/imports/new")
-def choose(request: Request, signed: Signed) -> Response:
+def choose(request: Request, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
-    with get_database().read() as db:
-        options = services.choices(db, signed.principal.org)
+    org = signed.principal.org
+    with run.db.read() as db:
+        options = services.choices(db, org)
         links = {
-            c.ref: services.template_link(
-                signed.principal.org, services.target(db, signed.principal.org, c.ref)
-            )
+            c.ref: services.template_link(org, services.target(db, org, c.ref), run.storage)
             for c in options
         }
     return render(request, "imports/choose.html", step="choose", options=options, links=links)
@@ -58,7 +56,8 @@ def choose(request: Request, signed: Signed) -> Response:
 
 def _upload_page(request: Request, ref: str, status: int = 200, error: str = "") -> Response:
     signed = request.state.console
-    with get_database().read() as db:
+    run = runtime(request)
+    with run.db.read() as db:
         tgt = services.target(db, signed.principal.org, ref)
         choice = next(c for c in services.choices(db, signed.principal.org) if c.ref == ref)
         hubs = services.hubs(db, signed.principal.org) if tgt.kind == "datasource" else []
@@ -71,8 +70,8 @@ def _upload_page(request: Request, ref: str, status: int = 200, error: str = "")
         target=tgt,
         choice=choice,
         hubs=hubs,
-        limits=services.limits(),
-        template=services.template_link(signed.principal.org, tgt),
+        limits=services.limits(run.settings),
+        template=services.template_link(signed.principal.org, tgt, run.storage),
         error=error,
     )
 
@@ -86,9 +85,9 @@ def upload_page(request: Request, signed: Signed, target: str = "") -> Response:
 
 
 @router.post("/imports/new/upload")
-async def upload(request: Request, signed: Signed) -> Response:
+async def upload(request: Request, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
-    settings = get_settings()
+    settings = run.settings
     try:
         received = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     except ApiError as exc:
@@ -102,7 +101,7 @@ async def upload(request: Request, signed: Signed) -> Response:
         received.fields["dataTypeId" if kind == "datasource" else "flowId"] = target_id
         try:
             code, sheets = await run_in_threadpool(
-                services.accept_upload, signed.principal, received
+                services.accept_upload, signed.principal, received, run
             )
         except ApiError as exc:
             return _upload_page(request, ref, 400, exc.message)
@@ -123,7 +122,7 @@ def _map_page(
     bad: set[int] | None = None,
 ) -> Response:
     signed = request.state.console
-    draft = review.draft(signed.principal, code)
+    draft = review.draft(signed.principal, code, runtime(request))
     picks = (
         chosen if chosen is not None else {c.index: c.suggested or IGNORE for c in draft.columns}
     )
@@ -143,19 +142,19 @@ def _map_page(
 
 
 @router.get("/imports/{code}/map")
-async def map_page(request: Request, code: str, signed: Signed) -> Response:
+async def map_page(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
-    job = await run_in_threadpool(review.job_of, signed.principal, code)
+    job = await run_in_threadpool(review.job_of, signed.principal, code, run)
     if job.phase != "preview":
         return redirect(f"/imports/{code}")
     return await run_in_threadpool(_map_page, request, code)
 
 
 @router.post("/imports/{code}/map")
-async def map_submit(request: Request, code: str, signed: Signed) -> Response:
+async def map_submit(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
     values = await form(request, signed)
-    draft = await run_in_threadpool(review.draft, signed.principal, code)
+    draft = await run_in_threadpool(review.draft, signed.principal, code, run)
     chosen = {c.index: values.get(f"col-{c.index}", IGNORE) for c in draft.columns}
     titles = {s.id: s.title for s in draft.target.specs} | {"_id": "Record id (_id)"}
     by_field: dict[str, list[int]] = {}
@@ -189,7 +188,9 @@ async def map_submit(request: Request, code: str, signed: Signed) -> Response:
         if f == IGNORE and headers[i]
     ]
     try:
-        await run_in_threadpool(review.change_draft, signed.principal, code, {"mapping": items})
+        await run_in_threadpool(
+            review.change_draft, signed.principal, code, {"mapping": items}, run
+        )
     except ApiError as exc:
         if exc.status_code == 409:
             return redirect(f"/imports/{code}")
@@ -207,7 +208,7 @@ def _confirm_page(
     error: str = "",
     sent: dict[str, str] | None = None,
 ) -> Response:
-    check = review.check(request.state.console.principal, code)
+    check = review.check(request.state.console.principal, code, runtime(request))
     titles = {header: title for _i, header, title in check.columns}
     job = check.job
     sent = sent or {}
@@ -231,16 +232,16 @@ def _confirm_page(
 
 
 @router.get("/imports/{code}/confirm")
-async def confirm_page(request: Request, code: str, signed: Signed) -> Response:
+async def confirm_page(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
-    job = await run_in_threadpool(review.job_of, signed.principal, code)
+    job = await run_in_threadpool(review.job_of, signed.principal, code, run)
     if job.phase != "preview":
         return redirect(f"/imports/{code}")
     return await run_in_threadpool(_confirm_page, request, code)
 
 
 @router.post("/imports/{code}/confirm")
-async def confirm(request: Request, code: str, signed: Signed) -> Response:
+async def confirm(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
     values = await form(request, signed)
     body = {
@@ -250,7 +251,7 @@ async def confirm(request: Request, code: str, signed: Signed) -> Response:
         "maxInvalid": values.get("maxInvalid", "").strip() or None,
     }
     try:
-        await run_in_threadpool(services.confirm, signed.principal, code, body)
+        await run_in_threadpool(services.confirm, signed.principal, code, body, run)
     except ApiError as exc:
         if exc.status_code == 409:
             return redirect(f"/imports/{code}")
@@ -262,27 +263,27 @@ async def confirm(request: Request, code: str, signed: Signed) -> Response:
 
 
 @router.get("/imports/{code}")
-async def job_page(request: Request, code: str, signed: Signed) -> Response:
+async def job_page(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
-    view = await run_in_threadpool(services.job, signed.principal, code)
+    view = await run_in_threadpool(services.job, signed.principal, code, run)
     if view.job.phase == "preview":
         return redirect(f"/imports/{code}/review")
     return render(request, "imports/job.html", step="progress", v=view)
 
 
 @router.get("/imports/{code}/progress")
-async def progress(request: Request, code: str, signed: Signed) -> Response:
+async def progress(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
-    view = await run_in_threadpool(services.job, signed.principal, code)
+    view = await run_in_threadpool(services.job, signed.principal, code, run)
     return render(request, "imports/_progress.html", v=view, oob=True)
 
 
 @router.post("/imports/{code}/cancel")
-async def cancel(request: Request, code: str, signed: Signed) -> Response:
+async def cancel(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
     await form(request, signed)
     try:
-        await run_in_threadpool(services.cancel, signed.principal, code)
+        await run_in_threadpool(services.cancel, signed.principal, code, run)
     except ApiError as exc:
         if exc.status_code != 409:  # already finished: the page shows how it ended
             raise
@@ -293,20 +294,20 @@ async def cancel(request: Request, code: str, signed: Signed) -> Response:
 
 
 @router.get("/imports/{code}/revert")
-async def revert_page(request: Request, code: str, signed: Signed) -> Response:
+async def revert_page(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
-    view = await run_in_threadpool(services.job, signed.principal, code)
+    view = await run_in_threadpool(services.job, signed.principal, code, run)
     if not view.done or view.job.revert_status in ("Queued", "InProgress", "Done"):
         return redirect(f"/imports/{code}")
     return render(request, "imports/revert.html", v=view)
 
 
 @router.post("/imports/{code}/revert")
-async def revert(request: Request, code: str, signed: Signed) -> Response:
+async def revert(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
     await form(request, signed)
     try:
-        await run_in_threadpool(review.revert, signed.principal, code)
+        await run_in_threadpool(review.revert, signed.principal, code, run)
     except ApiError as exc:
         if exc.status_code != 409:  # not finished, or already reverted: its page says so
             raise
@@ -314,18 +315,20 @@ async def revert(request: Request, code: str, signed: Signed) -> Response:
 
 
 @router.get("/imports/{code}/revert-status")
-async def revert_status(request: Request, code: str, signed: Signed) -> Response:
+async def revert_status(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
-    view = await run_in_threadpool(services.job, signed.principal, code)
+    view = await run_in_threadpool(services.job, signed.principal, code, run)
     return render(request, "imports/_revert.html", v=view)
 
 
 @router.get("/imports/{code}/revert-conflicts")
-async def revert_conflicts(request: Request, code: str, signed: Signed, page: str = "") -> Response:
+async def revert_conflicts(
+    request: Request, code: str, signed: Signed, run: AppRuntime, page: str = ""
+) -> Response:
     need(signed, "import")
     number = _page_number(page)
     job, items, total = await run_in_threadpool(
-        review.revert_conflicts, signed.principal, code, number, PER_PAGE
+        review.revert_conflicts, signed.principal, code, number, PER_PAGE, run
     )
     return render(
         request,
@@ -343,13 +346,18 @@ async def revert_conflicts(request: Request, code: str, signed: Signed, page: st
 
 @router.get("/imports")
 def history(
-    request: Request, signed: Signed, status: str = "", type: str = "", page: str = ""
+    request: Request,
+    signed: Signed,
+    db: AppDatabase,
+    status: str = "",
+    type: str = "",
+    page: str = "",
 ) -> Response:
     need(signed, "import")
     number = _page_number(page)
-    with get_database().read() as db:
+    with db.read() as session:
         rows, total = services.history(
-            db, signed.principal.org, status or None, type or None, number, PER_PAGE
+            session, signed.principal.org, status or None, type or None, number, PER_PAGE
         )
     pages = max(1, -(-total // PER_PAGE))
     return render(
@@ -366,7 +374,7 @@ def history(
 
 
 @router.get("/imports/{code}/row")
-async def history_row(request: Request, code: str, signed: Signed) -> Response:
+async def history_row(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
-    view = await run_in_threadpool(services.job, signed.principal, code)
+    view = await run_in_threadpool(services.job, signed.principal, code, run)
     return render(request, "imports/_row.html", r=view)

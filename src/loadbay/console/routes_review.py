@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from loadbay.console import services_review as review
 from loadbay.console.deps import PageRoute, Signed, form, need, redirect, render
+from loadbay.deps import AppRuntime, Runtime, runtime
 from loadbay.errors import ApiError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -20,15 +21,15 @@ PER_PAGE = 20
 FILTERS = ("all", "valid", "invalid")
 
 
-async def _moved_on(signed: Any, code: str) -> Response | None:
+async def _moved_on(signed: Any, code: str, run: Runtime) -> Response | None:
     """A job that is no longer a draft shows its own page instead of a wizard step."""
-    job = await run_in_threadpool(review.job_of, signed.principal, code)
+    job = await run_in_threadpool(review.job_of, signed.principal, code, run)
     return None if job.phase == "preview" else redirect(f"/imports/{code}")
 
 
 async def _step(request: Request, signed: Any, code: str, page: Any) -> Response:
     need(signed, "import")
-    moved = await _moved_on(signed, code)
+    moved = await _moved_on(signed, code, runtime(request))
     if moved is not None:
         return moved
     shown: Response = await run_in_threadpool(page, request, code)
@@ -49,7 +50,7 @@ async def _refused(request: Request, code: str, exc: ApiError, page: Any, *args:
 def _sheet_page(
     request: Request, code: str, status: int = 200, error: str = "", chosen: str | None = None
 ) -> Response:
-    draft = review.draft(request.state.console.principal, code)
+    draft = review.draft(request.state.console.principal, code, runtime(request))
     return render(
         request,
         "imports/sheet.html",
@@ -67,16 +68,18 @@ async def sheet_page(request: Request, code: str, signed: Signed) -> Response:
 
 
 @router.post("/imports/{code}/sheet")
-async def sheet_submit(request: Request, code: str, signed: Signed) -> Response:
+async def sheet_submit(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
     values = await form(request, signed)
     name = values.get("sheet", "")
     if not name:
         return await run_in_threadpool(_sheet_page, request, code, 400, "Choose a sheet.")
-    job = await run_in_threadpool(review.job_of, signed.principal, code)
+    job = await run_in_threadpool(review.job_of, signed.principal, code, run)
     try:  # the same sheet again changes nothing (its header row stays as chosen)
         if name != job.sheet_name:
-            await run_in_threadpool(review.change_draft, signed.principal, code, {"sheet": name})
+            await run_in_threadpool(
+                review.change_draft, signed.principal, code, {"sheet": name}, run
+            )
     except ApiError as exc:
         return await _refused(request, code, exc, _sheet_page, name)
     return redirect(f"/imports/{code}/header")
@@ -88,7 +91,7 @@ async def sheet_submit(request: Request, code: str, signed: Signed) -> Response:
 def _header_page(
     request: Request, code: str, status: int = 200, error: str = "", chosen: int | None = None
 ) -> Response:
-    draft = review.draft(request.state.console.principal, code)
+    draft = review.draft(request.state.console.principal, code, runtime(request))
     return render(
         request,
         "imports/header.html",
@@ -107,7 +110,7 @@ async def header_page(request: Request, code: str, signed: Signed) -> Response:
 
 
 @router.post("/imports/{code}/header")
-async def header_submit(request: Request, code: str, signed: Signed) -> Response:
+async def header_submit(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
     values = await form(request, signed)
     raw = values.get("headerRow", "")
@@ -117,7 +120,9 @@ async def header_submit(request: Request, code: str, signed: Signed) -> Response
             _header_page, request, code, 400, "Choose the row that holds the column names."
         )
     try:
-        await run_in_threadpool(review.change_draft, signed.principal, code, {"headerRow": row})
+        await run_in_threadpool(
+            review.change_draft, signed.principal, code, {"headerRow": row}, run
+        )
     except ApiError as exc:
         return await _refused(request, code, exc, _header_page, row)
     return redirect(f"/imports/{code}/map")
@@ -128,7 +133,7 @@ async def header_submit(request: Request, code: str, signed: Signed) -> Response
 
 def _values_page(request: Request, code: str, status: int = 200, error: str = "") -> Response:
     principal = request.state.console.principal
-    target, found = review.bad_values(principal, code)
+    target, found = review.bad_values(principal, code, runtime(request))
     specs = {s.id: s for s in target.specs}
     by_field: dict[str, list[tuple[int, review.BadValue]]] = {}
     for i, bad in enumerate(found):
@@ -152,10 +157,10 @@ async def values_page(request: Request, code: str, signed: Signed) -> Response:
 
 
 @router.post("/imports/{code}/values")
-async def values_submit(request: Request, code: str, signed: Signed) -> Response:
+async def values_submit(request: Request, code: str, signed: Signed, run: AppRuntime) -> Response:
     need(signed, "import")
     values = await form(request, signed)
-    current = await run_in_threadpool(review.value_map, signed.principal, code)
+    current = await run_in_threadpool(review.value_map, signed.principal, code, run)
     wanted = {f: dict(pairs) for f, pairs in current.items()}
     for key, fid in values.items():
         if not key.startswith("f-") or not key[2:].isdigit():
@@ -170,7 +175,7 @@ async def values_submit(request: Request, code: str, signed: Signed) -> Response
     if wanted != current:
         try:
             await run_in_threadpool(
-                review.change_draft, signed.principal, code, {"valueMap": wanted}
+                review.change_draft, signed.principal, code, {"valueMap": wanted}, run
             )
         except ApiError as exc:
             return await _refused(request, code, exc, _values_page)
@@ -217,13 +222,14 @@ def _review_context(
     request: Request, code: str, kind: str, column: str, reason: str, page: int
 ) -> dict[str, Any]:
     principal = request.state.console.principal
-    check = review.check(principal, code)
+    run = runtime(request)
+    check = review.check(principal, code, run)
     summary = check.summary or {}
     rows: list[dict[str, Any]] = []
     total = 0
     if summary.get("status") == "Done":
         rows, total = review.rows(
-            principal, code, kind, column or None, reason or None, page, PER_PAGE
+            principal, code, kind, column or None, reason or None, page, PER_PAGE, run
         )
     columns = problems_first(check.columns, rows)
     return {
@@ -249,13 +255,14 @@ async def review_page(
     request: Request,
     code: str,
     signed: Signed,
+    run: AppRuntime,
     filter: str = "all",
     column: str = "",
     reason: str = "",
     page: str = "",
 ) -> Response:
     need(signed, "import")
-    moved = await _moved_on(signed, code)
+    moved = await _moved_on(signed, code, run)
     if moved:
         return moved
     kind = filter if filter in FILTERS else "all"
@@ -271,7 +278,9 @@ async def review_page(
 
 
 @router.post("/imports/{code}/review/rows/{row}")
-async def review_row_submit(request: Request, code: str, row: int, signed: Signed) -> Response:
+async def review_row_submit(
+    request: Request, code: str, row: int, signed: Signed, run: AppRuntime
+) -> Response:
     """Save a row's edited cells, or discard or keep it; the row is checked again."""
     need(signed, "import")
     values = await form(request, signed)
@@ -282,7 +291,7 @@ async def review_row_submit(request: Request, code: str, row: int, signed: Signe
     number = state.get("page", "1")
     back = _query(kind, column, reason, int(number) if number.isdigit() else 1)
     action = values.get("action", "save")
-    check = await run_in_threadpool(review.check, signed.principal, code)
+    check = await run_in_threadpool(review.check, signed.principal, code, run)
     headers = list(check.job.headers or [])
     item: dict[str, Any] = {"row": row}
     if action in ("discard", "keep"):
@@ -297,7 +306,7 @@ async def review_row_submit(request: Request, code: str, row: int, signed: Signe
             item = {"row": row, "discard": False}
     try:
         changed = await run_in_threadpool(
-            review.edit_rows, signed.principal, code, {"rows": [item]}
+            review.edit_rows, signed.principal, code, {"rows": [item]}, run
         )
     except ApiError as exc:
         if exc.status_code == 409:
@@ -305,7 +314,7 @@ async def review_row_submit(request: Request, code: str, row: int, signed: Signe
         raise
     if not request.headers.get("hx-request"):
         return redirect(f"/imports/{code}/review{back}#row-{row}")
-    check = await run_in_threadpool(review.check, signed.principal, code)
+    check = await run_in_threadpool(review.check, signed.principal, code, run)
     fixed = not any(i["severity"] == "error" for i in changed[0]["issues"])
     return render(
         request,

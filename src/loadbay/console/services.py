@@ -2,7 +2,10 @@
 
 Every call the pages make into those packages is here or, for the import review
 (sheets, header row, changes to a draft, value maps, the review grid, revert), in
-`services_review`, and nowhere else.
+`services_review`, and nowhere else. What the app was built with comes in from the
+route (a session of its database, its storage or settings, or all three as a
+`Runtime`), never the process's current ones: a process may serve an app built for
+other settings than those.
 """
 
 from __future__ import annotations
@@ -16,11 +19,10 @@ from sqlalchemy.orm import Session
 from loadbay.auth import Principal
 from loadbay.catalog import queries as catalog_queries
 from loadbay.catalog.models import Hub
-from loadbay.db import get_database
+from loadbay.deps import Runtime
 from loadbay.errors import BadRequest
 from loadbay.exports import service as export_service
 from loadbay.exports.models import ExportLog
-from loadbay.exports.schemas import ExportRequest
 from loadbay.imports import jobs, queries, review, service
 from loadbay.imports.models import ImportJob
 from loadbay.imports.schemas import MONITORING_STATUSES, job_status, job_view, records_for
@@ -29,8 +31,8 @@ from loadbay.imports.template import ensure_template
 from loadbay.imports.upload import Upload
 from loadbay.pagination import page_rows
 from loadbay.queue import enqueue
-from loadbay.settings import get_settings
-from loadbay.storage import get_storage
+from loadbay.settings import Settings
+from loadbay.storage import Storage
 
 FORMATS = ("csv", "tsv", "xlsx", "xls", "json", "ndjson")
 EXPORT_FORMATS = {"xlsx": "Excel (XLSX)", "csv": "CSV", "json": "JSON (zipped)"}
@@ -70,13 +72,12 @@ def target(session: Session, org: str, ref: str) -> Target:
     return load_target(session, org, kind, target_id)
 
 
-def template_link(org: str, tgt: Target) -> str:
-    key = ensure_template(org, tgt)
-    return get_storage().link(org, key, f"{tgt.name} template.xlsx", 3600)
+def template_link(org: str, tgt: Target, storage: Storage) -> str:
+    key = ensure_template(org, tgt, storage)
+    return storage.link(org, key, f"{tgt.name} template.xlsx", 3600)
 
 
-def limits() -> dict[str, Any]:
-    settings = get_settings()
+def limits(settings: Settings) -> dict[str, Any]:
     return {
         "formats": FORMATS,
         "max_bytes": settings.max_upload_bytes,
@@ -88,25 +89,25 @@ def limits() -> dict[str, Any]:
 # ---- import wizard -----------------------------------------------------------------------
 
 
-def accept_upload(principal: Principal, upload: Upload) -> tuple[str, int]:
+def accept_upload(principal: Principal, upload: Upload, run: Runtime) -> tuple[str, int]:
     """Create a draft job (the preview step of POST /import-jobs) and send its whole-file
     check; answers its code and how many sheets the file has."""
     upload.fields["showPreview"] = "true"
-    code, body = jobs.accept(principal, upload)
+    code, body = jobs.accept(principal, upload, run=run)
     assert body is not None
     review.enqueue(code, body.pop("generation"))  # after the commit, as the API
     return code, len(body.get("sheets") or [])
 
 
-def confirm(principal: Principal, code: str, body: dict[str, Any]) -> None:
+def confirm(principal: Principal, code: str, body: dict[str, Any], run: Runtime) -> None:
     """`PUT /import-jobs/{code}`: importMode, matchField, invalidRows, maxInvalid; the
     mapping and value map are the draft's (set by the map steps)."""
-    jobs.confirm(principal, code, body)
+    jobs.confirm(principal, code, body, run=run)
     enqueue("plan", code)  # after the commit
 
 
-def cancel(principal: Principal, code: str) -> None:
-    jobs.cancel(principal, code)
+def cancel(principal: Principal, code: str, run: Runtime) -> None:
+    jobs.cancel(principal, code, run.db)
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,8 @@ class JobView:
         return min(99, int(self.job.processed_rows * 100 / total)) if total else 0
 
 
-def job(principal: Principal, code: str) -> JobView:
-    with get_database().read() as session:
+def job(principal: Principal, code: str, run: Runtime) -> JobView:
+    with run.db.read() as session:
         found = service.get_job(session, principal.org, code)
         return _view(session, found)
 
@@ -157,20 +158,8 @@ def history(
 # ---- export ------------------------------------------------------------------------------
 
 
-def start_export(principal: Principal, tgt: Target, fields: list[str], fmt: str) -> None:
-    req = ExportRequest(
-        kind="data" if tgt.kind == "datasource" else "task",
-        download=fmt,
-        fields=tuple(fields) or None,
-        data_type_id=tgt.id if tgt.kind == "datasource" else None,
-        flow_ids=(tgt.id,) if tgt.kind == "task" else None,
-        background=True,
-    )
-    export_service.start_export(principal, req)
-
-
 def export_log(
-    session: Session, principal: Principal, page: int, per_page: int
+    session: Session, principal: Principal, page: int, per_page: int, storage: Storage
 ) -> tuple[list[tuple[ExportLog, str | None]], int]:
     """This user's exports, newest first, as GET /tasks/export-log shows them."""
     query = sa.select(ExportLog).where(
@@ -179,7 +168,7 @@ def export_log(
     )
     order = [ExportLog.request_at.desc(), ExportLog.id.desc()]
     entries, total = page_rows(session, query, order, page, per_page)
-    return [(e, export_service.file_link(e)) for e in entries], total
+    return [(e, export_service.file_link(e, storage)) for e in entries], total
 
 
 # ---- settings ----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The console's door into exports, export configs and the organisation's settings.
 
 Beside `services` (which the import wizard owns) so the two can change apart; like it,
-this calls the same service functions the JSON API calls and never the API itself.
+this calls the same service functions the JSON API calls and never the API itself, with
+what the app was built with, handed in by the route.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from loadbay.auth import Principal
 from loadbay.catalog import org_settings
 from loadbay.catalog.locales import DATE_ORDERS, SUPPORTED
 from loadbay.catalog.models import TASK_STATUSES, Hub, Organization
-from loadbay.db import get_database
+from loadbay.deps import Runtime
 from loadbay.errors import ApiError, BadRequest, NotFound
 from loadbay.exports import configs as export_configs
 from loadbay.exports import service as export_service
@@ -24,8 +25,7 @@ from loadbay.exports.models import ExportConfig, ExportLog
 from loadbay.exports.plan import Column, build_plan
 from loadbay.exports.schemas import ExportRequest
 from loadbay.imports.target import Target
-from loadbay.settings import get_settings
-from loadbay.storage import content_disposition, content_type_for, get_storage
+from loadbay.storage import Storage, content_disposition, content_type_for
 
 STATUS_WORDS = {"UNASSIGNED": "Unassigned", "ONGOING": "Ongoing", "DONE": "Done"}
 DATE_ORDER_WORDS = {"DMY": "Day first (31/12/2024)", "MDY": "Month first (12/31/2024)",
@@ -92,18 +92,20 @@ def _request(tgt: Target, choice: ExportChoice, background: bool = False) -> Exp
     )
 
 
-async def export(principal: Principal, tgt: Target, choice: ExportChoice) -> ExportLog:
+async def export(
+    principal: Principal, tgt: Target, choice: ExportChoice, run: Runtime
+) -> ExportLog:
     """Write a small export now, or queue a larger one (the console's limit); the log
     entry, Done for a direct export. A direct export that finds every slot taken goes
     to the background instead of failing."""
     from starlette.concurrency import run_in_threadpool
 
-    db = get_database()
+    db, settings = run.db, run.settings
     req = _request(tgt, choice)
-    plan, rows = await run_in_threadpool(export_service.prepare, db, principal.org, req)
-    if rows <= get_settings().console_direct_export_rows:
+    plan, rows = await run_in_threadpool(export_service.prepare, db, principal.org, req, settings)
+    if rows <= settings.console_direct_export_rows:
         try:
-            done = await export_service.write_direct(db, principal, plan, req)
+            done = await export_service.write_direct(db, principal, plan, req, settings)
         except ApiError as exc:
             if exc.failed_code != "export-036":
                 raise
@@ -111,8 +113,8 @@ async def export(principal: Principal, tgt: Target, choice: ExportChoice) -> Exp
             export_service.direct_answer(plan, done)  # 500 with the reason if it failed
             assert done is not None
             return done
-    answer = await run_in_threadpool(
-        export_service.start_export, principal, _request(tgt, choice, background=True)
+    answer = await export_service.export(
+        principal, _request(tgt, choice, background=True), db, settings
     )
     with db.read() as session:
         entry = session.get(ExportLog, answer["data"]["_id"])
@@ -120,7 +122,9 @@ async def export(principal: Principal, tgt: Target, choice: ExportChoice) -> Exp
     return entry
 
 
-def finished_file(session: Session, principal: Principal, log_id: str) -> tuple[str, str, int]:
+def finished_file(
+    session: Session, principal: Principal, log_id: str, storage: Storage
+) -> tuple[str, str, int]:
     """(storage key, filename, size) of one of this user's finished exports."""
     entry = session.get(ExportLog, log_id) if len(log_id) <= 64 else None
     if (
@@ -131,7 +135,7 @@ def finished_file(session: Session, principal: Principal, log_id: str) -> tuple[
         or not entry.file_key
     ):
         raise NotFound("export-033", "This export has no file (yet), or it is not yours.")
-    return entry.file_key, entry.file_key.rsplit("/", 1)[-1], get_storage().size(entry.file_key)
+    return entry.file_key, entry.file_key.rsplit("/", 1)[-1], storage.size(entry.file_key)
 
 
 def file_headers(filename: str, size: int) -> dict[str, str]:

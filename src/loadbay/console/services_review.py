@@ -1,7 +1,8 @@
 """The console's door into the import review: the draft's structure (sheets, header row,
 columns), its changes through the service `PATCH /import-jobs/{code}` uses, the value
 maps, the review grid and its edits, and the revert. Nothing here decides anything the
-API does not: each call goes to the function the API route calls."""
+API does not: each call goes to the function the API route calls, handed what the app
+was built with (`run`) as the API route hands it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from loadbay import queue
 from loadbay.auth import Principal
 from loadbay.catalog.models import Record, Task
-from loadbay.db import get_database
+from loadbay.deps import Runtime
 from loadbay.imports import bodies, mapping, queries, review, review_rows, service
 from loadbay.imports import draft as drafts
 from loadbay.imports.models import ImportJob
@@ -22,7 +23,6 @@ from loadbay.imports.revert import request_job_revert
 from loadbay.imports.review_models import ImportReview
 from loadbay.imports.target import Target, load_target
 from loadbay.imports.values import distinct_bad_values
-from loadbay.storage import get_storage
 
 # Where a suggested field came from, in the words the map page shows.
 SOURCES = {
@@ -70,11 +70,11 @@ def _target(session: Any, principal: Principal, job: ImportJob) -> Target:
     return load_target(session, principal.org, job.type, target_id_of(job))
 
 
-def draft(principal: Principal, code: str) -> Draft:
+def draft(principal: Principal, code: str, run: Runtime) -> Draft:
     """The draft job as the preview reads it (sheet and header row as chosen), each
     column with sample values and the field it goes into: the user's choice once made,
     else the suggestion the upload made, and where that came from."""
-    with get_database().read() as session:
+    with run.db.read() as session:
         job = service.get_job(session, principal.org, code)
         tgt = _target(session, principal, job)
         remember = bool((job.options or {}).get("useMemory"))
@@ -85,8 +85,10 @@ def draft(principal: Principal, code: str) -> Draft:
     # whole-file check makes its total exact: a page reads only the head it shows.
     total: int | None = validation["totalRows"] if validation is not None else None
     sheets: list[dict[str, Any]] | None = options.get("sheets")
-    with get_storage().local_copy(job.file_key) as path:
-        head = read_job_head(path, job, count=total is None or sheets is None)
+    with run.storage.local_copy(job.file_key) as path:
+        head = read_job_head(
+            path, job, count=total is None or sheets is None, settings=run.settings
+        )
     if total is None or sheets is None:
         total, sheets = head.total or 0, head.sheets
     chosen: dict[str, str]
@@ -122,14 +124,14 @@ def draft(principal: Principal, code: str) -> Draft:
     )
 
 
-def change_draft(principal: Principal, code: str, body: dict[str, Any]) -> None:
+def change_draft(principal: Principal, code: str, body: dict[str, Any], run: Runtime) -> None:
     """`PATCH /import-jobs/{code}`: sheet, headerRow, mapping, valueMap or locale; the
     whole-file check starts again (and is enqueued) once the change is committed."""
-    drafts.change_draft(principal, code, bodies.draft_change(body))
+    drafts.change_draft(principal, code, bodies.draft_change(body), run=run)
 
 
-def job_of(principal: Principal, code: str) -> ImportJob:
-    with get_database().read() as session:
+def job_of(principal: Principal, code: str, run: Runtime) -> ImportJob:
+    with run.db.read() as session:
         return service.get_job(session, principal.org, code)
 
 
@@ -144,8 +146,8 @@ class Check:
     target: Target
 
 
-def check(principal: Principal, code: str) -> Check:
-    with get_database().read() as session:
+def check(principal: Principal, code: str, run: Runtime) -> Check:
+    with run.db.read() as session:
         job = service.get_job(session, principal.org, code)
         summary = review.summary(session, code)
         found = session.get(ImportReview, code)
@@ -173,17 +175,17 @@ class BadValue:
     mapped_to: str | None  # what the draft's value map already turns it into
 
 
-def bad_values(principal: Principal, code: str) -> tuple[Target, list[BadValue]]:
+def bad_values(principal: Principal, code: str, run: Runtime) -> tuple[Target, list[BadValue]]:
     """Every value of an option or yes/no column that its field does not take as the file
     has it (`GET /import-jobs/{code}/values` with no value map), each with what the
     draft's value map turns it into, so a replacement already made can be changed."""
-    with get_database().read() as session:
+    with run.db.read() as session:
         job = service.get_job(session, principal.org, code)
         tgt = _target(session, principal, job)
         session.expunge(job)
     current: dict[str, dict[str, str]] = (job.options or {}).get("valueMap") or {}
     job.options = {k: v for k, v in (job.options or {}).items() if k != "valueMap"}
-    found = distinct_bad_values(job, tgt)
+    found = distinct_bad_values(job, tgt, storage=run.storage)
     return tgt, [
         BadValue(
             v["field"],
@@ -196,8 +198,8 @@ def bad_values(principal: Principal, code: str) -> tuple[Target, list[BadValue]]
     ]
 
 
-def value_map(principal: Principal, code: str) -> dict[str, dict[str, str]]:
-    with get_database().read() as session:
+def value_map(principal: Principal, code: str, run: Runtime) -> dict[str, dict[str, str]]:
+    with run.db.read() as session:
         job = service.get_job(session, principal.org, code)
     return dict((job.options or {}).get("valueMap") or {})
 
@@ -213,33 +215,36 @@ def rows(
     reason: str | None,
     page: int,
     per_page: int,
+    run: Runtime,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of `GET /import-jobs/{code}/rows`."""
-    with get_database().read() as session:
+    with run.db.read() as session:
         job = service.get_job(session, principal.org, code)
         return review_rows.page_rows(session, job, kind, column, reason, page, per_page)
 
 
-def edit_rows(principal: Principal, code: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+def edit_rows(
+    principal: Principal, code: str, body: dict[str, Any], run: Runtime
+) -> list[dict[str, Any]]:
     """`PATCH /import-jobs/{code}/rows`: the rows stored, checked again and answered."""
-    job = drafts.draft_job(principal, code)
+    job = drafts.draft_job(principal, code, run.db)
     return review_rows.edit_rows(job, bodies.row_edits(body, list(job.headers or [])))
 
 
 # ---- revert -------------------------------------------------------------------------------
 
 
-def revert(principal: Principal, code: str) -> None:
+def revert(principal: Principal, code: str, run: Runtime) -> None:
     """`POST /import-jobs/{code}/revert`: queued, then sent once committed."""
-    request_job_revert(principal, code)
+    request_job_revert(principal, code, run.db)
     queue.enqueue("revert", code)
 
 
 def revert_conflicts(
-    principal: Principal, code: str, page: int, per_page: int
+    principal: Principal, code: str, page: int, per_page: int, run: Runtime
 ) -> tuple[ImportJob, list[dict[str, Any]], int]:
     """A page of `GET /import-jobs/{code}/revert-conflicts`."""
-    with get_database().read() as session:
+    with run.db.read() as session:
         job = service.get_job(session, principal.org, code)
         items, total = queries.conflicts_page(session, code, page, per_page)
         ids = [i["_id"] for i in items]

@@ -4,6 +4,9 @@ A sign-in link is a JWT (`typ: console-link`, 15 minutes) whose `jti` is
 recorded when it is used, so it opens one session only. The session cookie
 carries a random id and its HMAC under the configured secret; the row behind
 it holds who, the permissions and the CSRF token, and sign-out ends the row.
+
+The secret is the caller's to give (the app's settings', handed down from the app): a
+process can serve an app built for settings other than its current ones.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from loadbay.auth import PERMISSIONS, Principal, decode_token
 from loadbay.console.models import ConsoleLinkUse, ConsoleSession
 from loadbay.errors import Unauthorized
 from loadbay.ids import utcnow
-from loadbay.settings import get_settings
 
 COOKIE = "loadbay_console"
 PRE_COOKIE = "loadbay_console_pre"  # CSRF for the sign-in forms, before any session
@@ -45,8 +47,9 @@ class Signed:
     csrf: str
 
 
-def issue_link(org: str, email: str, perms: list[str]) -> str:
-    """The path and query of a one-time sign-in link (prefix it with the public URL)."""
+def issue_link(org: str, email: str, perms: list[str], secret: str) -> str:
+    """The path and query of a one-time sign-in link (prefix it with the public URL),
+    signed with `secret` (the settings' of the app it signs in to)."""
     unknown = [p for p in perms if p not in PERMISSIONS]
     if unknown:
         raise ValueError(f"unknown permission: {', '.join(unknown)}")
@@ -60,16 +63,16 @@ def issue_link(org: str, email: str, perms: list[str]) -> str:
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=LINK_MINUTES)).timestamp()),
     }
-    token = jwt.encode(claims, get_settings().secret, algorithm="HS256")
+    token = jwt.encode(claims, secret, algorithm="HS256")
     return f"/sign-in/link?token={token}"
 
 
-def read_link(token: str) -> tuple[Principal, str, datetime]:
+def read_link(token: str, secret: str) -> tuple[Principal, str, datetime]:
     """The principal, jti and expiry of a link that is valid (not yet checked for use)."""
     try:
         claims = jwt.decode(
             token,
-            get_settings().secret,
+            secret,
             algorithms=["HS256"],
             options={"require": ["sub", "org", "exp", "jti", "typ"]},
         )
@@ -85,9 +88,9 @@ def read_link(token: str) -> tuple[Principal, str, datetime]:
     return principal, str(claims["jti"]), expires
 
 
-def use_link(session: Session, token: str) -> Principal:
+def use_link(session: Session, token: str, secret: str) -> Principal:
     """Mark the link used (in the caller's transaction) and answer who it signs in."""
-    principal, jti, expires = read_link(token)
+    principal, jti, expires = read_link(token, secret)
     session.add(ConsoleLinkUse(jti=jti, organization_id=principal.org, expires_at=expires))
     try:
         session.flush()
@@ -96,21 +99,21 @@ def use_link(session: Session, token: str) -> Principal:
     return principal
 
 
-def principal_of_token(token: str) -> Principal | None:
+def principal_of_token(token: str, secret: str) -> Principal | None:
     """The principal of a pasted API token, or None when it is not one."""
     try:
-        return decode_token(token.strip())
+        return decode_token(token.strip(), secret)
     except Unauthorized:
         return None
 
 
-def _sign(value: str) -> str:
-    key = ("console-session:" + get_settings().secret).encode()
+def _sign(value: str, secret: str) -> str:
+    key = ("console-session:" + secret).encode()
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
-def cookie_value(session_id: str) -> str:
-    return f"{session_id}.{_sign(session_id)}"
+def cookie_value(session_id: str, secret: str) -> str:
+    return f"{session_id}.{_sign(session_id, secret)}"
 
 
 def start(session: Session, principal: Principal) -> ConsoleSession:
@@ -129,11 +132,11 @@ def start(session: Session, principal: Principal) -> ConsoleSession:
     return row
 
 
-def load(session: Session, cookie: str | None) -> Signed | None:
+def load(session: Session, cookie: str | None, secret: str) -> Signed | None:
     if not cookie or "." not in cookie:
         return None
     session_id, _, signature = cookie.rpartition(".")
-    if not hmac.compare_digest(signature, _sign(session_id)):
+    if not hmac.compare_digest(signature, _sign(session_id, secret)):
         return None
     row = session.get(ConsoleSession, session_id)
     if row is None or row.ended_at is not None or row.expires_at <= utcnow():

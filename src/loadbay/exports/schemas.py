@@ -27,7 +27,7 @@ from loadbay.exports.models import ExportLog
 from loadbay.ids import fmt_iso
 from loadbay.pagination import SORT_ORDERS
 from loadbay.parsing import context_of, validate
-from loadbay.storage import get_storage
+from loadbay.storage import Storage, get_storage
 
 FORMATS = ("xlsx", "json", "csv")
 FILE_TYPES = {"xlsx": "xlsx", "csv": "csv", "json": "zip"}
@@ -419,11 +419,13 @@ def iso_z(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def file_link(entry: ExportLog) -> str | None:
+def file_link(entry: ExportLog, storage: Storage | None = None) -> str | None:
+    """A signed link to a finished export's file in `storage` (the caller's app's; the
+    process's when not given)."""
     if entry.status != "Done" or not entry.file_key:
         return None
     filename = entry.file_key.rsplit("/", 1)[-1]
-    return get_storage().link(entry.organization_id, entry.file_key, filename)
+    return (storage or get_storage()).link(entry.organization_id, entry.file_key, filename)
 
 
 def log_entry(entry: ExportLog) -> dict[str, Any]:

@@ -80,7 +80,7 @@ def accept(
         job.total_rows = preview.total_rows  # the job view's totalItems until the plan counts
         body = preview_body(job, preview)
     job.phase, job.confirmed = ("preview", False) if show else ("queued", True)
-    service.store_upload(job, upload)
+    service.store_upload(job, upload, run.storage)  # where the draft's changes read it
     try:
         with db.write() as session:
             session.add(job)
@@ -91,7 +91,7 @@ def accept(
                     session, job, body["suggestedMapping"], body["totalRows"]
                 )
     except BaseException:
-        service.drop_upload(job)
+        service.drop_upload(job, run.storage)
         raise
     return job.id, body
 

@@ -111,7 +111,7 @@ def import_template(
         raise BadRequest("import-001", "Give exactly one of dataTypeId or flowId")
     kind, target_id = ("datasource", dataTypeId) if dataTypeId else ("task", flowId)
     target = load_target(session, principal.org, kind, str(target_id))
-    key = ensure_template(principal.org, target)
+    key = ensure_template(principal.org, target, storage)  # where its link points
     name = f"{target.name} template.xlsx"
     link = storage.link(principal.org, key, name, settings.link_ttl_seconds)
     return ok({"fileTemplate": link, "filename": name, "type": kind, "targetId": target.id})

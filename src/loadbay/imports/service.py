@@ -16,7 +16,7 @@ from loadbay.imports.mapping import UNMAPPED_POLICIES
 from loadbay.imports.models import ImportConfig, ImportJob
 from loadbay.imports.target import Target, check_match_field, load_target
 from loadbay.imports.upload import Upload, storage_full
-from loadbay.storage import get_storage
+from loadbay.storage import Storage, get_storage
 from loadbay.tabular.readers import TableError
 from loadbay.tabular.sniff import FILE_TYPE_MESSAGE, detect_format
 from loadbay.tabular.xlsx_biff import PASSWORD_MESSAGE, is_encrypted
@@ -138,22 +138,25 @@ def upload_options(fields: dict[str, str]) -> dict[str, Any]:
     return options
 
 
-def store_upload(job: ImportJob, upload: Upload) -> None:
+def store_upload(job: ImportJob, upload: Upload, storage: Storage | None = None) -> None:
+    """Keep the upload as the job's file in `storage` (the caller's app's; the process's
+    when not given)."""
     assert upload.path is not None
+    storage = storage or get_storage()
     try:
-        get_storage().save_file(job.file_key, upload.path)
+        storage.save_file(job.file_key, upload.path)
     except OSError as exc:
         full = storage_full(exc)
         if full is None:
             raise
-        drop_upload(job)  # a partial copy may be there
+        drop_upload(job, storage)  # a partial copy may be there
         raise full from None
 
 
-def drop_upload(job: ImportJob) -> None:
+def drop_upload(job: ImportJob, storage: Storage | None = None) -> None:
     """Remove a stored upload whose job was never recorded."""
     try:
-        get_storage().delete(job.file_key)
+        (storage or get_storage()).delete(job.file_key)
     except Exception:
         log.exception("could not remove the stored upload %s", job.file_key)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from loadbay.imports.target import Target
-from loadbay.storage import get_storage
+from loadbay.storage import Storage, get_storage
 from loadbay.tabular.xlsx_writer import XlsxWriter, safe_sheet_name
 
 TYPE_HINTS = {
@@ -37,9 +37,11 @@ def template_key(org: str, target: Target) -> str:
     return f"{org}/templates/{target.kind}_{target.id}_{digest}.xlsx"
 
 
-def ensure_template(org: str, target: Target) -> str:
+def ensure_template(org: str, target: Target, storage: Storage | None = None) -> str:
+    """The template's key in `storage` (the caller's app's; the process's when not
+    given), written there the first time."""
     key = template_key(org, target)
-    storage = get_storage()
+    storage = storage or get_storage()
     if storage.exists(key):
         return key
     with tempfile.TemporaryDirectory(prefix="loadbay-") as tmp:

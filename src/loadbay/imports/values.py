@@ -24,7 +24,7 @@ from loadbay.imports.mapping import norm, resolve_mapping
 from loadbay.imports.models import ImportJob
 from loadbay.imports.queries import earlier_jobs
 from loadbay.imports.target import Target
-from loadbay.storage import get_storage
+from loadbay.storage import Storage, get_storage
 from loadbay.tabular.readers import open_table
 
 TRUE_WORDS = ("true", "1", "yes", "on", "y")
@@ -148,12 +148,13 @@ def suggest_value(text: str, spec: FieldSpec) -> str | None:
 
 
 def distinct_bad_values(
-    job: ImportJob, target: Target, field: str | None = None
+    job: ImportJob, target: Target, field: str | None = None, storage: Storage | None = None
 ) -> list[dict[str, Any]]:
     """`[{field, value, count, suggestion}]`: every distinct value of an option or yes/no
     column that its field does not take (after the job's value map), most frequent first,
-    read from the whole file with the reader the import uses. A blank shows as "" where
-    the field is required."""
+    read from the whole file (in `storage`, the caller's app's; the process's when not
+    given) with the reader the import uses. A blank shows as "" where the field is
+    required."""
     from loadbay.imports.limits import limits
 
     rules = rules_of(job)
@@ -167,7 +168,7 @@ def distinct_bad_values(
     options = job.options or {}
     counts: dict[str, Counter[str]] = {s.id: Counter() for s in specs}
     with (
-        get_storage().local_copy(job.file_key) as path,
+        (storage or get_storage()).local_copy(job.file_key) as path,
         open_table(
             path,
             job.file_format,
