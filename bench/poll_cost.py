@@ -46,7 +46,9 @@ async def measure(server: Server, token: str, path: str, n: int) -> tuple[int, f
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--pg", action="store_true")
     ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     ap.add_argument("-n", type=int, default=2000)
