@@ -128,3 +128,44 @@ def test_an_apps_console_reads_and_writes_its_own_data_after_another_app_is_buil
     with TestClient(b.app) as client:  # and B's console keeps to B's secret
         refused = client.get(issue_link(org, "ana@acme.test", ["import"], a.settings.secret))
         assert refused.status_code == 400 and "not valid" in refused.text
+
+
+def test_an_apps_api_upload_lands_in_its_own_storage_after_another_app_is_built(
+    two_apps: tuple[Built, Built],
+) -> None:
+    """`POST /data/import` kept the file in the process's storage (B's, once B was
+    built) while its plan step and the draft's pages read it from the app's."""
+    import time
+
+    import jwt
+
+    a, b = two_apps
+    with a.db.write() as session:
+        org = ensure_organization(session, "acme").id
+        kind = DataType(
+            organization_id=org,
+            name="Store",
+            common_data=True,
+            fields=[s.as_dict() for s in parse_fields(STORE_FIELDS)],
+        )
+        session.add(kind)
+        session.flush()
+        type_id = kind.id
+    now = int(time.time())
+    claims = {"sub": "ana@acme.test", "org": org, "perms": ["import"], "iat": now, "exp": now + 600}
+    token = jwt.encode(claims, a.settings.secret, algorithm="HS256")
+    content = b"Outlet Code,Outlet Name\r\nS-001,Toko Satu\r\n"
+    with TestClient(a.app) as client:
+        sent = client.post(
+            "/api/v3/data/import",
+            headers={"Authorization": f"Bearer {token}"},
+            data={"dataTypeId": type_id},
+            files={"file": ("outlets.csv", content, "text/csv")},
+        )
+    assert sent.status_code == 200, sent.text
+    with a.db.read() as session:
+        job = session.get(ImportJob, sent.json()["data"]["_id"])
+        assert job is not None
+        key = job.file_key
+    assert get_storage(a.settings).exists(key)
+    assert not get_storage(b.settings).exists(key)

@@ -11,6 +11,7 @@ from loadbay import idempotency
 from loadbay.auth import CanImport, Principal
 from loadbay.db import Database
 from loadbay.deps import AppDatabase, AppSettings, AppStorage, ReadSession
+from loadbay.deps import storage as app_storage
 from loadbay.errors import BadRequest, NotFound
 from loadbay.imports import service
 from loadbay.imports.models import ImportJob
@@ -23,6 +24,7 @@ from loadbay.pagination import ok, paginated
 from loadbay.queue import enqueue
 from loadbay.routing import Router
 from loadbay.settings import Settings
+from loadbay.storage import Storage
 
 router = Router()
 
@@ -32,7 +34,7 @@ async def _create(
 ) -> dict[str, Any]:
     upload = await receive(request, settings.max_upload_bytes, settings.data_dir / "tmp")
     try:
-        job_id = await run_in_threadpool(_accept, db, principal, kind, upload)
+        job_id = await run_in_threadpool(_accept, db, app_storage(request), principal, kind, upload)
     finally:
         upload.discard()
     # After the commit: a worker never sees a job its database lacks. Off the event
@@ -45,19 +47,19 @@ async def _create(
         )
 
 
-def _accept(db: Database, principal: Principal, kind: str, upload: Upload) -> str:
+def _accept(db: Database, storage: Storage, principal: Principal, kind: str, upload: Upload) -> str:
     # Checked in a read, stored with no lock held, then the writer's turn only for the
     # insert: a slow store (S3, a busy disk) must not stall every other SQLite writer.
     idempotency.claim(upload.digest())  # a repeat answers here, before any work
     with db.read() as session:
         job, _target = service.prepare(session, principal, kind, upload.fields, upload)
-    service.store_upload(job, upload)
+    service.store_upload(job, upload, storage)  # the app's, where the plan step reads it
     try:
         with db.write() as session:
             session.add(job)
             idempotency.record(session, job.id)
     except BaseException:
-        service.drop_upload(job)
+        service.drop_upload(job, storage)
         raise
     return job.id
 
