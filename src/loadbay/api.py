@@ -54,8 +54,8 @@ def create_app(
     changing the environment and clearing the cached settings."""
     if settings is not None:
         get_settings.use(settings)
-        configure_queue(settings)
     settings = get_settings()
+    configure_queue(settings)
     if database is not None:
         set_database(database)
     database = get_database(settings)

@@ -86,6 +86,8 @@ def require(names: tuple[str, ...] = TASK_NAMES) -> None:
 
 def enqueue(name: str, *args: Any, priority: int | None = None) -> None:
     """Queue task `name`; call it after the commit that made its work visible."""
+    if isinstance(huey.storage, _Deferred):  # before Huey reads `immediate`
+        configure(get_settings())
     if name in _overrides:
         _overrides[name](*args)
         return

@@ -123,9 +123,9 @@ def test_two_concurrent_requests_with_one_key_make_one_job(
     both_checked = threading.Barrier(2, timeout=10)
     store = service.store_upload
 
-    def store_when_both_checked(job: ImportJob, upload: Any) -> None:
+    def store_when_both_checked(job: ImportJob, upload: Any, storage: Any = None) -> None:
         both_checked.wait()
-        store(job, upload)
+        store(job, upload, storage)
 
     monkeypatch.setattr(service, "store_upload", store_when_both_checked)
     answers: list[Any] = []

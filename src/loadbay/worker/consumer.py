@@ -37,8 +37,8 @@ def run_consumer(
     built here, before any task runs, so a wrong URL stops the worker at once."""
     if settings is not None:
         get_settings.use(settings)
-        configure(settings)
     settings = get_settings()
+    configure(settings)
     get_database(settings)
     get_storage(settings)
     _own_scratch()
