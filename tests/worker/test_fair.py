@@ -25,6 +25,7 @@ from loadbay.ids import utcnow
 from loadbay.imports import pipeline, state
 from loadbay.imports.models import ImportChunk, ImportJob
 from loadbay.queue import huey
+from loadbay.settings import Settings
 from tests.imports.conftest import OUTLET_FIELDS, Uploader, csv_bytes
 
 API = "/api/v3"
@@ -144,9 +145,10 @@ def hold(chunk_id: str, owner: str = "elsewhere:1:x") -> None:
 
 
 @pytest.fixture
-def small_chunks(settings_env: Callable[..., None]) -> Callable[..., None]:
-    settings_env(chunk_size=2)
-    return settings_env
+def small_chunks(worker_for: Callable[..., Settings]) -> Callable[..., Settings]:
+    """This process set up as a worker with chunks of two rows (and what a test adds)."""
+    worker_for(chunk_size=2)
+    return worker_for
 
 
 def test_the_organisation_served_least_recently_goes_first(
