@@ -306,3 +306,42 @@ def test_when_an_overload_begins_the_back_of_the_line_is_answered_at_once() -> N
     cut, took = asyncio.run(run())
     assert len(cut) == 4 and all(r is None for r in cut)  # the front two keep their places
     assert took < 0.05
+
+
+def test_a_quiet_gap_between_bursts_is_not_taken_for_a_slow_line() -> None:
+    """The line's speed was measured from the oldest hand-on of the last second, across
+    the quiet gap after a burst: a second burst was judged to move at a third of its
+    speed and shed. When the line empties, its speed is measured afresh."""
+    from loadbay.admission import Gate
+
+    async def run() -> tuple[int, int | None]:
+        gate = Gate(slots=1, max_wait=1.0)
+        gate.hold = 0.01
+        held = await gate.enter()
+        assert held is not None
+        waiter = asyncio.ensure_future(gate.enter())
+        await asyncio.sleep(0)
+        now = time.monotonic()
+        gate.handed_on.extend(now - 0.95 + 0.01 * i for i in range(10))  # the first burst
+        gate.leave(held)  # to the waiter
+        ticket = await waiter
+        assert ticket is not None
+        gate.leave(ticket)  # nobody waits: the line is gone
+        remembered = len(gate.handed_on)
+        # The next burst: the holder is in, and 60 ahead of a newcomer move at 100/s
+        # by the holds (0.6 s, within the second); the old burst said 10/s (6 s).
+        first = await gate.enter()
+        ahead = [asyncio.ensure_future(gate.enter()) for _ in range(60)]
+        await asyncio.sleep(0)
+        newcomer = asyncio.ensure_future(gate.enter())
+        await asyncio.sleep(0.01)
+        shed_at_once = newcomer.done() and newcomer.result() is None
+        for w in [*ahead, newcomer]:
+            w.cancel()
+        await asyncio.gather(*ahead, newcomer, return_exceptions=True)
+        assert first is not None
+        return remembered, None if shed_at_once else 1
+
+    remembered, newcomer_waits = asyncio.run(run())
+    assert remembered == 0
+    assert newcomer_waits == 1

@@ -194,6 +194,9 @@ class Gate:
                 waiter.set_result(None)  # the place goes straight to the next in line
                 return
         self.free += 1
+        # The line is gone: its speed is measured afresh when one forms again (a quiet
+        # gap between two bursts is not a slow line).
+        self.handed_on.clear()
 
     def _forget(self, waiter: asyncio.Future[None]) -> None:
         self.queued_at.pop(waiter, None)

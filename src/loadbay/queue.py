@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,13 +43,32 @@ class _Deferred:
     settings and creates no queue file."""
 
     def __getattr__(self, name: str) -> Any:
-        configure(get_settings())
+        _attach()
         return getattr(huey.storage, name)
+
+
+_attaching = threading.Lock()
+
+
+def _attach() -> None:
+    """The process's settings' queue, once, if nothing configured one yet."""
+    with _attaching:
+        if isinstance(huey.storage, _Deferred):
+            configure(get_settings())
+
+
+class _LoadbayHuey(Huey):  # type: ignore[misc]  # huey ships no types
+    def enqueue(self, task: Any) -> Any:
+        # Every way in (a task called, `.schedule`, a retry), before Huey reads whether
+        # it runs tasks at once: the deferred storage would learn that too late.
+        if isinstance(self.storage, _Deferred):
+            _attach()
+        return super().enqueue(task)
 
 
 # Exists from import on, so the task modules can declare their tasks on it; what it
 # stores into is attached at start-up (`configure`).
-huey: Huey = Huey("loadbay", results=False, utc=True, storage_class=BlackHoleStorage)
+huey: Huey = _LoadbayHuey("loadbay", results=False, utc=True, storage_class=BlackHoleStorage)
 huey.storage = _Deferred()
 
 
@@ -86,8 +106,6 @@ def require(names: tuple[str, ...] = TASK_NAMES) -> None:
 
 def enqueue(name: str, *args: Any, priority: int | None = None) -> None:
     """Queue task `name`; call it after the commit that made its work visible."""
-    if isinstance(huey.storage, _Deferred):  # before Huey reads `immediate`
-        configure(get_settings())
     if name in _overrides:
         _overrides[name](*args)
         return

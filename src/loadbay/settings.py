@@ -191,8 +191,22 @@ def _files_url(data_dir: Path, cwd: str | None) -> str:
 
 
 def _kept_secret(data_dir: Path, name: str) -> str:
-    """A secret generated once and kept in the data folder so every process agrees."""
+    """A secret generated once and kept in the data folder so every process agrees; read
+    once per process (every request's token is checked with it, on the event loop)."""
     path = data_dir / name
+    key = str(path.absolute())
+    found = _secrets_read.get(key)
+    if found is not None:
+        return found
+    found = _read_or_make_secret(data_dir, path)
+    _secrets_read[key] = found
+    return found
+
+
+_secrets_read: dict[str, str] = {}
+
+
+def _read_or_make_secret(data_dir: Path, path: Path) -> str:
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)

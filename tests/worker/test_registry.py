@@ -53,3 +53,17 @@ def test_importing_the_queue_builds_nothing_and_first_use_finds_the_settings_que
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["False", "0", "True"]
+
+
+def test_a_task_called_before_anything_configured_the_queue_runs_as_its_settings_say(
+    tmp_path: Path,
+) -> None:
+    """A task called directly (webhook deliveries are, and `.schedule` retries) bypassed
+    the check `enqueue` makes: Huey read 'not immediate' before the deferred storage
+    attached the `memory://` queue, and the task sat in memory, never run."""
+    script = "import loadbay.queue as q\n@q.huey.task()\ndef hello():\n    print('ran')\nhello()\n"
+    env = {**os.environ, "LOADBAY_DATA_DIR": str(tmp_path), "LOADBAY_QUEUE_URL": "memory://"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["ran"]
