@@ -17,6 +17,7 @@ from loadbay.db import Database, get_database, set_database
 from loadbay.errors import install_error_handlers
 from loadbay.logs import setup_logging
 from loadbay.migrations import migrate
+from loadbay.queue import attach as attach_queue
 from loadbay.queue import configure as configure_queue
 from loadbay.responses import JsonResponse
 from loadbay.settings import Settings, get_settings
@@ -54,8 +55,10 @@ def create_app(
     changing the environment and clearing the cached settings."""
     if settings is not None:
         get_settings.use(settings)
+        configure_queue(settings)
+    else:
+        attach_queue()  # the environment's, unless the process already has one
     settings = get_settings()
-    configure_queue(settings)
     if database is not None:
         set_database(database)
     database = get_database(settings)

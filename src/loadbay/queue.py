@@ -43,15 +43,16 @@ class _Deferred:
     settings and creates no queue file."""
 
     def __getattr__(self, name: str) -> Any:
-        _attach()
+        attach()
         return getattr(huey.storage, name)
 
 
 _attaching = threading.Lock()
 
 
-def _attach() -> None:
-    """The process's settings' queue, once, if nothing configured one yet."""
+def attach() -> None:
+    """The process's settings' queue, if nothing configured one yet (a queue already
+    attached, by `configure` or a test's fixture, is kept)."""
     with _attaching:
         if isinstance(huey.storage, _Deferred):
             configure(get_settings())
@@ -62,7 +63,7 @@ class _LoadbayHuey(Huey):  # type: ignore[misc]  # huey ships no types
         # Every way in (a task called, `.schedule`, a retry), before Huey reads whether
         # it runs tasks at once: the deferred storage would learn that too late.
         if isinstance(self.storage, _Deferred):
-            _attach()
+            attach()
         return super().enqueue(task)
 
 

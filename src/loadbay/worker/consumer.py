@@ -9,7 +9,7 @@ from typing import Any
 
 from loadbay.db import get_database
 from loadbay.leases import stopping
-from loadbay.queue import configure, huey, load_tasks, require
+from loadbay.queue import attach, configure, huey, load_tasks, require
 from loadbay.settings import Settings, get_settings
 from loadbay.storage import get_storage
 from loadbay.worker.beat import start_heartbeat
@@ -37,8 +37,10 @@ def run_consumer(
     built here, before any task runs, so a wrong URL stops the worker at once."""
     if settings is not None:
         get_settings.use(settings)
+        configure(settings)
+    else:
+        attach()  # the environment's queue, built now, not at import
     settings = get_settings()
-    configure(settings)
     get_database(settings)
     get_storage(settings)
     _own_scratch()
