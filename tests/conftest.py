@@ -39,6 +39,9 @@ from loadbay.queue import configure, huey  # noqa: E402
 from loadbay.settings import Settings, get_settings  # noqa: E402
 
 POSTGRES_URL = os.environ.get("LOADBAY_TEST_POSTGRES_URL", "")
+# The test process starts as `serve` and `worker` do: its queue (memory://, immediate)
+# attached once, before any test, whichever test runs first.
+configure(get_settings())
 
 
 def _postgres_schema_url(base: str, schema: str) -> str:

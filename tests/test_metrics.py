@@ -20,7 +20,7 @@ from loadbay.db import Database
 from loadbay.exports.models import ExportLog
 from loadbay.ids import utcnow
 from loadbay.imports.models import ImportChunk
-from loadbay.queue import huey
+from loadbay.queue import attach, huey
 from loadbay.settings import Settings
 from tests.imports.conftest import Uploader, catalog, csv_bytes, org_id, upload  # noqa: F401
 
@@ -50,6 +50,7 @@ def sample(samples: dict[Sample, float], name: str, **labels: str) -> float:
 def manual_queue(worker_for: Callable[..., Settings]) -> Iterator[None]:
     """Tasks wait in memory until `drain()`; the worker's chunks of 100 rows."""
     worker_for(chunk_size=100)
+    attach()  # the environment's queue (memory://), before turning its immediate mode off
     saved = huey.storage, huey.immediate
     huey.immediate = False  # a fresh in-memory queue that nothing consumes
     try:

@@ -77,6 +77,9 @@ def configure(settings: Settings) -> None:
     """Point the process's queue at `settings`' queue URL (at start-up, before any task
     is enqueued or consumed)."""
     built = make_huey(settings)
+    # Its kind of storage too: Huey builds a fresh one of that kind when a test turns
+    # immediate mode off or on.
+    huey.storage_class, huey.storage_kwargs = built.storage_class, built.storage_kwargs
     huey.immediate = built.immediate
     huey.storage = built.storage
 

@@ -34,7 +34,8 @@ def slow_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowStore]:
     real = get_storage()
     assert isinstance(real, LocalStorage)
     store = SlowStore(real.root)
-    monkeypatch.setattr("loadbay.imports.service.get_storage", lambda: store)
+    # The upload routes keep the file in the app's storage.
+    monkeypatch.setattr("loadbay.imports.routes.app_storage", lambda _request: store)
     yield store
     store.release.set()
 
